@@ -1,0 +1,189 @@
+"""The city configuration: everything about a city lives here, none of it in code.
+
+Structure is checked by pydantic; the rules that span fields (a town under two counties,
+thresholds out of order, a category naming a department nobody declared) are checked in
+`semantic_issues`, which reports every problem with its path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from monitor.domain.model import Grade
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Code = Annotated[str, StringConstraints(pattern=r"^\d{2,12}$")]
+
+CATEGORY_KEYS = (
+    "work_safety", "fire", "traffic_accident", "transport", "natural_disaster", "environment",
+    "public_health", "food_drug", "market", "housing", "land", "public_security", "education",
+    "labor", "tourism", "livelihood_funds", "soe", "public_resources", "none",
+)  # fmt: skip
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Town(Strict):
+    name: Name
+    code: Code | None = None
+    aliases: tuple[Name, ...] = ()
+
+
+class LegacyTown(Strict):
+    """An older town name still seen in posts; `now` is today's town when known."""
+
+    name: Name
+    now: Name | None = None
+
+
+class County(Strict):
+    name: Name
+    code: Code | None = None
+    body: Name
+    aliases: tuple[Name, ...] = ()
+    towns: tuple[Town, ...] = ()
+    legacy_towns: tuple[LegacyTown, ...] = ()
+
+
+class Jurisdiction(Strict):
+    name: Name
+    code: Code
+    province: Name
+    province_code: Code
+    aliases: tuple[Name, ...] = ()
+    counties: tuple[County, ...] = Field(min_length=1)
+
+
+class Department(Strict):
+    name: Name
+    aliases: tuple[Name, ...] = ()
+
+
+class Phrase(Strict):
+    """Terms that together say more than apart, e.g. 学生 + 中毒."""
+
+    all: tuple[Name, ...] = Field(min_length=2)
+    weight: float
+
+
+class CategoryModel(Strict):
+    label: Name
+    department: Name | None = None
+    with_: tuple[Name, ...] = Field(default=(), alias="with")
+    terms: dict[Name, float] = Field(default_factory=dict)
+    phrases: tuple[Phrase, ...] = ()
+
+
+class Thresholds(Strict):
+    """Lower bounds, inclusive ("以上" includes the number)."""
+
+    deaths: int = Field(ge=1)
+    serious_injuries: int = Field(ge=1)
+    loss_yuan: int = Field(ge=1)
+
+
+class Grading(Strict):
+    plain_injury_is_serious: bool = True
+    thresholds: dict[Grade, Thresholds]
+
+
+class ClassifierSettings(Strict):
+    """`min_score`: the weight a category needs to call a post an incident."""
+
+    min_score: float = Field(default=3.0, gt=0)
+    top_keywords: int = Field(default=5, ge=1, le=50)
+
+
+class CityConfig(Strict):
+    version: int = 1
+    jurisdiction: Jurisdiction
+    departments: tuple[Department, ...]
+    categories: dict[str, CategoryModel]
+    grading: Grading
+    classifier: ClassifierSettings = ClassifierSettings()
+    # Sections owned by other parts of the system; each validates itself where it is used.
+    clocks: dict[str, Any] = Field(default_factory=dict)
+    escalation: dict[str, Any] = Field(default_factory=dict)
+    contacts: dict[str, Any] = Field(default_factory=dict)
+    official_accounts: tuple[dict[str, Any], ...] = ()
+
+    def department_names(self) -> set[str]:
+        return {d.name for d in self.departments}
+
+
+def semantic_issues(cfg: CityConfig) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Cross-field rules. Yields (path, reason) for each broken one."""
+    yield from _category_issues(cfg)
+    yield from _town_issues(cfg)
+    yield from _threshold_issues(cfg)
+
+
+def _category_issues(cfg: CityConfig) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    known = cfg.department_names()
+    for key, model in cfg.categories.items():
+        if key not in CATEGORY_KEYS:
+            yield ("categories", key), f"unknown category {key!r}; known: {', '.join(CATEGORY_KEYS)}"
+            continue
+        if key != "none" and model.department is None:
+            yield ("categories", key, "department"), "missing department"
+        if model.department is not None and model.department not in known:
+            yield (
+                ("categories", key, "department"),
+                f"department {model.department!r} is not declared under departments",
+            )
+        for i, other in enumerate(model.with_):
+            if other not in known:
+                yield ("categories", key, "with", i), f"department {other!r} is not declared"
+        if not model.terms:
+            yield ("categories", key, "terms"), "a category needs at least one term"
+    missing = [k for k in CATEGORY_KEYS if k not in cfg.categories]
+    if missing:
+        yield ("categories",), f"missing categories: {', '.join(missing)}"
+
+
+def _town_issues(cfg: CityConfig) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    seen_town: dict[str, str] = {}
+    seen_code: dict[str, str] = {}
+    counties = cfg.jurisdiction.counties
+    for ci, county in enumerate(counties):
+        if county.code and not county.code.startswith(cfg.jurisdiction.code):
+            path = ("jurisdiction", "counties", ci, "code")
+            yield path, f"county code {county.code} is not under city code {cfg.jurisdiction.code}"
+        for ti, town in enumerate(county.towns):
+            path = ("jurisdiction", "counties", ci, "towns", ti)
+            if town.name in seen_town:
+                yield path, f"town {town.name!r} is listed under {seen_town[town.name]} and {county.name}"
+            seen_town.setdefault(town.name, county.name)
+            if town.code:
+                if town.code in seen_code:
+                    yield (*path, "code"), f"code {town.code} is also used by {seen_code[town.code]}"
+                seen_code.setdefault(town.code, town.name)
+                if county.code and not town.code.startswith(county.code):
+                    yield (*path, "code"), f"town code {town.code} is not under county {county.code}"
+        current = {t.name for t in county.towns}
+        for li, legacy in enumerate(county.legacy_towns):
+            if legacy.now is not None and legacy.now not in current:
+                path = ("jurisdiction", "counties", ci, "legacy_towns", li, "now")
+                yield path, f"{legacy.now!r} is not a current town of {county.name}"
+
+
+def _threshold_issues(cfg: CityConfig) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    table = cfg.grading.thresholds
+    for needed in (Grade.I, Grade.II, Grade.III):
+        if needed not in table:
+            yield ("grading", "thresholds"), f"missing thresholds for grade {needed.value}"
+    ordered = [g for g in (Grade.I, Grade.II, Grade.III) if g in table]
+    for graver, lesser in zip(ordered, ordered[1:], strict=False):
+        for field in ("deaths", "serious_injuries", "loss_yuan"):
+            hi, lo = getattr(table[graver], field), getattr(table[lesser], field)
+            if hi <= lo:
+                yield (
+                    ("grading", "thresholds", lesser.value, field),
+                    f"out of order: grade {lesser.value} {field} {lo} must be below "
+                    f"grade {graver.value} {field} {hi}",
+                )
