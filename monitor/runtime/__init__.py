@@ -1,0 +1,1 @@
+"""Process-level edges: the bundled broker, the data directory, `monitor run` orchestration."""
