@@ -1,0 +1,127 @@
+"""The classify service: a post in, a Classification out. Wires config into the pure core."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from monitor.config.gazetteer import build_gazetteer
+from monitor.config.schema import CityConfig
+from monitor.domain.classify import KeywordModel
+from monitor.domain.extract import extract_casualties
+from monitor.domain.grading import Thresholds, grade_facts
+from monitor.domain.model import Classification, Grade, Location, Post, Responsible
+from monitor.domain.places import Gazetteer, locate
+from monitor.domain.routing import Department, RoutingTable, responsible
+from monitor.nlp.scanners import AhoScanner, JiebaScanner, Scanner
+
+Engine = Literal["fast", "jieba"]
+
+
+def keyword_model(cfg: CityConfig) -> KeywordModel:
+    terms = {key: dict(m.terms) for key, m in cfg.categories.items()}
+    phrases = {key: [(p.all, p.weight) for p in m.phrases] for key, m in cfg.categories.items()}
+    return KeywordModel.build(terms, phrases, cfg.classifier.min_score, cfg.classifier.top_keywords)
+
+
+def routing_table(cfg: CityConfig) -> RoutingTable:
+    departments = {
+        key: Department(m.department, m.with_)
+        for key, m in cfg.categories.items()
+        if m.department is not None
+    }
+    bodies = {c.name: c.body for c in cfg.jurisdiction.counties}
+    return RoutingTable(departments, bodies)
+
+
+class Classifier:
+    def __init__(self, cfg: CityConfig, gazetteer: Gazetteer, engine: Engine = "fast") -> None:
+        self.model = keyword_model(cfg)
+        self.gazetteer = gazetteer
+        self.routing = routing_table(cfg)
+        self.thresholds = {
+            g: Thresholds(t.deaths, t.serious_injuries, t.loss_yuan)
+            for g, t in cfg.grading.thresholds.items()
+        }
+        self.plain_injury_is_serious = cfg.grading.plain_injury_is_serious
+        vocabulary = self.model.vocabulary | gazetteer.names
+        self.scanner: Scanner = (
+            AhoScanner(vocabulary) if engine == "fast" else JiebaScanner(vocabulary)
+        )
+
+    @classmethod
+    def from_config(cls, cfg: CityConfig, engine: Engine = "fast") -> Classifier:
+        return cls(cfg, build_gazetteer(cfg), engine)
+
+    def classify(self, post: Post) -> Classification:
+        return self.classify_text(post.id, post.full_text)
+
+    def classify_text(self, post_id: str, text: str) -> Classification:
+        hits = self.scanner.hits(text)
+        result = self.model.categorise(term for term, _ in hits)
+        location = locate(hits, self.gazetteer)
+        casualties = extract_casualties(text, self.plain_injury_is_serious)
+        grade: Grade | None = None
+        basis: str | None = None
+        duty = Responsible()
+        if result.is_incident:
+            decision = grade_facts(casualties, self.thresholds)
+            grade, basis = decision.grade, decision.basis
+            duty = responsible(result.category, grade, location, self.routing)
+        return Classification(
+            post_id=post_id,
+            is_incident=result.is_incident,
+            category=result.category,
+            confidence=result.confidence,
+            keywords=result.keywords,
+            casualties=casualties,
+            location=location,
+            grade=grade,
+            grade_basis=basis,
+            responsible=duty,
+        )
+
+
+def contract(c: Classification) -> dict[str, Any]:
+    """The `monitor classify` output object (the contract other tools rely on)."""
+    cas, loc, duty = c.casualties, c.location, c.responsible
+    return {
+        "id": c.post_id,
+        "is_incident": c.is_incident,
+        "category": c.category,
+        "confidence": c.confidence,
+        "keywords": list(c.keywords),
+        "casualties": {
+            "deaths": cas.deaths,
+            "missing": cas.missing,
+            "injured": cas.injured,
+            "trapped": cas.trapped,
+            "loss_yuan": cas.loss_yuan,
+            "serious_injured": cas.serious_injured,
+            "lower_bounds": list(cas.lower_bounds),
+            "uncertain": list(cas.uncertain),
+        },
+        "location": _location(loc),
+        "grade": c.grade.value if c.grade else None,
+        "grade_basis": c.grade_basis,
+        "responsible": {
+            "level": duty.level,
+            "lead": duty.lead,
+            "co": list(duty.co),
+            "bodies": list(duty.bodies),
+        },
+    }
+
+
+def _location(loc: Location) -> dict[str, Any]:
+    return {
+        "in_jurisdiction": loc.in_jurisdiction,
+        "province": loc.province,
+        "city": loc.city,
+        "county": loc.county,
+        "county_code": loc.county_code,
+        "town": loc.town,
+        "town_code": loc.town_code,
+        "places": list(loc.places),
+        "province_code": loc.province_code,
+        "city_code": loc.city_code,
+    }
