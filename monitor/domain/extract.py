@@ -1,0 +1,429 @@
+"""Casualties and direct economic loss read from report text. Pure: text in, facts out.
+
+How it reads: one precompiled scanner walks the text once and yields tokens (a counted group of
+people, an amount of money, a casualty word, a negation, a compact form such as 6死3伤). Each
+count is paired with the casualty word right after it (造成6人死亡, 6人不幸遇难) or, failing
+that, a word right before it (死亡6人, 遇难者增至12人), never across a clause break. A field
+reported several times (a rising toll) keeps its maximum.
+
+Texts with no casualty or loss word at all are turned away by a cheap gate first: that is most
+posts, and it keeps extraction to a microsecond or two for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from monitor.domain.model import Casualties
+from monitor.domain.numerals import CHINESE_NUMERAL_CHARS, NumeralError, read_chinese, to_decimal
+
+# Field names as they appear in Casualties (and in lower_bounds / uncertain).
+DEATHS, MISSING, INJURED, SERIOUS, TRAPPED, LOSS = (
+    "deaths", "missing", "injured", "serious_injured", "trapped", "loss_yuan",
+)  # fmt: skip
+FIELD_ORDER = (DEATHS, MISSING, INJURED, SERIOUS, TRAPPED, LOSS)
+
+# Kinds of casualty word. Injuries are kept apart by qualification so that 10人受伤，其中3人重伤
+# is read as 10 injured, not 13.
+K_DEATH, K_MISSING, K_TRAPPED = "death", "missing", "trapped"
+K_HURT, K_SERIOUS, K_LIGHT, K_SLIGHT = "hurt", "serious", "light", "slight"
+K_CASUALTY, K_LOSS = "casualty", "loss"  # 伤亡 (deaths and injuries not told apart); 损失
+K_LOSS_PLAIN = "loss_plain"  # a bare 损失, not 经济损失
+
+_AR = r"[0-9０-９]+(?:[.．][0-9０-９]+)?"
+_CN = f"[{CHINESE_NUMERAL_CHARS}]+"
+_NUM = f"(?:{_AR}|{_CN})"
+
+# Words per kind, longest first within a kind. Lookarounds drop words that only look alike
+# (死亡率, 被困扰, 不治之症, 受伤害).
+_WORDS: dict[str, str] = {
+    K_DEATH: (
+        r"死亡(?![率])|身亡|遇难|罹难|丧生|殒命|丧命|遇害|毙命|身故|溺亡|去世|牺牲"
+        r"|遗体|尸体|死者|不治(?!之)|抢救无效|死于|致死(?!率)"
+        r"|[烧砸撞淹压炸溺闷毒打刺砍捅杀射勒掐冻饿电]死|(?<=[人名])亡"
+    ),
+    K_MISSING: r"失踪|失联|下落不明|去向不明",
+    K_TRAPPED: r"被困(?!扰)|受困|被(?:掩|压)?埋(?!没|怨|伏|单)|困于|被围困",
+    K_SERIOUS: r"受重伤|重伤(?!害)|受伤严重|伤势(?:严重|较重|过重)|重度烧伤|危重",
+    K_SLIGHT: r"轻微伤",
+    K_LIGHT: r"受轻伤|轻伤",
+    K_HURT: (
+        r"受伤(?!害)|受了伤|负伤|伤者|伤员|送医|送院|送(?:往|至|到)[^，。；！？,;!?\s]{0,6}?医院"
+        r"|[烧撞砸击摔刺砍炸灼划咬踩压割擦挫扭碰打殴扎烫冻刮夹]伤(?![害心亡残痕口])"
+        r"|(?<=[人名])伤(?![害心亡残痕口者员势])"
+    ),
+    K_CASUALTY: r"伤亡|死伤",
+    K_LOSS: (
+        r"(?<!间接)(?<!间接经济)(?<!间接财产)"
+        r"(?:直接)?(?:经济|财产)?损失(?![率])"
+    ),
+}
+
+# A negation names what did not happen: 无人员伤亡, 未造成人员伤亡, 没有人员死亡. Not 有无人员伤亡
+# (a question) and not 未造成重大人员伤亡 (says nothing about minor ones).
+_NEGATION = (
+    r"(?<!有)(?:无|没有|未|未有|没)(?:造成|发现|出现|导致|引起|致|见|有)?(?:任何)?"
+    r"(?:人员|人)?(?P<neg>伤亡|死亡|受伤|失踪|被困)"
+)
+# Compact headline forms: 6死3伤, 致3死, 致一死一伤, 车祸3死.
+_COMPACT = (
+    rf"(?P<cd>{_NUM})死(?P<ci>{_NUM})伤(?![亡者员害心])"
+    rf"|(?P<cd2>{_NUM})死(?=[，。、；;,!！?？\s]|$)"
+    rf"|(?<=[致成酿已共])(?P<cd3>{_NUM})死(?![亡者去])"
+    rf"|(?<=[致成])(?P<ci2>{_NUM})伤(?![亡者员害心])"
+)
+# A counted group of people. Prefixes and suffixes that make the number a floor are kept.
+_COUNT = (
+    rf"(?P<pre>至少|最少|不少于|超过|逾)?(?<!第)(?P<n>{_NUM})(?P<m1>余|多|几)?(?P<wan>万)?"
+    r"(?P<m2>余|多)?(?P<unit>名|人|位|具|个|口|例)(?P<post>以上)?"
+)
+# A number standing alone before a clause break: only valid after a word (死亡人数为6。).
+_BARE = rf"(?P<bare>{_AR})(?=[，。；、,;!！?？\s）)]|$)"
+# A group of people with no usable number: 数十人, 多人, 上百人 (a floor of 100).
+_VAGUE = (
+    r"(?P<vague>数十|数百|数千|几十|几百|上百|上千|近百|近千|多|若干|一些|不少|众多|大批|数)"
+    r"(?:名|人|位|具)"
+)
+# An amount of money. 亿 may be followed by a 万 part (1亿2000万元).
+_CN_BELOW_WAN = "[" + CHINESE_NUMERAL_CHARS.replace("万", "").replace("亿", "") + "]+"
+_MONEY = (
+    rf"(?P<mpre>超过|逾|至少)?(?P<mn>{_AR}|{_CN_BELOW_WAN})"
+    rf"(?P<mm1>余|多)?(?:(?P<yi>亿)(?:(?P<mn2>{_NUM})万)?|(?P<mwan>万))?(?P<mm2>余|多)?元"
+)
+_VAGUE_MONEY = r"(?P<vmoney>(?:数|几|上|近)(?:十|百|千)?(?:万|亿)元|数以(?:百|千)?万计)"
+
+_WORD_GROUPS = "|".join(f"(?P<w_{kind}>{rx})" for kind, rx in _WORDS.items())
+_SCANNER = re.compile(
+    f"(?P<negation>{_NEGATION})|(?P<compact>{_COMPACT})|(?P<money>{_MONEY})|{_VAGUE_MONEY}"
+    f"|(?P<count>{_COUNT})|{_VAGUE}|{_BARE}|{_WORD_GROUPS}"
+)
+# The gate: any character that can start a casualty or loss word.
+_GATE = re.compile("[死亡难丧殒遇毙身溺去牺遗尸不抢致烧砸撞淹压炸闷毒打刺砍捅杀射勒掐冻饿电"
+                   "失下困受被伤重轻负送击摔灼划咬踩割擦挫扭碰殴扎烫刮夹危损]")
+_BREAK = re.compile("[，。；！？,;!?\n]")
+# A subject that is a vehicle, not people: 载有20多名乘客的大巴车被困.
+_VEHICLE_END = re.compile("(?:车|船|飞机|客机|大巴|航班)[上内中里]?$")
+_TIME_AFTER_GE = re.compile("^(?:小时|月|星期|钟头|礼拜|年头)")
+MAX_GAP = 8  # characters allowed between a count and its word (3人经抢救无效死亡)
+
+_NEGATED_FIELDS = {
+    "伤亡": (K_DEATH, K_HURT), "死亡": (K_DEATH,), "受伤": (K_HURT,),
+    "失踪": (K_MISSING,), "被困": (K_TRAPPED,),
+}  # fmt: skip
+_KIND_FIELDS = {
+    K_DEATH: (DEATHS,), K_MISSING: (MISSING,), K_TRAPPED: (TRAPPED,), K_LOSS: (LOSS,),
+    K_HURT: (INJURED,), K_SERIOUS: (INJURED, SERIOUS), K_LIGHT: (INJURED,), K_SLIGHT: (INJURED,),
+    K_CASUALTY: (DEATHS, INJURED), K_LOSS_PLAIN: (),
+}  # fmt: skip
+_FLOOR_MARKS = frozenset({"余", "多", "几"})
+_FLOOR_PREFIXES = frozenset({"至少", "最少", "不少于", "超过", "逾"})
+_VAGUE_FLOORS = {"上百": 100, "上千": 1000}
+
+
+@dataclass(frozen=True, slots=True)
+class _Amount:
+    """A number read from the text: people or 元. `value` None means vague (数十人)."""
+
+    start: int
+    end: int
+    value: int | None
+    floor: bool
+    money: bool
+    unit: bool  # 人/名/...: a bare number only pairs with a word before it
+    measure: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Fact:
+    """A mention that needs no pairing (6死3伤, 无人员伤亡). It also ends any pairing."""
+
+    kind: str
+    value: int
+    floor: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    start: int
+    end: int
+    kind: str
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Mentions per word kind: (value, is_floor). Words seen without a number are `bare`."""
+
+    values: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
+    bare: set[str] = field(default_factory=set)
+
+    def add(self, kind: str, value: int, floor: bool) -> None:
+        self.values.setdefault(kind, []).append((value, floor))
+
+    def best(self, kind: str) -> tuple[int, bool] | None:
+        """The largest value; a floor only if no exact mention reaches it."""
+        found = self.values.get(kind)
+        if not found:
+            return None
+        top = max(v for v, _ in found)
+        return top, all(f for v, f in found if v == top)
+
+
+def extract_casualties(text: str, plain_injury_is_serious: bool = True) -> Casualties:
+    """Deaths, missing, injured, serious injuries, trapped and direct loss (元) in `text`.
+
+    None means not mentioned. `plain_injury_is_serious` counts unqualified 受伤 as serious
+    injury (the grading default: a missed 5-hour deadline costs more than an early release).
+    """
+    if not _GATE.search(text):
+        return Casualties()
+    tally = _Tally()
+    _pair(list(_tokens(text)), text, tally)
+    return _summarise(tally, plain_injury_is_serious)
+
+
+_Token = _Amount | _Word | _Fact
+
+
+def _tokens(text: str) -> Iterator[_Token]:
+    for m in _SCANNER.finditer(text):
+        group = m.lastgroup
+        if group == "negation":
+            yield from _negation_words(m)
+        elif group == "compact":
+            yield from _compact_words(m)
+        elif group == "money":
+            yield _money(m)
+        elif group == "vmoney":
+            yield _Amount(m.start(), m.end(), None, False, money=True, unit=True)
+        elif group == "count":
+            yield _count(m)
+        elif group == "vague":
+            yield _vague(m)
+        elif group == "bare":
+            value, _ = _read_number(m["bare"])
+            yield _Amount(m.start(), m.end(), value, False, money=False, unit=False)
+        elif group is not None and group.startswith("w_"):
+            yield _word(m, group[2:])
+
+
+def _word(m: re.Match[str], kind: str) -> _Word:
+    # A plain 损失 (挽回损失) may carry an amount but does not on its own say a loss occurred.
+    if kind == K_LOSS and m.group() == "损失":
+        kind = K_LOSS_PLAIN
+    return _Word(m.start(), m.end(), kind)
+
+
+def _negation_words(m: re.Match[str]) -> Iterator[_Fact]:
+    """A negation is a count of zero for each thing it denies; a number elsewhere beats it."""
+    for kind in _NEGATED_FIELDS[m["neg"]]:
+        yield _Fact(kind, 0, False)
+
+
+def _compact_words(m: re.Match[str]) -> Iterator[_Fact]:
+    dead = m["cd"] or m["cd2"] or m["cd3"]
+    hurt = m["ci"] or m["ci2"]
+    for numeral, kind in ((dead, K_DEATH), (hurt, K_HURT)):
+        if numeral is not None:
+            value, floor = _read_number(numeral)
+            if value is not None:
+                yield _Fact(kind, value, floor)
+
+
+def _read_number(numeral: str) -> tuple[int | None, bool]:
+    try:
+        if numeral[0] in CHINESE_NUMERAL_CHARS:
+            return read_chinese(numeral)
+        return int(to_decimal(numeral)), False
+    except NumeralError:
+        return None, False
+
+
+def _count(m: re.Match[str]) -> _Amount:
+    value, floor = _read_number(m["n"])
+    if value is not None and m["wan"]:
+        value *= 10_000
+    floor = floor or bool(
+        m["pre"] in _FLOOR_PREFIXES or m["m1"] in _FLOOR_MARKS or m["m2"] in _FLOOR_MARKS
+        or m["post"]
+    )
+    return _Amount(m.start(), m.end(), value, floor, money=False, unit=True, measure=m["unit"])
+
+
+def _vague(m: re.Match[str]) -> _Amount:
+    floor_value = _VAGUE_FLOORS.get(m["vague"])
+    return _Amount(m.start(), m.end(), floor_value, floor_value is not None, money=False,
+                   unit=True)
+
+
+def _money(m: re.Match[str]) -> _Amount:
+    try:
+        amount = to_decimal(m["mn"])
+        if m["yi"]:
+            amount *= 100_000_000
+            if m["mn2"]:
+                amount += to_decimal(m["mn2"]) * 10_000
+        elif m["mwan"]:
+            amount *= 10_000
+        value: int | None = int(amount.to_integral_value())
+    except NumeralError:
+        value = None
+    floor = bool(m["mpre"] or m["mm1"] or m["mm2"])
+    return _Amount(m.start(), m.end(), value, floor, money=True, unit=True)
+
+
+def _pair(tokens: list[_Token], text: str, tally: _Tally) -> None:
+    """Pair amounts with words, left to right, each token used once."""
+    i, n = 0, len(tokens)
+    while i < n:
+        tok = tokens[i]
+        if isinstance(tok, _Fact):
+            tally.add(tok.kind, tok.value, tok.floor)
+            i += 1
+        elif isinstance(tok, _Word):
+            i += _pair_word(tokens, i, text, tally)
+        else:
+            kinds = _words_after(tokens, i, text)
+            if kinds:
+                _record(tally, _gravest(kinds), tok)
+            i += 1 + len(kinds)
+
+
+def _pair_word(tokens: list[_Token], i: int, text: str, tally: _Tally) -> int:
+    """A word takes the amount after it (死亡6人) unless that amount sits closer to the next
+    word (受伤司机和2名乘客死亡). Returns how many tokens were used."""
+    word = tokens[i]
+    assert isinstance(word, _Word)
+    amount = tokens[i + 1] if i + 1 < len(tokens) else None
+    if isinstance(amount, _Amount) and _links_after(word, amount, text):
+        ahead = _words_after(tokens, i + 1, text)
+        following = tokens[i + 2] if ahead else None
+        back_gap = amount.start - word.end
+        if not (isinstance(following, _Word) and following.start - amount.end < back_gap):
+            _record(tally, word.kind, amount)
+            return 2
+    tally.bare.add(word.kind)
+    return 1
+
+
+def _words_after(tokens: list[_Token], i: int, text: str) -> list[str]:
+    """The chain of words right after amount i (2人送医后不治身亡), if it links to them."""
+    amount = tokens[i]
+    assert isinstance(amount, _Amount)
+    if not amount.unit:
+        return []
+    kinds: list[str] = []
+    end = amount.end
+    for tok in tokens[i + 1 :]:
+        if not isinstance(tok, _Word) or not _compatible(tok.kind, amount):
+            break
+        gap = text[end : tok.start]
+        if not (_gap_ok(gap, amount) if not kinds else _chain_gap_ok(gap)):
+            break
+        kinds.append(tok.kind)
+        end = tok.end
+    return kinds
+
+
+def _chain_gap_ok(gap: str) -> bool:
+    return len(gap) <= MAX_GAP and not _BREAK.search(gap)
+
+
+def _gap_ok(gap: str, amount: _Amount) -> bool:
+    if len(gap) > MAX_GAP or _BREAK.search(gap) or _VEHICLE_END.search(gap):
+        return False
+    # 3个小时后死亡: 个 counts hours there, not people.
+    return not (amount.measure == "个" and _TIME_AFTER_GE.match(gap))
+
+
+def _links_after(word: _Word, amount: _Amount, text: str) -> bool:
+    """死亡6人, 遇难者增至12人, 经济损失约3000万元."""
+    if not _compatible(word.kind, amount):
+        return False
+    gap = text[word.end : amount.start]
+    return len(gap) <= MAX_GAP and not _BREAK.search(gap)
+
+
+def _compatible(kind: str, amount: _Amount) -> bool:
+    return (kind in (K_LOSS, K_LOSS_PLAIN)) == amount.money
+
+
+def _gravest(kinds: list[str]) -> str:
+    """2人受伤后经抢救无效死亡: the chain's outcome is death; otherwise its first word."""
+    return K_DEATH if K_DEATH in kinds else kinds[0]
+
+
+def _record(tally: _Tally, kind: str, amount: _Amount) -> None:
+    if amount.value is None:
+        tally.bare.add(kind)
+    elif kind == K_LOSS_PLAIN:
+        tally.add(K_LOSS, amount.value, amount.floor)
+    elif kind == K_CASUALTY:
+        # 12人伤亡 gives no split between deaths and injuries.
+        tally.bare.add(kind)
+    else:
+        tally.add(kind, amount.value, amount.floor)
+
+
+def _summarise(tally: _Tally, plain_injury_is_serious: bool) -> Casualties:
+    values: dict[str, int | None] = {}
+    floors: set[str] = set()
+    for name, kind in ((DEATHS, K_DEATH), (MISSING, K_MISSING), (TRAPPED, K_TRAPPED),
+                       (LOSS, K_LOSS)):
+        best = tally.best(kind)
+        values[name] = best[0] if best else None
+        if best and best[1]:
+            floors.add(name)
+    injured, serious, injury_floors = _injuries(tally, plain_injury_is_serious)
+    values[INJURED], values[SERIOUS] = injured, serious
+    floors |= injury_floors
+    uncertain = _uncertain(tally, values, plain_injury_is_serious)
+    return Casualties(
+        deaths=values[DEATHS], missing=values[MISSING], injured=injured,
+        serious_injured=serious, trapped=values[TRAPPED], loss_yuan=values[LOSS],
+        lower_bounds=tuple(f for f in FIELD_ORDER if f in floors and values[f] is not None),
+        uncertain=uncertain,
+    )  # fmt: skip
+
+
+def _injuries(tally: _Tally, plain_is_serious: bool) -> tuple[int | None, int | None, set[str]]:
+    """Total and serious injuries from plain (受伤), serious (重伤) and light (轻伤) mentions.
+
+    A plain total at least as large as the qualified ones is the whole (10人受伤，其中3人重伤);
+    a smaller one is a further group. The plain part not accounted for as light or serious is
+    unqualified, and counts as serious when `plain_is_serious`.
+    """
+    plain, heavy = tally.best(K_HURT), tally.best(K_SERIOUS)
+    light = [b for b in (tally.best(K_LIGHT), tally.best(K_SLIGHT)) if b]
+    qualified = [b for b in (heavy, *light) if b]
+    if plain is None and not qualified:
+        return None, None, set()
+    q_total = sum(v for v, _ in qualified)
+    q_floor = any(f for _, f in qualified)
+    heavy_v = heavy[0] if heavy else 0
+    if plain is None:
+        injured, unqualified, floor = q_total, 0, q_floor
+    elif plain[0] >= q_total:
+        injured, unqualified, floor = plain[0], plain[0] - q_total, plain[1]
+    else:
+        injured, unqualified, floor = plain[0] + q_total, plain[0], plain[1] or q_floor
+    serious: int | None = heavy_v + unqualified if plain_is_serious else heavy_v
+    if heavy is None and not (plain_is_serious and plain is not None):
+        serious = None
+    floors = {INJURED} if floor else set()
+    if serious is not None and ((heavy and heavy[1]) or (plain_is_serious and plain and plain[1])):
+        floors.add(SERIOUS)
+    return injured, serious, floors
+
+
+def _uncertain(tally: _Tally, values: dict[str, int | None], plain_is_serious: bool) -> tuple[
+    str, ...
+]:
+    """Fields mentioned (a word without a number, 数十人, 多人) whose value stayed unknown."""
+    named: set[str] = set()
+    for kind in tally.bare:
+        named.update(_KIND_FIELDS[kind])
+        if kind == K_HURT and plain_is_serious:
+            named.add(SERIOUS)
+    return tuple(f for f in FIELD_ORDER if f in named and values[f] is None)
