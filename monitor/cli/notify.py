@@ -1,0 +1,116 @@
+"""`monitor notify test|route|check`: try channels, show who the ladder reaches, check a ladder."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from monitor.config import ConfigError, load_config
+from monitor.domain.escalation import Step, Trigger, plan
+from monitor.domain.model import Grade
+from monitor.notify.channels import SendResult, make_channel
+from monitor.notify.config import (
+    DEFAULT_LADDER,
+    ChannelSpec,
+    city_bodies,
+    load_channels,
+    load_ladder,
+)
+from monitor.notify.message import ClockView, OutboxMessage, render
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("notify", help="notification channels and the escalation ladder")
+    sub = p.add_subparsers(dest="notify_command", metavar="ACTION", required=True)
+
+    t = sub.add_parser("test", help="send a sample grade-II escalation through each channel")
+    t.add_argument("--channels", required=True, help="YAML file with a `channels:` list")
+    t.add_argument("--link", default="http://127.0.0.1:8000/incidents/TEST-0001")
+    t.set_defaults(func=cmd_test)
+
+    r = sub.add_parser("route", help="show who the ladder notifies for a step")
+    r.add_argument("--ladder", default=str(DEFAULT_LADDER))
+    r.add_argument("--step", required=True, choices=[s.value for s in Step])
+    r.add_argument("--grade", choices=[g.value for g in Grade])
+    r.add_argument("--body", action="append", default=[], help="responsible body (repeatable)")
+    r.add_argument("--warning-before-min", type=int)
+    r.set_defaults(func=cmd_route)
+
+    c = sub.add_parser("check", help="validate an escalation ladder file")
+    c.add_argument("--ladder", default=str(DEFAULT_LADDER))
+    c.add_argument("--city", default=None, help="city config whose bodies contacts must name")
+    c.set_defaults(func=cmd_check)
+
+
+def sample_message(now: datetime, link: str) -> OutboxMessage:
+    """A grade-II incident 1 h 48 min after its first post: 3 h 12 min left to publish."""
+    start = now - timedelta(hours=1, minutes=48)
+    return OutboxMessage(
+        key=f"notify-test/{now.isoformat()}", incident_id="TEST-0001", step=Step.OPENED,
+        grade=Grade.II, at=now, title="【测试】雁江区某化工厂爆炸（通知渠道测试，请勿处置）",
+        place="资阳市雁江区", bodies=("市应急管理局", "雁江区人民政府"), category="work_safety",
+        clocks=(ClockView(name="release", deadline=start + timedelta(hours=5)),
+                ClockView(name="press_conference", deadline=start + timedelta(hours=24))),
+        link=link,
+    )  # fmt: skip
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    try:
+        specs = load_channels(args.channels)
+    except ConfigError as exc:
+        print(exc)
+        return 2
+    results = asyncio.run(_send_all(specs, args.link))
+    for spec, result in zip(specs, results, strict=True):
+        status = "delivered" if result.ok else "failed"
+        print(f"{spec.name} ({spec.type}): {status}: {result.answer}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+async def _send_all(specs: list[ChannelSpec], link: str) -> list[SendResult]:
+    now = datetime.now(UTC)
+    msg = sample_message(now, link)
+    note = render(msg, now)
+    async with httpx.AsyncClient() as client:
+        channels = [make_channel(s, client) for s in specs]
+        return list(
+            await asyncio.gather(*(c.send(note, (), f"{msg.key}/{c.name}", now) for c in channels))
+        )
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    try:
+        settings = load_ladder(args.ladder)
+    except ConfigError as exc:
+        print(exc)
+        return 2
+    trigger = Trigger(
+        key="route-test", incident_id="route-test", step=Step(args.step),
+        grade=Grade(args.grade) if args.grade else None, at=datetime.now(UTC),
+        bodies=tuple(args.body), warning_before_min=args.warning_before_min,
+    )  # fmt: skip
+    decided = plan(settings.ladder, trigger)
+    print(f"routes: {', '.join(decided.routes)}")
+    for d in decided.deliveries:
+        people = ", ".join(f"{r.name}[{r.role.label}]" for r in d.recipients)
+        print(f"  {d.channel}: {people}")
+    for u in decided.unreachable:
+        print(f"  UNREACHABLE: {u.role.value} for {u.body or 'city'}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        settings = load_ladder(args.ladder, city_bodies(load_config(args.city)))
+    except ConfigError as exc:
+        print(exc)
+        return 1
+    ladder = settings.ladder
+    counts = f"{len(ladder.contacts)} contacts, {len(settings.channels)} channels"
+    print(f"ok: {counts}, version {ladder.version}")
+    return 0
