@@ -37,7 +37,22 @@ def national(src: Path) -> list[tuple[str, str, str, str]]:
             rows.append(("county", r["code"], r["name"], r["cityCode"]))
             names[r["name"]] = r["code"]
     rows += renamed_counties(src, names)
+    rows += former_counties(names, {r[2] for r in rows})
     return rows
+
+
+def former_counties(current: dict[str, str], taken: set[str]) -> list[tuple[str, str, str, str]]:
+    """撤县设区/撤县设市: 密云区 and 简阳市 were 密云县 and 简阳县, names still in older text.
+
+    Only where the old form names no other place today.
+    """
+    out = []
+    for name, code in current.items():
+        if name[-1] in "区市" and len(name) >= 3:
+            old = name[:-1] + "县"
+            if old not in taken and old not in current:
+                out.append(("county_old", code, old, code[:4]))
+    return out
 
 
 def renamed_counties(src: Path, current: dict[str, str]) -> list[tuple[str, str, str, str]]:

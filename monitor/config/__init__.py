@@ -16,9 +16,13 @@ __all__ = ["DEFAULT_CONFIG", "CityConfig", "ConfigError", "ConfigIssue", "load_c
 
 
 def _pydantic_issues(exc: ValidationError, file: str, lines: LineMap) -> list[ConfigIssue]:
+    errors = exc.errors()
+    locs = [tuple("with" if part == "with_" else part for part in e["loc"]) for e in errors]
     issues = []
-    for err in exc.errors():
-        loc = tuple("with" if part == "with_" else part for part in err["loc"])
+    for err, loc in zip(errors, locs, strict=True):
+        # A list whose bad item was dropped also reports "too short": noise beside the cause.
+        if err["type"] == "too_short" and any(o[: len(loc)] == loc and o != loc for o in locs):
+            continue
         issues.append(ConfigIssue(file, lines.line_of(loc), format_path(loc), err["msg"]))
     return issues
 

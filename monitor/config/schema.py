@@ -24,6 +24,9 @@ CATEGORY_KEYS = (
 )  # fmt: skip
 
 
+NONE_KEY = "none"
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -141,9 +144,8 @@ def _category_issues(cfg: CityConfig) -> Iterator[tuple[tuple[str | int, ...], s
                 yield ("categories", key, "with", i), f"department {other!r} is not declared"
         if not model.terms:
             yield ("categories", key, "terms"), "a category needs at least one term"
-    missing = [k for k in CATEGORY_KEYS if k not in cfg.categories]
-    if missing:
-        yield ("categories",), f"missing categories: {', '.join(missing)}"
+    if NONE_KEY not in cfg.categories:
+        yield ("categories",), "the `none` category (what is not an incident) is required"
 
 
 def _town_issues(cfg: CityConfig) -> Iterator[tuple[tuple[str | int, ...], str]]:
