@@ -1,0 +1,232 @@
+"""Wiring: sources file → sources, runners, push service; `check_all` for the CLI.
+
+This is the one place that turns configuration into adapters (cosmicpython's bootstrap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry
+
+from connectors.base import PollContext, Schedule, Source, SourceRunner, utc_now
+from connectors.checkpoint import CheckpointStore
+from connectors.config import (
+    FileConfig,
+    MissingCredential,
+    PushConfig,
+    RssConfig,
+    SourceConfig,
+    SourcesFile,
+    WechatConfig,
+    WeiboConfig,
+    env_value,
+    resolve_credentials,
+)
+from connectors.errors import SourceError
+from connectors.http import HttpFetcher, make_client
+from connectors.metrics import ConnectorMetrics
+from connectors.official import OfficialAccounts
+from connectors.push import PushEndpoint, PushService
+from connectors.replay import FileSource
+from connectors.rss import RssSource
+from connectors.sink import Sink
+from connectors.wechat import WechatSource
+from connectors.weibo import WeiboSource
+from monitor.domain.model import Post
+
+
+def build_source(src: SourceConfig, env: Mapping[str, str]) -> Source:
+    """A polled source from its config; MissingCredential if a named variable is unset."""
+    headers = resolve_credentials(src, env)
+    if isinstance(src, RssConfig):
+        return RssSource(
+            src.name,
+            src.url,
+            department=src.department,
+            headers=headers,
+            allow_invalid_xml=src.allow_invalid_xml,
+        )
+    if isinstance(src, WeiboConfig):
+        return WeiboSource(
+            src.name,
+            src.url,
+            layout=src.layout,
+            uid=src.uid,
+            headers=headers,
+            department=src.department,
+            long_text=src.long_text,
+            extend_url=src.extend_url,
+        )
+    if isinstance(src, WechatConfig):
+        return _wechat(src, headers, env)
+    if isinstance(src, FileConfig):
+        return FileSource(
+            src.name,
+            src.url,
+            format=src.format,
+            batch_size=src.batch_size,
+            tz_offset_hours=src.tz_offset_hours,
+            department=src.department,
+        )
+    raise ValueError(f"source {src.name!r} of type {getattr(src, 'type', '?')} is not polled")
+
+
+def _wechat(src: WechatConfig, headers: dict[str, str], env: Mapping[str, str]) -> Source:
+    if src.format == "rss":
+        return RssSource(
+            src.name,
+            src.url,
+            kind="wechat",
+            department=src.department,
+            headers=headers,
+            allow_invalid_xml=src.allow_invalid_xml,
+        )
+    params = dict(src.params)
+    token = env_value(src, src.token_env, env, "the token parameter")
+    if token:
+        params["token"] = token
+    return WechatSource(
+        src.name,
+        src.url,
+        biz=src.biz,
+        account=src.account,
+        department=src.department,
+        headers=headers,
+        params=params,
+        page_size=src.page_size,
+        freq_control_wait=src.freq_control_wait,
+    )
+
+
+def schedule_of(src: SourceConfig) -> Schedule:
+    return Schedule(
+        interval=src.interval,
+        jitter=src.jitter,
+        page_pause=src.page_pause,
+        max_pages=src.max_pages,
+        backoff_initial=src.backoff_initial,
+        backoff_max=src.backoff_max,
+    )
+
+
+def push_endpoints(cfg: SourcesFile, env: Mapping[str, str]) -> list[PushEndpoint]:
+    out = []
+    for src in cfg.enabled():
+        if isinstance(src, PushConfig):
+            secret = env_value(src, src.secret_env, env, "the HMAC secret")
+            out.append(PushEndpoint(src.name, secret or "", department=src.department))
+    return out
+
+
+@dataclass
+class CheckResult:
+    name: str
+    type: str
+    ok: bool
+    posts: int = 0
+    newest: Post | None = None
+    error: str | None = None
+    note: str | None = None
+
+    def line(self) -> str:
+        if not self.ok:
+            return f"✗ {self.name} [{self.type}]: {self.error}"
+        head = f"✓ {self.name} [{self.type}]: {self.posts} posts"
+        if self.newest is not None:
+            when = self.newest.published_at.isoformat() if self.newest.published_at else "?"
+            title = (self.newest.title or self.newest.text).replace("\n", " ")[:60]
+            head += f"; newest {when} {title}"
+        return head + (f" ({self.note})" if self.note else "")
+
+
+async def check_one(src: SourceConfig, env: Mapping[str, str], now: datetime) -> CheckResult:
+    """Fetch one page with an empty checkpoint and report what came back."""
+    kind = src.type if hasattr(src, "type") else "?"
+    try:
+        if isinstance(src, PushConfig):
+            env_value(src, src.secret_env, env, "the HMAC secret")
+            return CheckResult(
+                src.name, kind, True, note=f"push endpoint POST {src.url}/{src.name}"
+            )
+        source = build_source(src, env)
+        async with make_client(timeout=src.timeout) as client:
+            http = HttpFetcher(client, max_bytes=src.max_bytes, deadline=src.timeout * 2)
+            ctx = PollContext(http=http, state={}, now=now, seen=lambda ids: set(), source=src.name)
+            page = await source.fetch(ctx)
+    except (SourceError, MissingCredential, OSError, ValueError) as exc:
+        return CheckResult(src.name, kind, False, error=str(exc))
+    newest = max(page.posts, key=lambda p: p.published_at or now, default=None)
+    note = f"{len(page.rejects)} bad items" if page.rejects else page.note
+    return CheckResult(src.name, kind, True, len(page.posts), newest, note=note)
+
+
+async def check_all(
+    cfg: SourcesFile, env: Mapping[str, str] | None = None, now: datetime | None = None
+) -> list[CheckResult]:
+    env = os.environ if env is None else env
+    when = now or utc_now()
+    return list(await asyncio.gather(*(check_one(s, env, when) for s in cfg.enabled())))
+
+
+class ConnectorApp:
+    """Every polled source of a sources file, running until stopped."""
+
+    def __init__(
+        self,
+        cfg: SourcesFile,
+        *,
+        sink: Sink,
+        store: CheckpointStore,
+        registry: CollectorRegistry,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.sink = sink
+        self.store = store
+        self.env = os.environ if env is None else env
+        self.metrics = ConnectorMetrics.create(registry)
+        self.official = OfficialAccounts(cfg.official_accounts)
+        self.runners: list[SourceRunner] = []
+
+    def push_service(self) -> PushService:
+        endpoints = push_endpoints(self.cfg, self.env)
+        return PushService(
+            endpoints,
+            sink=self.sink,
+            store=self.store,
+            metrics=self.metrics,
+            official=self.official,
+        )
+
+    async def run(self) -> None:
+        polled = [s for s in self.cfg.enabled() if not isinstance(s, PushConfig)]
+        async with AsyncExitStack() as stack:
+            for src in polled:
+                client = await stack.enter_async_context(make_client(timeout=src.timeout))
+                http = HttpFetcher(client, max_bytes=src.max_bytes, deadline=src.timeout * 2)
+                self.runners.append(
+                    SourceRunner(
+                        build_source(src, self.env),
+                        http=http,
+                        store=self.store,
+                        sink=self.sink,
+                        metrics=self.metrics,
+                        schedule=schedule_of(src),
+                        official=self.official,
+                    )
+                )
+            await asyncio.gather(*(r.run() for r in self.runners))
+
+    def stop(self) -> None:
+        for runner in self.runners:
+            runner.stop()
+
+
+def summary(results: Sequence[CheckResult]) -> int:
+    return 0 if all(r.ok for r in results) else 1

@@ -1,0 +1,206 @@
+"""The sources file: which sources to read, how often, and with which credentials.
+
+    sources:
+      - name: 资阳发布-微博
+        type: weibo                 # rss | weibo | wechat | push | file
+        url: https://m.weibo.cn/api/container/getIndex?containerid=107603XXXX
+        interval: 5m                # seconds, or 30s / 5m / 1h
+        cookie_env: WEIBO_COOKIE    # credentials come from the environment, by name
+        department: 资阳市人民政府办公室   # marks this account's own posts official
+    official_accounts:
+      - department: 市应急管理局
+        weibo_uid: ["1234567890"]
+        wechat_biz: ["MzA5NDYyNDI0MA=="]
+        feeds: ["https://yjj.ziyang.gov.cn/rss.xml"]
+
+Errors name the file, line and path (`sources[2].interval`), all of them at once. Values of
+credentials are never stored on these objects, only the variables' names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from connectors.official import OfficialAccount
+from monitor.config.loader import ConfigError, ConfigIssue, LineMap, format_path, read_yaml
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+SOURCE_TYPES = ("rss", "weibo", "wechat", "push", "file")
+
+
+def _seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m is None:
+            raise ValueError(f"not a duration: {value!r} (use seconds, or 30s, 5m, 1h)")
+        return float(m.group(1)) * _UNIT[m.group(2)]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=150)]
+    url: Annotated[str, Field(min_length=1)]
+    interval: Seconds = 300.0
+    jitter: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    timeout: Seconds = 15.0
+    max_bytes: Annotated[int, Field(gt=0)] = 5_000_000
+    max_pages: Annotated[int, Field(gt=0, le=100)] = 5
+    page_pause: Annotated[float, BeforeValidator(_seconds), Field(ge=0)] = 1.0
+    backoff_initial: Seconds = 5.0
+    backoff_max: Seconds = 900.0
+    department: str | None = None
+    enabled: bool = True
+    headers: dict[str, str] = {}
+    cookie_env: EnvName | None = None
+    headers_env: dict[str, EnvName] = {}  # header name → environment variable holding its value
+
+    def credential_env(self) -> dict[str, str]:
+        """Header name → environment variable name."""
+        names = dict(self.headers_env)
+        if self.cookie_env:
+            names["Cookie"] = self.cookie_env
+        return names
+
+
+class RssConfig(SourceConfig):
+    type: Literal["rss"]
+    allow_invalid_xml: bool = False
+
+
+class WeiboConfig(SourceConfig):
+    type: Literal["weibo"]
+    layout: Literal["mobile", "pc"] | None = None
+    uid: str | None = None
+    long_text: Literal["fetch", "keep"] = "fetch"
+    extend_url: str | None = None
+
+
+class WechatConfig(SourceConfig):
+    type: Literal["wechat"]
+    format: Literal["api", "rss"] = "api"  # rss: a WeRSS/RSSHub bridge feed
+    biz: str | None = None
+    account: str | None = None
+    params: dict[str, str] = {}
+    token_env: EnvName | None = None  # passed as the `token` query parameter
+    page_size: Annotated[int, Field(gt=0, le=20)] = 5
+    freq_control_wait: Seconds = 1800.0
+    allow_invalid_xml: bool = False
+
+
+class PushConfig(SourceConfig):
+    type: Literal["push"]
+    url: str = "/push"  # the path the endpoint is mounted under; POST {url}/{name}
+    secret_env: EnvName
+
+
+class FileConfig(SourceConfig):
+    type: Literal["file"]
+    format: Literal["jsonl", "csv"] | None = None
+    batch_size: Annotated[int, Field(gt=0)] = 500
+    tz_offset_hours: float = 8.0
+
+
+AnySource = Annotated[
+    RssConfig | WeiboConfig | WechatConfig | PushConfig | FileConfig, Field(discriminator="type")
+]
+
+
+class SourcesFile(_Strict):
+    sources: tuple[AnySource, ...]
+    official_accounts: tuple[OfficialAccount, ...] = ()
+
+    def enabled(self) -> list[SourceConfig]:
+        return [s for s in self.sources if s.enabled]
+
+
+def _issues(exc: ValidationError, data: Any, file: str, lines: LineMap) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        # A discriminated union adds the tag ("rss") to the path; it is not in the file.
+        if len(loc) > 2 and loc[0] == "sources" and loc[2] in SOURCE_TYPES:
+            del loc[2]
+        path = tuple(loc)
+        reason = err["msg"]
+        if err["type"] == "union_tag_invalid":
+            reason = f"type must be one of {', '.join(SOURCE_TYPES)}"
+        issues.append(ConfigIssue(file, lines.line_of(path), format_path(path), reason))
+    return issues
+
+
+def _duplicates(cfg: SourcesFile, file: str, lines: LineMap) -> list[ConfigIssue]:
+    seen: set[str] = set()
+    issues = []
+    for i, src in enumerate(cfg.sources):
+        if src.name in seen:
+            path = ("sources", i, "name")
+            issues.append(
+                ConfigIssue(
+                    file,
+                    lines.line_of(path),
+                    format_path(path),
+                    f"duplicate source name {src.name!r}",
+                )
+            )
+        seen.add(src.name)
+    return issues
+
+
+def parse_sources(data: Any, lines: LineMap, file: str) -> SourcesFile:
+    try:
+        cfg = SourcesFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_issues(exc, data, file, lines)) from exc
+    problems = _duplicates(cfg, file, lines)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def load_sources(path: str | Path) -> SourcesFile:
+    """Read and validate a sources file; ConfigError lists every problem with its line."""
+    data, lines = read_yaml(path)
+    return parse_sources(data, lines, str(path))
+
+
+class MissingCredential(Exception):
+    """A source names an environment variable that is not set (the value is never shown)."""
+
+
+def resolve_credentials(src: SourceConfig, env: Mapping[str, str]) -> dict[str, str]:
+    """Headers for a source: its literal headers plus those read from the environment."""
+    headers = dict(src.headers)
+    for header, var in src.credential_env().items():
+        value = env.get(var)
+        if not value:
+            raise MissingCredential(
+                f"source {src.name!r}: environment variable {var} (for the {header} header) "
+                "is not set"
+            )
+        headers[header] = value
+    return headers
+
+
+def env_value(src: SourceConfig, var: str | None, env: Mapping[str, str], what: str) -> str | None:
+    if var is None:
+        return None
+    value = env.get(var)
+    if not value:
+        raise MissingCredential(
+            f"source {src.name!r}: environment variable {var} ({what}) is not set"
+        )
+    return value

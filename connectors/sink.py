@@ -1,0 +1,141 @@
+"""Where sources put posts. `send` returns only once the batch is durable (acked).
+
+The runner advances a checkpoint only after `send` returned, so a crash between the two
+repeats the batch rather than losing it. Repeats carry the same post ids; consumers of
+`posts.raw` drop them by id (and the checkpoint store drops them on the next poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+import msgspec
+
+from monitor.domain.model import Post
+
+POSTS_TOPIC = "posts.raw"
+DLQ_TOPIC = "dlq"
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """A record a source could not turn into a post, with where it came from and why."""
+
+    source: str
+    reason: str
+    raw: str
+    at: datetime
+    where: str | None = None  # a URL, a file:line or a JSON path
+
+
+class Sink(Protocol):
+    async def send(self, posts: Sequence[Post]) -> None: ...
+
+    async def dead_letter(self, records: Sequence[DeadLetter]) -> None: ...
+
+
+class MemorySink:
+    """Keeps everything in lists; `fail_next` makes the next send raise (crash tests)."""
+
+    def __init__(self) -> None:
+        self.posts: list[Post] = []
+        self.dead: list[DeadLetter] = []
+        self.fail_next = 0
+
+    async def send(self, posts: Sequence[Post]) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("memory sink told to fail")
+        self.posts.extend(posts)
+
+    async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
+        self.dead.extend(records)
+
+    @property
+    def ids(self) -> list[str]:
+        return [p.id for p in self.posts]
+
+
+class KafkaSink:
+    """aiokafka producer: posts to `posts.raw` keyed by post id, dead letters to `dlq`.
+
+    acks="all" and idempotence on, and `send` awaits every delivery, so "returned" means the
+    broker has the batch.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        topic: str = POSTS_TOPIC,
+        dlq_topic: str = DLQ_TOPIC,
+    ) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        self.topic = topic
+        self.dlq_topic = dlq_topic
+        self._encoder = msgspec.json.Encoder()
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def __aenter__(self) -> KafkaSink:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def send(self, posts: Sequence[Post]) -> None:
+        futures = [
+            await self._producer.send(self.topic, self._encoder.encode(p), key=p.id.encode())
+            for p in posts
+        ]
+        for fut in futures:
+            await fut
+
+    async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
+        futures = [
+            await self._producer.send(
+                self.dlq_topic, self._encoder.encode(r), key=r.source.encode()
+            )
+            for r in records
+        ]
+        for fut in futures:
+            await fut
+
+
+class JsonlFileSink:
+    """Appends posts as JSON lines to a file and fsyncs before returning (demos, replays).
+
+    Dead letters go to a sibling file `<name>.dlq.jsonl`.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.dlq_path = f"{path.removesuffix('.jsonl')}.dlq.jsonl"
+        self._encoder = msgspec.json.Encoder()
+
+    def _append(self, path: str, records: Sequence[msgspec.Struct]) -> None:
+        if not records:
+            return
+        data = b"".join(self._encoder.encode(r) + b"\n" for r in records)
+        with open(path, "ab") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    async def send(self, posts: Sequence[Post]) -> None:
+        await asyncio.to_thread(self._append, self.path, posts)
+
+    async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
+        await asyncio.to_thread(self._append, self.dlq_path, records)

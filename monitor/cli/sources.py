@@ -1,0 +1,187 @@
+"""`monitor sources check|run` and `monitor replay`: the connectors from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+from connectors.checkpoint import DEFAULT_URL, CheckpointStore
+from monitor.config.loader import ConfigError
+
+BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
+
+
+def register(subparsers: Any) -> None:
+    sources = subparsers.add_parser("sources", help="check or run the configured sources")
+    sub = sources.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+
+    check = sub.add_parser("check", help="try every source once and report")
+    check.add_argument("--sources", required=True, help="sources YAML file")
+    check.set_defaults(func=cmd_check)
+
+    run = sub.add_parser("run", help="poll every source into posts.raw until stopped")
+    run.add_argument("--sources", required=True, help="sources YAML file")
+    _sink_args(run)
+    run.add_argument("--host", default="127.0.0.1", help="push endpoint and /metrics host")
+    run.add_argument("--port", type=int, default=None, help="serve push + /metrics on this port")
+    run.set_defaults(func=cmd_run)
+
+    replay = subparsers.add_parser("replay", help="replay a JSONL/CSV history into posts.raw")
+    replay.add_argument("file", help="history file (.jsonl or .csv)")
+    replay.add_argument("--format", choices=["jsonl", "csv"], default=None)
+    replay.add_argument("--name", default=None, help="source name (default: file-<stem>)")
+    replay.add_argument("--batch-size", type=int, default=500)
+    replay.add_argument("--pause", type=float, default=0.0, help="seconds between batches")
+    _sink_args(replay)
+    replay.set_defaults(func=cmd_replay)
+
+
+def _sink_args(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--bootstrap", default=None, help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})"
+    )
+    target.add_argument("--out", default=None, help="append posts to this JSONL file instead")
+    parser.add_argument("--topic", default="posts.raw")
+    parser.add_argument(
+        "--checkpoint",
+        default=DEFAULT_URL,
+        help=f"SQLAlchemy URL of the checkpoint store (default {DEFAULT_URL})",
+    )
+
+
+def _load(path: str) -> Any:
+    from connectors.config import load_sources
+
+    try:
+        return load_sources(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(f"error: {issue}", file=sys.stderr)
+        return None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from connectors.app import check_all, summary
+
+    cfg = _load(args.sources)
+    if cfg is None:
+        return 2
+    results = asyncio.run(check_all(cfg))
+    for result in results:
+        print(result.line())
+    failed = sum(not r.ok for r in results)
+    print(f"{len(results) - failed} of {len(results)} sources answered", file=sys.stderr)
+    return summary(results)
+
+
+def _sink(args: argparse.Namespace) -> Any:
+    from connectors.sink import JsonlFileSink, KafkaSink
+
+    if args.out:
+        return JsonlFileSink(args.out)
+    bootstrap = args.bootstrap or os.environ.get(BOOTSTRAP_ENV)
+    if not bootstrap:
+        raise SystemExit(f"error: give --bootstrap, --out or set ${BOOTSTRAP_ENV}")
+    return KafkaSink(bootstrap, topic=args.topic)
+
+
+async def _with_sink(sink: Any, body: Any) -> int:
+    start = getattr(sink, "start", None)
+    if start is not None:
+        await start()
+    try:
+        return int(await body)
+    finally:
+        stop = getattr(sink, "stop", None)
+        if stop is not None:
+            await stop()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from prometheus_client import CollectorRegistry
+
+    from connectors.base import Schedule, SourceRunner
+    from connectors.http import HttpFetcher, make_client
+    from connectors.metrics import ConnectorMetrics
+    from connectors.replay import FileSource
+
+    name = args.name or f"file-{Path(args.file).stem}"
+    try:
+        source = FileSource(name, args.file, format=args.format, batch_size=args.batch_size)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not source.path.is_file():
+        print(f"error: {source.path}: no such file", file=sys.stderr)
+        return 2
+    store = CheckpointStore.from_url(args.checkpoint)
+    sink = _sink(args)
+    metrics = ConnectorMetrics.create(CollectorRegistry())
+
+    async def replay() -> int:
+        async with make_client() as client:
+            schedule = Schedule(max_pages=sys.maxsize, page_pause=args.pause)
+            runner = SourceRunner(
+                source,
+                http=HttpFetcher(client),
+                store=store,
+                sink=sink,
+                metrics=metrics,
+                schedule=schedule,
+            )
+            sent = await runner.poll_once()
+        bad = sum(
+            sample.value
+            for family in metrics.dead_letters.collect()
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
+        print(f"{name}: {sent} posts sent, {int(bad)} bad records to the dead-letter log")
+        return 0
+
+    return asyncio.run(_with_sink(sink, replay()))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from connectors.app import ConnectorApp
+
+    cfg = _load(args.sources)
+    if cfg is None:
+        return 2
+    registry = CollectorRegistry()
+    sink = _sink(args)
+    store = CheckpointStore.from_url(args.checkpoint)
+    app = ConnectorApp(cfg, sink=sink, store=store, registry=registry)
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, app.stop)
+        tasks = [app.run()]
+        if args.port is not None:
+            tasks.append(_serve(app, registry, args.host, args.port))
+        await asyncio.gather(*tasks)
+        return 0
+
+    return asyncio.run(_with_sink(sink, main()))
+
+
+async def _serve(app: Any, registry: Any, host: str, port: int) -> None:
+    import uvicorn
+    from prometheus_client import make_asgi_app
+
+    from connectors.push import create_push_app
+
+    web = create_push_app(app.push_service())
+    web.mount("/metrics", make_asgi_app(registry))
+    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning"))
+    await server.serve()
