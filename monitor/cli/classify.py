@@ -34,7 +34,7 @@ _decoder = msgspec.json.Decoder(ClassifyInput)
 _encoder = msgspec.json.Encoder()
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="classify JSONL posts: one JSON object out per line in")
     p.add_argument("file", nargs="?", default="-", help="JSONL file, or - for stdin")
     p.add_argument("--config", help="city config YAML (default: Ziyang)")
@@ -97,8 +97,9 @@ def run_classify(args: argparse.Namespace) -> int:
                 bad += 1
                 print(f"{name}:{number}: {exc}", file=sys.stderr)
                 if dead is not None:
-                    reject = {"file": name, "line": number, "reason": str(exc)}
-                    dead.write(_encoder.encode(reject | {"raw": raw[:4096].decode("utf-8", "replace")}) + b"\n")
+                    raw_text = raw[:4096].decode("utf-8", "replace")
+                    reject = {"file": name, "line": number, "reason": str(exc), "raw": raw_text}
+                    dead.write(_encoder.encode(reject) + b"\n")
                 continue
             text = f"{item.title}\n{item.text}" if item.title else item.text
             result = classifier.classify_text(str(item.id), text)
@@ -124,8 +125,9 @@ def run_check_config(args: argparse.Namespace) -> int:
         return 1
     towns = sum(len(c.towns) for c in cfg.jurisdiction.counties)
     print(
-        f"{args.file}: OK — {cfg.jurisdiction.name}, {len(cfg.jurisdiction.counties)} county-level "
-        f"units, {towns} towns, {len(cfg.categories)} categories, {len(cfg.departments)} departments"
+        f"{args.file}: OK — {cfg.jurisdiction.name}, {len(cfg.jurisdiction.counties)} "
+        f"county-level units, {towns} towns, {len(cfg.categories)} categories, "
+        f"{len(cfg.departments)} departments"
     )
     return 0
 

@@ -16,7 +16,9 @@ import monitor.cli as cli_pkg
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="monitor", description="舆情回应监测 — public-opinion response monitor")
+    parser = argparse.ArgumentParser(
+        prog="monitor", description="舆情回应监测 — public-opinion response monitor"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda m: m.name):
         if info.name in {"main"} or info.name.startswith("_"):

@@ -7,6 +7,7 @@ thresholds out of order, a category naming a department nobody declared) are che
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -119,68 +120,73 @@ class CityConfig(Strict):
         return {d.name for d in self.departments}
 
 
-def semantic_issues(cfg: CityConfig) -> Iterator[tuple[tuple[str | int, ...], str]]:
+ConfigPath = tuple[str | int, ...]
+Issues = Iterator[tuple[ConfigPath, str]]
+
+
+def semantic_issues(cfg: CityConfig) -> Issues:
     """Cross-field rules. Yields (path, reason) for each broken one."""
     yield from _category_issues(cfg)
     yield from _town_issues(cfg)
     yield from _threshold_issues(cfg)
 
 
-def _category_issues(cfg: CityConfig) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def _category_issues(cfg: CityConfig) -> Issues:
     known = cfg.department_names()
     for key, model in cfg.categories.items():
+        here: ConfigPath = ("categories", key)
         if key not in CATEGORY_KEYS:
-            yield ("categories", key), f"unknown category {key!r}; known: {', '.join(CATEGORY_KEYS)}"
+            yield here, f"unknown category {key!r}; known: {', '.join(CATEGORY_KEYS)}"
             continue
-        if key != "none" and model.department is None:
-            yield ("categories", key, "department"), "missing department"
+        if key != NONE_KEY and model.department is None:
+            yield (*here, "department"), "missing department"
         if model.department is not None and model.department not in known:
-            yield (
-                ("categories", key, "department"),
-                f"department {model.department!r} is not declared under departments",
-            )
+            reason = f"department {model.department!r} is not declared under departments"
+            yield (*here, "department"), reason
         for i, other in enumerate(model.with_):
             if other not in known:
-                yield ("categories", key, "with", i), f"department {other!r} is not declared"
+                yield (*here, "with", i), f"department {other!r} is not declared"
         if not model.terms:
-            yield ("categories", key, "terms"), "a category needs at least one term"
+            yield (*here, "terms"), "a category needs at least one term"
     if NONE_KEY not in cfg.categories:
         yield ("categories",), "the `none` category (what is not an incident) is required"
 
 
-def _town_issues(cfg: CityConfig) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    seen_town: dict[str, str] = {}
-    seen_code: dict[str, str] = {}
-    counties = cfg.jurisdiction.counties
-    for ci, county in enumerate(counties):
-        if county.code and not county.code.startswith(cfg.jurisdiction.code):
-            path = ("jurisdiction", "counties", ci, "code")
-            yield path, f"county code {county.code} is not under city code {cfg.jurisdiction.code}"
+def _town_issues(cfg: CityConfig) -> Issues:
+    county_of: dict[str, str] = {}
+    town_of_code: dict[str, str] = {}
+    city = cfg.jurisdiction.code
+    for ci, county in enumerate(cfg.jurisdiction.counties):
+        here: ConfigPath = ("jurisdiction", "counties", ci)
+        if county.code and not county.code.startswith(city):
+            yield (*here, "code"), f"county code {county.code} is not under city code {city}"
         for ti, town in enumerate(county.towns):
-            path = ("jurisdiction", "counties", ci, "towns", ti)
-            if town.name in seen_town:
-                yield path, f"town {town.name!r} is listed under {seen_town[town.name]} and {county.name}"
-            seen_town.setdefault(town.name, county.name)
-            if town.code:
-                if town.code in seen_code:
-                    yield (*path, "code"), f"code {town.code} is also used by {seen_code[town.code]}"
-                seen_code.setdefault(town.code, town.name)
-                if county.code and not town.code.startswith(county.code):
-                    yield (*path, "code"), f"town code {town.code} is not under county {county.code}"
+            at: ConfigPath = (*here, "towns", ti)
+            if town.name in county_of:
+                where = f"{county_of[town.name]} and {county.name}"
+                yield at, f"town {town.name!r} is listed under {where}"
+            county_of.setdefault(town.name, county.name)
+            if not town.code:
+                continue
+            if town.code in town_of_code:
+                yield (*at, "code"), f"code {town.code} is also {town_of_code[town.code]}'s"
+            town_of_code.setdefault(town.code, town.name)
+            if county.code and not town.code.startswith(county.code):
+                yield (*at, "code"), f"code {town.code} is not under county {county.code}"
         current = {t.name for t in county.towns}
         for li, legacy in enumerate(county.legacy_towns):
             if legacy.now is not None and legacy.now not in current:
-                path = ("jurisdiction", "counties", ci, "legacy_towns", li, "now")
-                yield path, f"{legacy.now!r} is not a current town of {county.name}"
+                reason = f"{legacy.now!r} is not a current town of {county.name}"
+                yield (*here, "legacy_towns", li, "now"), reason
 
 
-def _threshold_issues(cfg: CityConfig) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def _threshold_issues(cfg: CityConfig) -> Issues:
     table = cfg.grading.thresholds
     for needed in (Grade.I, Grade.II, Grade.III):
         if needed not in table:
             yield ("grading", "thresholds"), f"missing thresholds for grade {needed.value}"
     ordered = [g for g in (Grade.I, Grade.II, Grade.III) if g in table]
-    for graver, lesser in zip(ordered, ordered[1:], strict=False):
+    for graver, lesser in itertools.pairwise(ordered):
         for field in ("deaths", "serious_injuries", "loss_yuan"):
             hi, lo = getattr(table[graver], field), getattr(table[lesser], field)
             if hi <= lo:

@@ -44,7 +44,8 @@ def grade_facts(c: Casualties, table: Mapping[Grade, Thresholds]) -> GradeDecisi
         t = table[grade]
         name = f"{grade.label}（{grade.value}级）"
         if dead >= t.deaths:
-            return GradeDecision(grade, f"死亡（含失踪）{dead}人，达到{name}标准（{t.deaths}人以上）")
+            basis = f"死亡（含失踪）{dead}人，达到{name}标准（{t.deaths}人以上）"
+            return GradeDecision(grade, basis)
         if serious >= t.serious_injuries:
             return GradeDecision(
                 grade, f"重伤{serious}人，达到{name}标准（{t.serious_injuries}人以上）"

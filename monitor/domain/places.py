@@ -74,7 +74,7 @@ def locate(hits: Iterable[tuple[str, int]], gazetteer: Gazetteer) -> Location:
     if not raw:
         return Location()
     mentions = [
-        _Mention(m, s, _choose(cands, _context(raw[:i] + raw[i + 1 :])))
+        _Mention(m, s, cands[0] if len(cands) == 1 else _choose(cands, _context(raw, i)))
         for i, (m, s, cands) in enumerate(raw)
     ]
     primary = min(mentions, key=lambda x: (-LEVEL_RANK[x.entry.level], x.start))
@@ -83,18 +83,18 @@ def locate(hits: Iterable[tuple[str, int]], gazetteer: Gazetteer) -> Location:
     return _location(entry, names, gazetteer.home_province)
 
 
-def _context(raw: Sequence[tuple[str, int, tuple[PlaceEntry, ...]]]) -> set[str]:
+def _context(raw: Sequence[tuple[str, int, tuple[PlaceEntry, ...]]], skip: int) -> set[str]:
     """Names of every division the other mentions could be in or be: used to break ties."""
     names: set[str] = set()
-    for _m, _s, candidates in raw:
+    for i, (_m, _s, candidates) in enumerate(raw):
+        if i == skip:
+            continue
         for c in candidates:
             names.update(n for n in (c.name, c.county, c.city, c.province) if n)
     return names
 
 
 def _choose(candidates: tuple[PlaceEntry, ...], context: set[str]) -> PlaceEntry:
-    if len(candidates) == 1:
-        return candidates[0]
     # Context first (a named parent), then today's list over legacy names, then our own.
     return max(
         candidates,
