@@ -1,9 +1,10 @@
 """Casualties and direct economic loss read from report text. Pure: text in, facts out.
 
-How it reads: one precompiled scanner walks the text once and yields tokens (a counted group of
-people, an amount of money, a casualty word, a negation, a compact form such as 6死3伤). Each
-count is paired with the casualty word right after it (造成6人死亡, 6人不幸遇难) or, failing
-that, a word right before it (死亡6人, 遇难者增至12人), never across a clause break. A field
+How it reads: one alternation of plain literals finds the casualty and loss words; numbers
+(a counted group of people, an amount of money) are then read only near those words, and a
+negation (无人员伤亡) or compact form (6死3伤) becomes a fact on the spot. Each count is
+paired with the casualty word right after it (造成6人死亡, 6人不幸遇难) or, failing that, a
+word right before it (死亡6人, 遇难者增至12人), never across a clause break. A field
 reported several times (a rising toll) keeps its maximum.
 
 Texts with no casualty or loss word at all are turned away by a cheap gate first: that is most
@@ -31,87 +32,93 @@ K_DEATH, K_MISSING, K_TRAPPED = "death", "missing", "trapped"
 K_HURT, K_SERIOUS, K_LIGHT, K_SLIGHT = "hurt", "serious", "light", "slight"
 K_CASUALTY, K_LOSS = "casualty", "loss"  # 伤亡 (deaths and injuries not told apart); 损失
 K_LOSS_PLAIN = "loss_plain"  # a bare 损失, not 经济损失
+K_COMPACT = "compact"  # a lone 死 or 伤, as in 6死3伤
+
+# The casualty and loss vocabulary. Plain literals, so one alternation finds them all in
+# ~2 µs; what regex lookarounds would say (死亡率 is not a death) is checked in _word().
+_X_DEATH = "烧砸撞淹压炸溺闷毒打刺砍捅杀射勒掐冻饿电"  # 烧死, 砸死, ...
+_X_HURT = "烧撞砸击摔刺砍炸灼划咬踩压割擦挫扭碰打殴扎烫冻刮夹"  # 烧伤, 撞伤, ...
+
+
+def _each(words: str, kind: str) -> dict[str, str]:
+    return dict.fromkeys(words.split(), kind)
+
+
+LEXICON: dict[str, str] = {
+    **_each("死亡 身亡 遇难 罹难 丧生 殒命 丧命 遇害 毙命 身故 溺亡 去世 牺牲 遗体 尸体 死者 "
+            "不治 抢救无效 死于 致死 人亡 名亡 " + " ".join(x + "死" for x in _X_DEATH), K_DEATH),
+    **_each("失踪 失联 下落不明 去向不明", K_MISSING),
+    **_each("被困 受困 被埋 被掩埋 被压埋 困于 被围困", K_TRAPPED),
+    **_each("受重伤 重伤 受伤严重 伤势严重 伤势较重 伤势过重 重度烧伤 危重", K_SERIOUS),
+    **_each("轻微伤", K_SLIGHT),
+    **_each("受轻伤 轻伤", K_LIGHT),
+    **_each("受伤 受了伤 负伤 伤者 伤员 送医 送院 送往 送至 送到 人伤 名伤 "
+            + " ".join(x + "伤" for x in _X_HURT), K_HURT),
+    **_each("伤亡 死伤", K_CASUALTY),
+    **_each("损失", K_LOSS),
+    **_each("死 伤", K_COMPACT),
+}  # fmt: skip
+# The next character that makes a word something else: 死亡率, 被困扰, 不治之症, 受伤害, 伤心.
+_NOT_BEFORE = {
+    "死亡": "率", "致死": "率", "不治": "之", "被困": "扰", "被埋": "没怨伏单", "重伤": "害",
+    "受伤": "害", "损失": "率", **dict.fromkeys(
+        ["人伤", "名伤"] + [x + "伤" for x in _X_HURT], "害心亡残痕口者员势"),
+}  # fmt: skip
+# Words that count when a number goes with them but alone do not say anyone was hurt:
+# 牺牲休息时间, 送往学校, 挽回损失.
+_WEAK = frozenset({"牺牲", "去世", "送医", "送院", "送往", "送至", "送到", "损失"})
+_SENT_TO_HOSPITAL = re.compile("[^，。；！？,;!?\\s]{0,6}?医院")
+_WORDS_RX = re.compile("|".join(sorted(LEXICON, key=len, reverse=True)))
+_GATE = re.compile("[" + "".join(sorted({w[0] for w in LEXICON})) + "]")
+
+# A negation names what did not happen: 无人员伤亡, 未造成人员伤亡, 没有人员死亡. Not 有无人员伤亡
+# (a question) and not 未造成重大人员伤亡 (says nothing about minor ones).
+_NEGATION = re.compile(
+    "(?<!有)(?:无|没有|未|未有|没)(?:造成|发现|出现|导致|引起|致|见|有)?(?:任何)?(?:人员|人)?$"
+)
+_NEGATED_KINDS = {
+    "伤亡": (K_DEATH, K_HURT), "死亡": (K_DEATH,), "受伤": (K_HURT,),
+    "失踪": (K_MISSING,), "被困": (K_TRAPPED,),
+}  # fmt: skip
 
 _AR = r"[0-9０-９]+(?:[.．][0-9０-９]+)?"
 _CN = f"[{CHINESE_NUMERAL_CHARS}]+"
 _NUM = f"(?:{_AR}|{_CN})"
-
-# Words per kind, longest first within a kind. Lookarounds drop words that only look alike
-# (死亡率, 被困扰, 不治之症, 受伤害).
-_WORDS: dict[str, str] = {
-    K_DEATH: (
-        r"死亡(?![率])|身亡|遇难|罹难|丧生|殒命|丧命|遇害|毙命|身故|溺亡|去世|牺牲"
-        r"|遗体|尸体|死者|不治(?!之)|抢救无效|死于|致死(?!率)"
-        r"|[烧砸撞淹压炸溺闷毒打刺砍捅杀射勒掐冻饿电]死|(?<=[人名])亡"
-    ),
-    K_MISSING: r"失踪|失联|下落不明|去向不明",
-    K_TRAPPED: r"被困(?!扰)|受困|被(?:掩|压)?埋(?!没|怨|伏|单)|困于|被围困",
-    K_SERIOUS: r"受重伤|重伤(?!害)|受伤严重|伤势(?:严重|较重|过重)|重度烧伤|危重",
-    K_SLIGHT: r"轻微伤",
-    K_LIGHT: r"受轻伤|轻伤",
-    K_HURT: (
-        r"受伤(?!害)|受了伤|负伤|伤者|伤员|送医|送院|送(?:往|至|到)[^，。；！？,;!?\s]{0,6}?医院"
-        r"|[烧撞砸击摔刺砍炸灼划咬踩压割擦挫扭碰打殴扎烫冻刮夹]伤(?![害心亡残痕口])"
-        r"|(?<=[人名])伤(?![害心亡残痕口者员势])"
-    ),
-    K_CASUALTY: r"伤亡|死伤",
-    K_LOSS: (
-        r"(?<!间接)(?<!间接经济)(?<!间接财产)"
-        r"(?:直接)?(?:经济|财产)?损失(?![率])"
-    ),
-}
-
-# A negation names what did not happen: 无人员伤亡, 未造成人员伤亡, 没有人员死亡. Not 有无人员伤亡
-# (a question) and not 未造成重大人员伤亡 (says nothing about minor ones).
-_NEGATION = (
-    r"(?<!有)(?:无|没有|未|未有|没)(?:造成|发现|出现|导致|引起|致|见|有)?(?:任何)?"
-    r"(?:人员|人)?(?P<neg>伤亡|死亡|受伤|失踪|被困)"
-)
-# Compact headline forms: 6死3伤, 致3死, 致一死一伤, 车祸3死.
-_COMPACT = (
+# Compact headline forms around a lone 死 or 伤: 6死3伤, 致3死, 致一死一伤, 车祸3死.
+_COMPACT = re.compile(
     rf"(?P<cd>{_NUM})死(?P<ci>{_NUM})伤(?![亡者员害心])"
     rf"|(?P<cd2>{_NUM})死(?=[，。、；;,!！?？\s]|$)"
     rf"|(?<=[致成酿已共])(?P<cd3>{_NUM})死(?![亡者去])"
     rf"|(?<=[致成])(?P<ci2>{_NUM})伤(?![亡者员害心])"
 )
-# A counted group of people. Prefixes and suffixes that make the number a floor are kept.
-_COUNT = (
-    rf"(?P<pre>至少|最少|不少于|超过|逾)?(?<!第)(?P<n>{_NUM})(?P<m1>余|多|几)?(?P<wan>万)?"
-    r"(?P<m2>余|多)?(?P<unit>名|人|位|具|个|口|例)(?P<post>以上)?"
+# Numbers are looked for only near words. The finder is a bare character run (fast); what it
+# starts is then read by the patterns below, anchored there.
+_NUMERAL_CHARS = "0123456789０１２３４５６７８９" + CHINESE_NUMERAL_CHARS
+_NUMBER_START = re.compile(f"[{_NUMERAL_CHARS}]+")
+_COUNT = re.compile(
+    rf"(?P<n>{_NUM})(?P<m1>余|多|几)?(?P<wan>万)?(?P<m2>余|多)?(?P<unit>名|人|位|具|个|口|例)"
+    r"(?P<post>以上)?"
+)
+_CN_BELOW_WAN = "[" + CHINESE_NUMERAL_CHARS.replace("万", "").replace("亿", "") + "]+"
+_MONEY = re.compile(  # 亿 may carry a 万 part: 1亿2000万元
+    rf"(?P<mn>{_AR}|{_CN_BELOW_WAN})(?P<mm1>余|多)?(?:(?P<yi>亿)(?:(?P<mn2>{_NUM})万)?"
+    r"|(?P<mwan>万))?(?P<mm2>余|多)?元"
 )
 # A number standing alone before a clause break: only valid after a word (死亡人数为6。).
-_BARE = rf"(?P<bare>{_AR})(?=[，。；、,;!！?？\s）)]|$)"
-# A group of people with no usable number: 数十人, 多人, 上百人 (a floor of 100).
-_VAGUE = (
-    r"(?P<vague>数十|数百|数千|几十|几百|上百|上千|近百|近千|多|若干|一些|不少|众多|大批|数)"
-    r"(?:名|人|位|具)"
+_BARE = re.compile(rf"{_AR}(?=[，。；、,;!！?？\s）)]|$)")
+# Groups with no usable number (数十人, 多人; 上百人 is a floor of 100) and vague sums.
+_VAGUE = re.compile(
+    "(?:数十|数百|数千|几十|几百|上百|上千|近百|近千|多|若干|一些|不少|众多|大批|数)(?=[名人位具])"
 )
-# An amount of money. 亿 may be followed by a 万 part (1亿2000万元).
-_CN_BELOW_WAN = "[" + CHINESE_NUMERAL_CHARS.replace("万", "").replace("亿", "") + "]+"
-_MONEY = (
-    rf"(?P<mpre>超过|逾|至少)?(?P<mn>{_AR}|{_CN_BELOW_WAN})"
-    rf"(?P<mm1>余|多)?(?:(?P<yi>亿)(?:(?P<mn2>{_NUM})万)?|(?P<mwan>万))?(?P<mm2>余|多)?元"
-)
-_VAGUE_MONEY = r"(?P<vmoney>(?:数|几|上|近)(?:十|百|千)?(?:万|亿)元|数以(?:百|千)?万计)"
-
-_WORD_GROUPS = "|".join(f"(?P<w_{kind}>{rx})" for kind, rx in _WORDS.items())
-_SCANNER = re.compile(
-    f"(?P<negation>{_NEGATION})|(?P<compact>{_COMPACT})|(?P<money>{_MONEY})|{_VAGUE_MONEY}"
-    f"|(?P<count>{_COUNT})|{_VAGUE}|{_BARE}|{_WORD_GROUPS}"
-)
-# The gate: any character that can start a casualty or loss word.
-_GATE = re.compile("[死亡难丧殒遇毙身溺去牺遗尸不抢致烧砸撞淹压炸闷毒打刺砍捅杀射勒掐冻饿电"
-                   "失下困受被伤重轻负送击摔灼划咬踩割擦挫扭碰殴扎烫刮夹危损]")
+_VAGUE_MONEY = re.compile("(?:数|几|上|近)(?:十|百|千)?(?:万|亿)元|数以(?:百|千)?万计")
+_FLOOR_BEFORE = re.compile("(?:至少|最少|不少于|超过|逾)$")
+WINDOW = 20  # characters searched for numbers on each side of a word
 _BREAK = re.compile("[，。；！？,;!?\n]")
 # A subject that is a vehicle, not people: 载有20多名乘客的大巴车被困.
 _VEHICLE_END = re.compile("(?:车|船|飞机|客机|大巴|航班)[上内中里]?$")
 _TIME_AFTER_GE = re.compile("^(?:小时|月|星期|钟头|礼拜|年头)")
 MAX_GAP = 8  # characters allowed between a count and its word (3人经抢救无效死亡)
 
-_NEGATED_FIELDS = {
-    "伤亡": (K_DEATH, K_HURT), "死亡": (K_DEATH,), "受伤": (K_HURT,),
-    "失踪": (K_MISSING,), "被困": (K_TRAPPED,),
-}  # fmt: skip
 _KIND_FIELDS = {
     K_DEATH: (DEATHS,), K_MISSING: (MISSING,), K_TRAPPED: (TRAPPED,), K_LOSS: (LOSS,),
     K_HURT: (INJURED,), K_SERIOUS: (INJURED, SERIOUS), K_LIGHT: (INJURED,), K_SLIGHT: (INJURED,),
@@ -142,6 +149,11 @@ class _Fact:
     kind: str
     value: int
     floor: bool
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +161,7 @@ class _Word:
     start: int
     end: int
     kind: str
+    weak: bool = False  # alone it does not say anything happened (牺牲, 送往, 损失)
 
 
 @dataclass(slots=True)
@@ -179,56 +192,137 @@ def extract_casualties(text: str, plain_injury_is_serious: bool = True) -> Casua
     if not _GATE.search(text):
         return Casualties()
     tally = _Tally()
-    _pair(list(_tokens(text)), text, tally)
+    _pair(_tokens(text), text, tally)
     return _summarise(tally, plain_injury_is_serious)
 
 
 _Token = _Amount | _Word | _Fact
 
 
-def _tokens(text: str) -> Iterator[_Token]:
-    for m in _SCANNER.finditer(text):
-        group = m.lastgroup
-        if group == "negation":
-            yield from _negation_words(m)
-        elif group == "compact":
-            yield from _compact_words(m)
-        elif group == "money":
-            yield _money(m)
-        elif group == "vmoney":
-            yield _Amount(m.start(), m.end(), None, False, money=True, unit=True)
-        elif group == "count":
-            yield _count(m)
-        elif group == "vague":
-            yield _vague(m)
-        elif group == "bare":
-            value, _ = _read_number(m["bare"])
-            yield _Amount(m.start(), m.end(), value, False, money=False, unit=False)
-        elif group is not None and group.startswith("w_"):
-            yield _word(m, group[2:])
+def _tokens(text: str) -> list[_Token]:
+    """Words, facts and the numbers near the words, in text order, without overlaps."""
+    found: list[_Token] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while (m := _WORDS_RX.search(text, pos)) is not None:
+        word = m.group()
+        if m.end() < len(text) and text[m.end()] in _NOT_BEFORE.get(word, ""):
+            pos = m.start() + 1  # 无人伤亡: 人伤 is refused, so 伤亡 must still be found
+            continue
+        pos = m.end()
+        got = _read_word(text, word, m.start(), m.end())
+        found.extend(got)
+        if got:
+            spans.append((m.start(), m.end()))
+    for lo, hi in _windows(text, spans):
+        found.extend(_numbers(text, lo, hi))
+    return _without_overlaps(found)
 
 
-def _word(m: re.Match[str], kind: str) -> _Word:
-    # A plain 损失 (挽回损失) may carry an amount but does not on its own say a loss occurred.
-    if kind == K_LOSS and m.group() == "损失":
-        kind = K_LOSS_PLAIN
-    return _Word(m.start(), m.end(), kind)
+def _read_word(text: str, word: str, start: int, end: int) -> list[_Token]:
+    kind = LEXICON[word]
+    if kind == K_COMPACT:
+        return list(_compact(text, start))
+    if word in _NEGATED_KINDS and _NEGATION.search(text, max(0, start - 8), start):
+        return [_Fact(k, 0, False, start) for k in _NEGATED_KINDS[word]]
+    if word[0] in "人名":  # 6人亡: the count ends where the word begins
+        start += 1
+    elif word in ("送往", "送至", "送到"):
+        hospital = _SENT_TO_HOSPITAL.match(text, end)
+        if hospital is None:
+            return []
+        end = hospital.end()
+    elif kind == K_LOSS:
+        loss_kind = _loss_kind(text, start)
+        if loss_kind is None:
+            return []
+        kind = loss_kind
+    return [_Word(start, end, kind, weak=word in _WEAK and kind != K_LOSS)]
 
 
-def _negation_words(m: re.Match[str]) -> Iterator[_Fact]:
-    """A negation is a count of zero for each thing it denies; a number elsewhere beats it."""
-    for kind in _NEGATED_FIELDS[m["neg"]]:
-        yield _Fact(kind, 0, False)
+def _loss_kind(text: str, start: int) -> str | None:
+    """经济损失/直接损失 say a loss occurred; 间接损失 is not the direct loss graded on."""
+    before = text[max(0, start - 4) : start]
+    if before.endswith(("间接", "间接经济", "间接财产")):
+        return None
+    return K_LOSS if before.endswith(("经济", "财产", "直接")) else K_LOSS_PLAIN
 
 
-def _compact_words(m: re.Match[str]) -> Iterator[_Fact]:
-    dead = m["cd"] or m["cd2"] or m["cd3"]
-    hurt = m["ci"] or m["ci2"]
-    for numeral, kind in ((dead, K_DEATH), (hurt, K_HURT)):
-        if numeral is not None:
-            value, floor = _read_number(numeral)
-            if value is not None:
-                yield _Fact(kind, value, floor)
+def _compact(text: str, at: int) -> Iterator[_Fact]:
+    for m in _COMPACT.finditer(text, max(0, at - 6), min(len(text), at + 8)):
+        if not m.start() <= at < m.end():
+            continue
+        dead = m["cd"] or m["cd2"] or m["cd3"]
+        hurt = m["ci"] or m["ci2"]
+        for numeral, kind in ((dead, K_DEATH), (hurt, K_HURT)):
+            if numeral is not None:
+                value, floor = _read_number(numeral)
+                if value is not None:
+                    yield _Fact(kind, value, floor, m.start())
+
+
+def _windows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merged stretches around the words, widened so no number is cut in two."""
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        lo, hi = max(0, start - WINDOW), min(len(text), end + WINDOW)
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    widened = []
+    for lo, hi in merged:
+        while lo > 0 and text[lo - 1] in _NUMERAL_CHARS:
+            lo -= 1
+        while hi < len(text) and text[hi] in _NUMERAL_TAIL:
+            hi += 1
+        widened.append((lo, hi))
+    return widened
+
+
+_NUMERAL_TAIL = _NUMERAL_CHARS + "余多几名人位具个口例元亿.．以上"
+
+
+def _numbers(text: str, lo: int, hi: int) -> Iterator[_Amount]:
+    for m in _VAGUE.finditer(text, lo, hi):
+        floor_value = _VAGUE_FLOORS.get(m.group())
+        yield _Amount(m.start(), m.end() + 1, floor_value, floor_value is not None,
+                      money=False, unit=True)
+    for m in _VAGUE_MONEY.finditer(text, lo, hi):
+        yield _Amount(m.start(), m.end(), None, False, money=True, unit=True)
+    for m in _NUMBER_START.finditer(text, lo, hi):
+        amount = _amount_at(text, m.start())
+        if amount is not None:
+            yield amount
+
+
+def _amount_at(text: str, at: int) -> _Amount | None:
+    floor_before = bool(_FLOOR_BEFORE.search(text, max(0, at - 3), at))
+    money = _MONEY.match(text, at)
+    if money:
+        return _money(money, floor_before)
+    count = _COUNT.match(text, at)
+    if count:
+        if text[at - 1 : at] == "第":  # 第一名 is a rank
+            return None
+        return _count(count, floor_before)
+    bare = _BARE.match(text, at)
+    if bare:
+        value, _ = _read_number(bare.group())
+        return _Amount(at, bare.end(), value, floor_before, money=False, unit=False)
+    return None
+
+
+def _without_overlaps(tokens: list[_Token]) -> list[_Token]:
+    """Earliest first, longest on a tie: 20多人 beats 多人, 数百万元 beats 百万元."""
+    tokens.sort(key=lambda t: (t.start, -t.end))
+    kept: list[_Token] = []
+    reach = -1
+    for tok in tokens:
+        if isinstance(tok, _Fact) or tok.start >= reach:
+            kept.append(tok)
+            reach = max(reach, tok.end)
+    return kept
 
 
 def _read_number(numeral: str) -> tuple[int | None, bool]:
@@ -240,24 +334,17 @@ def _read_number(numeral: str) -> tuple[int | None, bool]:
         return None, False
 
 
-def _count(m: re.Match[str]) -> _Amount:
+def _count(m: re.Match[str], floor_before: bool) -> _Amount:
     value, floor = _read_number(m["n"])
     if value is not None and m["wan"]:
         value *= 10_000
-    floor = floor or bool(
-        m["pre"] in _FLOOR_PREFIXES or m["m1"] in _FLOOR_MARKS or m["m2"] in _FLOOR_MARKS
-        or m["post"]
+    floor = floor or floor_before or bool(
+        m["m1"] in _FLOOR_MARKS or m["m2"] in _FLOOR_MARKS or m["post"]
     )
     return _Amount(m.start(), m.end(), value, floor, money=False, unit=True, measure=m["unit"])
 
 
-def _vague(m: re.Match[str]) -> _Amount:
-    floor_value = _VAGUE_FLOORS.get(m["vague"])
-    return _Amount(m.start(), m.end(), floor_value, floor_value is not None, money=False,
-                   unit=True)
-
-
-def _money(m: re.Match[str]) -> _Amount:
+def _money(m: re.Match[str], floor_before: bool) -> _Amount:
     try:
         amount = to_decimal(m["mn"])
         if m["yi"]:
@@ -269,7 +356,7 @@ def _money(m: re.Match[str]) -> _Amount:
         value: int | None = int(amount.to_integral_value())
     except NumeralError:
         value = None
-    floor = bool(m["mpre"] or m["mm1"] or m["mm2"])
+    floor = floor_before or bool(m["mm1"] or m["mm2"])
     return _Amount(m.start(), m.end(), value, floor, money=True, unit=True)
 
 
@@ -303,7 +390,8 @@ def _pair_word(tokens: list[_Token], i: int, text: str, tally: _Tally) -> int:
         if not (isinstance(following, _Word) and following.start - amount.end < back_gap):
             _record(tally, word.kind, amount)
             return 2
-    tally.bare.add(word.kind)
+    if not word.weak:
+        tally.bare.add(word.kind)
     return 1
 
 
