@@ -1,0 +1,496 @@
+"""Actions by duty staff and departments: validated, idempotent, and what they do to the clocks.
+
+    apply_action(state, action, now, router=None) -> Outcome     every kind except merge/split
+    merge(source, target, action, now) -> (Outcome, Outcome)     source is absorbed by target
+    merge_out(source, action, now) / absorb(target, source, action, now)   the same, one side each
+    split(state, action, now, texts=()) -> (Outcome, Outcome)    listed posts → a new incident
+
+`now` is the time the action is recorded (the caller's watermark); `action.at` is when it
+happened and may be earlier (a release published at 4 h 10 min, entered at 4 h 20 min). Before
+an action takes effect the clocks are caught up to `action.at`, so the timeline is the same
+whether the action arrives live or in a replay.
+
+Effects: acknowledge → acknowledged, status responding. release → stops `release` and `answer`
+(any rule listing it in `stopped_by`) and starts the next `follow_up` cycle; press_conference →
+stops `press_conference` (and `release` if still running); follow_up → next follow-up cycle;
+close → every clock stops; regrade → manual grade source (the grade is the graver of fact, heat
+and manual, DESIGN.md §1); merge/split as above.
+
+Rejected with `ActionError` and no state change: an unknown kind, a missing `by`, a time with
+no zone or after `now`, an action on a closed or merged incident, a release or follow-up
+without an http(s) URL, a press conference with neither URL nor place, a regrade without grade
+or reason, a merge into itself, a split of posts the incident does not hold. An id already
+applied is a no-op (the same action again) or an error (the id reused for another action).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+import msgspec
+
+from monitor.domain import clocks
+from monitor.domain.events import Event, EventKind, utc
+from monitor.domain.incidents import TEXT_KEEP, Router, combined_grade, heat_grade, set_grade
+from monitor.domain.model import Grade
+from monitor.domain.outbox import intents_for
+from monitor.domain.policy import SEVERE, HeatPolicy
+from monitor.domain.state import (
+    Action,
+    ActionKind,
+    GradeSources,
+    Heat,
+    IncidentState,
+    Member,
+    Outcome,
+    Status,
+    Stop,
+)
+
+__all__ = [
+    "Action",
+    "ActionError",
+    "ActionKind",
+    "absorb",
+    "apply_action",
+    "merge",
+    "merge_out",
+    "split",
+    "validate",
+]
+
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+PUBLISHING = {ActionKind.RELEASE, ActionKind.PRESS_CONFERENCE, ActionKind.FOLLOW_UP}
+
+
+class ActionError(ValueError):
+    """An action refused; the message names the action, the field and what was wrong."""
+
+    def __init__(self, action: Action, field: str, reason: str) -> None:
+        super().__init__(
+            f"action {action.id!r} ({action.kind}) on {action.incident_id}: {field}: {reason}"
+        )
+        self.action_id = action.id
+        self.field = field
+        self.reason = reason
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def _kind(action: Action) -> ActionKind:
+    try:
+        return ActionKind(action.kind)
+    except ValueError:
+        known = ", ".join(k.value for k in ActionKind)
+        raise ActionError(
+            action, "kind", f"unknown action {action.kind!r}; known: {known}"
+        ) from None
+
+
+def _check_common(state: IncidentState, action: Action, now: datetime) -> None:
+    if not action.id.strip():
+        raise ActionError(action, "id", "an action needs an id")
+    if action.incident_id != state.id:
+        raise ActionError(action, "incident_id", f"this is incident {state.id}")
+    if not action.by.strip():
+        raise ActionError(action, "by", "who acted must be named")
+    if action.at > now:
+        raise ActionError(
+            action, "at", f"{action.at.isoformat()} is in the future (now {now.isoformat()})"
+        )
+    if state.status is Status.MERGED:
+        raise ActionError(action, "incident_id", f"incident was merged into {state.merged_into}")
+    if state.status is Status.CLOSED:
+        raise ActionError(action, "incident_id", "incident is closed")
+
+
+def _check_url(action: Action, required: bool) -> None:
+    if action.url is None or not action.url.strip():
+        if required:
+            raise ActionError(action, "url", "evidence URL is required")
+        return
+    if not _URL.match(action.url.strip()):
+        raise ActionError(action, "url", f"{action.url!r} is not an http(s) URL")
+
+
+def _check_kind(state: IncidentState, action: Action, kind: ActionKind) -> None:
+    if kind in (ActionKind.RELEASE, ActionKind.FOLLOW_UP):
+        _check_url(action, required=True)
+    elif kind is ActionKind.PRESS_CONFERENCE:
+        _check_url(action, required=not (action.place or "").strip())
+    elif kind is ActionKind.REGRADE:
+        if action.grade is None:
+            raise ActionError(action, "grade", "a regrade needs a grade (I, II, III or IV)")
+        if not (action.reason or "").strip():
+            raise ActionError(action, "reason", "a regrade needs a reason")
+    elif kind is ActionKind.MERGE:
+        if not action.target or action.target == state.id:
+            raise ActionError(action, "target", "name another incident to merge into")
+    elif kind is ActionKind.SPLIT:
+        _check_split(state, action)
+
+
+def _check_split(state: IncidentState, action: Action) -> None:
+    if not action.post_ids:
+        raise ActionError(action, "post_ids", "name the posts to split off")
+    held = set(state.post_ids)
+    missing = [p for p in action.post_ids if p not in held]
+    if missing:
+        raise ActionError(action, "post_ids", f"not in this incident: {', '.join(missing)}")
+    if held <= set(action.post_ids) and state.heat.posts <= len(held):
+        raise ActionError(action, "post_ids", "cannot split off every post; close it instead")
+
+
+def normalised(action: Action) -> Action:
+    """The action with its time in UTC, as the state keeps every time."""
+    if action.at.tzinfo is None:
+        raise ActionError(action, "at", f"{action.at.isoformat()} has no time zone")
+    return msgspec.structs.replace(action, at=utc(action.at))
+
+
+def validate(state: IncidentState, action: Action, now: datetime) -> ActionKind | None:
+    """The action's kind if it must be applied, None if it already was (idempotent).
+    `action` must be `normalised`."""
+    kind = _kind(action)
+    for done in state.actions:
+        if done.id == action.id:
+            if done != action:
+                raise ActionError(action, "id", "this id was already used for a different action")
+            return None
+    _check_common(state, action, now)
+    _check_kind(state, action, kind)
+    return kind
+
+
+# --- effects ---------------------------------------------------------------------------------
+
+
+def _recorded(state: IncidentState, action: Action, extra: Mapping[str, object]) -> Event:
+    data: dict[str, object] = {"action_id": action.id, "action": action.kind, "by": action.by}
+    for field in ("url", "channel", "place", "reason", "target", "note"):
+        value = getattr(action, field)
+        if value is not None:
+            data[field] = value
+    if action.grade is not None:
+        data["grade"] = action.grade.value
+    if action.post_ids:
+        data["post_ids"] = list(action.post_ids)
+    data |= extra
+    return Event(
+        id=f"{state.id}:action:{action.id}",
+        kind=EventKind.ACTION_RECORDED,
+        incident_id=state.id,
+        at=action.at,
+        data=data,
+    )
+
+
+def _publish(state: IncidentState, action: Action) -> tuple[IncidentState, list[str]]:
+    stops = dict(state.stops)
+    stopped: list[str] = []
+    anchor, cycle = state.follow_up_anchor, state.follow_up_cycle
+    for rule in state.policy.rules:
+        if action.kind not in rule.stopped_by:
+            continue
+        if rule.repeat:
+            start = clocks.view(state, rule).start
+            anchor = max(anchor or start, action.at)
+            stopped.append(clocks.clock_id(state.id, rule.name, cycle))
+            cycle += 1
+        elif rule.name not in stops:
+            stops[rule.name] = Stop(action.at, action.id)
+            stopped.append(clocks.clock_id(state.id, rule.name))
+    state = msgspec.structs.replace(
+        state, stops=stops, follow_up_anchor=anchor, follow_up_cycle=cycle
+    )
+    return _engaged(state, action.at), stopped
+
+
+def _engaged(state: IncidentState, at: datetime) -> IncidentState:
+    acknowledged = state.acknowledged_at if state.acknowledged_at is not None else at
+    return msgspec.structs.replace(state, acknowledged_at=acknowledged, status=Status.RESPONDING)
+
+
+def _late(state: IncidentState, stopped: Sequence[str]) -> list[str]:
+    return [c.id for c in state.clocks if c.id in stopped and c.status == "late"]
+
+
+def apply_action(
+    state: IncidentState, action: Action, now: datetime, router: Router | None = None
+) -> Outcome:
+    action = normalised(action)
+    kind = validate(state, action, now)
+    if kind is None:
+        return Outcome(state=state)
+    if kind in (ActionKind.MERGE, ActionKind.SPLIT):
+        raise ActionError(action, "kind", f"use actions.{kind.value}() (it changes two incidents)")
+    caught_up = clocks.catch_up(state, action.at)
+    state = msgspec.structs.replace(
+        caught_up.state, actions=(*caught_up.state.actions, action), rev=caught_up.state.rev + 1
+    )
+    return caught_up.then(_effect(state, action, kind, router))
+
+
+def _effect(
+    state: IncidentState, action: Action, kind: ActionKind, router: Router | None
+) -> Outcome:
+    if kind is ActionKind.ACKNOWLEDGE:
+        state = clocks.refresh(_engaged(state, action.at))
+        return Outcome(state=state, events=(_recorded(state, action, {}),))
+    if kind in PUBLISHING:
+        state, stopped = _publish(state, action)
+        state = clocks.refresh(state)
+        extra = {"stopped": stopped, "late": _late(state, stopped)}
+        return Outcome(state=state, events=(_recorded(state, action, extra),))
+    if kind is ActionKind.CLOSE:
+        return _close(state, action)
+    sources = msgspec.structs.replace(
+        state.grades, manual=action.grade, manual_reason=action.reason
+    )
+    recorded = Outcome(
+        state=state,
+        events=(_recorded(state, action, {"effective": combined_grade(sources).value}),),
+    )
+    return recorded.then(
+        set_grade(state, sources, action.at, action.at, router, f"action {action.id}")
+    )
+
+
+def _close(state: IncidentState, action: Action) -> Outcome:
+    state = clocks.refresh(
+        msgspec.structs.replace(state, status=Status.CLOSED, closed_at=action.at)
+    )
+    closed = Event(
+        id=f"{state.id}:closed",
+        kind=EventKind.CLOSED,
+        incident_id=state.id,
+        at=action.at,
+        data={"by": action.by, "action_id": action.id, "reason": action.reason},
+    )
+    return Outcome(state=state, events=(_recorded(state, action, {}), closed))
+
+
+# --- merge -----------------------------------------------------------------------------------
+
+
+def merge_out(source: IncidentState, action: Action, now: datetime) -> Outcome:
+    """The absorbed side: it stops, pointing at the survivor. Its breaches stay on record."""
+    action = normalised(action)
+    kind = validate(source, action, now)
+    if kind is None:
+        return Outcome(state=source)
+    if kind is not ActionKind.MERGE:
+        raise ActionError(action, "kind", "merge_out takes a merge action")
+    caught_up = clocks.catch_up(source, action.at)
+    state = msgspec.structs.replace(
+        caught_up.state, status=Status.MERGED, merged_into=action.target, closed_at=action.at,
+        actions=(*caught_up.state.actions, action), rev=caught_up.state.rev + 1,
+    )  # fmt: skip
+    state = clocks.refresh(state)
+    merged = Event(
+        id=f"{state.id}:merged",
+        kind=EventKind.MERGED,
+        incident_id=state.id,
+        at=action.at,
+        data={"into": action.target, "by": action.by, "action_id": action.id},
+    )
+    return caught_up.then(Outcome(state=state, events=(_recorded(state, action, {}), merged)))
+
+
+def absorb(target: IncidentState, source: IncidentState, action: Action, now: datetime) -> Outcome:
+    """The surviving side takes the source's posts, heat, grade sources and earliest start."""
+    action = normalised(action)
+    if target.has_action(action.id):
+        return Outcome(state=target)
+    if action.target != target.id:
+        raise ActionError(action, "target", f"this is incident {target.id}")
+    if not target.status.live:
+        raise ActionError(action, "target", f"incident {target.id} is {target.status.value}")
+    if action.at > now:
+        raise ActionError(action, "at", f"{action.at.isoformat()} is in the future")
+    caught_up = clocks.catch_up(target, action.at)
+    state = _absorbed(caught_up.state, source, action)
+    sources = GradeSources(
+        fact=Grade.graver(state.grades.fact, source.grades.fact),
+        fact_basis=state.grades.fact_basis or source.grades.fact_basis,
+        heat=Grade.graver(state.grades.heat, source.grades.heat),
+        heat_basis=state.grades.heat_basis or source.grades.heat_basis,
+        manual=Grade.graver(state.grades.manual, source.grades.manual),
+        manual_reason=state.grades.manual_reason or source.grades.manual_reason,
+    )
+    recorded = Event(
+        id=f"{state.id}:action:{action.id}",
+        kind=EventKind.ACTION_RECORDED,
+        incident_id=state.id,
+        at=action.at,
+        data={"action_id": action.id, "action": "merge", "by": action.by, "from": source.id},
+    )
+    out = caught_up.then(Outcome(state=clocks.refresh(state), events=(recorded,)))
+    return out.then(set_grade(out.state, sources, action.at, action.at, None, f"merge {source.id}"))
+
+
+def _absorbed(state: IncidentState, source: IncidentState, action: Action) -> IncidentState:
+    held = set(state.post_ids)
+    members = state.members + tuple(m for m in source.members if m.post_id not in held)
+    heat = Heat(
+        posts=state.heat.posts + source.heat.posts,
+        reach=state.heat.reach + source.heat.reach,
+        media=state.heat.media + source.heat.media,
+        recent=tuple(sorted((*state.heat.recent, *source.heat.recent))),
+        peak_velocity=max(state.heat.peak_velocity, source.heat.peak_velocity),
+    )
+    texts = state.texts + tuple(t for t in source.texts if t not in state.texts)
+    severe = [s for s in (state.severe_since, source.severe_since) if s is not None]
+    return msgspec.structs.replace(
+        state, members=members, heat=heat, texts=texts,
+        first_seen=min(state.first_seen, source.first_seen),
+        last_seen=max(state.last_seen, source.last_seen),
+        severe_since=min(severe) if severe else None,
+        merged_from=(*state.merged_from, source.id),
+        actions=(*state.actions, action), rev=state.rev + 1,
+    )  # fmt: skip
+
+
+def merge(
+    source: IncidentState, target: IncidentState, action: Action, now: datetime
+) -> tuple[Outcome, Outcome]:
+    """Both sides at once when one worker holds both; validates before changing either."""
+    action = normalised(action)
+    if action.target != target.id:
+        raise ActionError(
+            action, "target", f"target is {target.id}, the action says {action.target}"
+        )
+    validate(source, action, now)
+    if not target.status.live and not target.has_action(action.id):
+        raise ActionError(action, "target", f"incident {target.id} is {target.status.value}")
+    return merge_out(source, action, now), absorb(target, source, action, now)
+
+
+# --- split -----------------------------------------------------------------------------------
+
+
+def split_id(action: Action, at: datetime) -> str:
+    return f"{at:%Y%m%d}-{hashlib.sha1(f'split|{action.id}'.encode()).hexdigest()[:10]}"
+
+
+def _heat_of(members: Sequence[Member], policy: HeatPolicy) -> Heat:
+    times = sorted(m.at for m in members)
+    newest = times[-1]
+    recent = [t for t in times if t > newest - timedelta(seconds=policy.window_s)]
+    velocity = len(recent) * 3600 / policy.window_s
+    return Heat(
+        posts=len(members),
+        reach=sum(m.reach for m in members),
+        media=sum(1 for m in members if m.media),
+        recent=tuple(recent[-policy.velocity_keep :]),
+        peak_velocity=velocity,
+    )
+
+
+def split(
+    state: IncidentState,
+    action: Action,
+    now: datetime,
+    texts: Sequence[str] = (),
+    heat_policy: HeatPolicy | None = None,
+) -> tuple[Outcome, Outcome | None]:
+    """Move `action.post_ids` into a new incident. Returns (remaining, new); new is None when
+    this split was already applied (idempotent: the new incident exists already).
+
+    `texts` (the moved posts' texts, from the store) let later posts join the new incident by
+    similarity; without them only reposts of its posts will.
+    """
+    action = normalised(action)
+    policy = heat_policy or HeatPolicy()
+    kind = validate(state, action, now)
+    if kind is None:
+        return Outcome(state=state), None
+    if kind is not ActionKind.SPLIT:
+        raise ActionError(action, "kind", "split takes a split action")
+    caught_up = clocks.catch_up(state, action.at)
+    moving = set(action.post_ids)
+    moved = tuple(m for m in caught_up.state.members if m.post_id in moving)
+    kept = tuple(m for m in caught_up.state.members if m.post_id not in moving)
+    new_id = split_id(action, action.at)
+    remaining = _remaining(caught_up.state, action, moved, kept, new_id, policy)
+    created = _split_off(caught_up.state, action, moved, new_id, texts, policy)
+    return caught_up.then(remaining), created
+
+
+def _remaining(
+    state: IncidentState,
+    action: Action,
+    moved: Sequence[Member],
+    kept: tuple[Member, ...],
+    new_id: str,
+    policy: HeatPolicy,
+) -> Outcome:
+    complete = state.heat.posts == len(state.members)
+    heat = Heat(
+        posts=state.heat.posts - len(moved),
+        reach=state.heat.reach - sum(m.reach for m in moved),
+        media=state.heat.media - sum(1 for m in moved if m.media),
+        recent=_heat_of(kept, policy).recent,
+        peak_velocity=_heat_of(kept, policy).peak_velocity,
+    )
+    fact = Grade.graver(*(m.grade for m in kept)) if complete else state.grades.fact
+    hgrade, hbasis = heat_grade(heat, policy)
+    sources = msgspec.structs.replace(state.grades, fact=fact, heat=hgrade, heat_basis=hbasis)
+    state = msgspec.structs.replace(
+        state, members=kept, heat=heat, actions=(*state.actions, action), rev=state.rev + 1,
+        first_seen=min(m.at for m in kept) if complete else state.first_seen,
+    )  # fmt: skip
+    event = Event(
+        id=f"{state.id}:split:{action.id}",
+        kind=EventKind.SPLIT,
+        incident_id=state.id,
+        at=action.at,
+        data={"new_incident": new_id, "post_ids": list(action.post_ids), "by": action.by},
+    )
+    out = Outcome(state=clocks.refresh(state), events=(_recorded(state, action, {}), event))
+    return out.then(set_grade(out.state, sources, action.at, action.at, None, f"split {action.id}"))
+
+
+def _split_off(
+    origin: IncidentState,
+    action: Action,
+    moved: Sequence[Member],
+    new_id: str,
+    texts: Sequence[str],
+    policy: HeatPolicy,
+) -> Outcome:
+    heat = _heat_of(moved, policy)
+    hgrade, hbasis = heat_grade(heat, policy)
+    fact = Grade.graver(*(m.grade for m in moved))
+    sources = GradeSources(fact=fact, heat=hgrade, heat_basis=hbasis)
+    grade = combined_grade(sources)
+    first = min(m.at for m in moved)
+    at = action.at
+    state = IncidentState(
+        id=new_id, key=origin.key, category=origin.category, family=origin.family,
+        title=(action.note or f"{origin.title}（拆分）")[:60], location=origin.location,
+        first_seen=first, opened_at=at, last_seen=max(m.at for m in moved), grade=grade,
+        grades=sources, grade_changed_at=at, severe_since=first if grade in SEVERE else None,
+        responsible=origin.responsible, policy=origin.policy, heat=heat, members=tuple(moved),
+        texts=tuple(t[:TEXT_KEEP] for t in texts), rev=1, actions=(action,),
+        rule_since={r.name: at for r in origin.policy.rules if grade in r.grades},
+    )  # fmt: skip
+    state = clocks.refresh(state)
+    opened = Event(
+        id=f"{new_id}:opened",
+        kind=EventKind.OPENED,
+        incident_id=new_id,
+        at=at,
+        data={
+            "key": state.key, "category": state.category, "title": state.title,
+            "grade": grade.value, "split_from": origin.id, "post_ids": list(action.post_ids),
+            "bodies": list(state.responsible.bodies), "policy_version": state.policy_version,
+            "first_seen": first.isoformat(),
+        },
+    )  # fmt: skip
+    out = Outcome(state=state, events=(opened,), notifications=intents_for(state, [opened]))
+    return out.then(clocks.evaluate(state, at))

@@ -1,0 +1,478 @@
+"""Incident assignment, heat and grade: which incident a classified post belongs to.
+
+    key = incident_key(cls, home, params)            partition key, known before assignment
+    decision = assign(candidates, post, cls, params) open | join | ignore
+    outcome = open_incident(post, cls, params, decision, router)
+    outcome = add_post(state, post, cls, params, router)
+
+Partitioning: `incident_key` is f"{city_code or home}:{family}". Every incident a post could
+join shares that key (same family; the same city, since a post with no place is taken to be
+about the monitored city `home`), so the streams layer can route a post and all its candidates
+to one worker. Counties are compared inside `assign`, not in the key, because "county unknown"
+must still match a known county.
+
+A post joins a live candidate when all hold: same category family (`AssignPolicy.families`),
+compatible place (same county or one side unknown), its event time within `window` (72 h) of
+the incident's posts, and text similarity ≥ `similarity`. A repost (`repost_of`) of a member
+post, or a near duplicate (similarity ≥ `near_duplicate`), joins regardless of category and
+place, even a closed incident (which stays closed; the post only adds heat).
+
+Similarity is the overlap coefficient of character bigram sets, |A∩B| / min(|A|,|B|), against
+the few texts an incident keeps. Overlap rather than Jaccard because a 40-character Weibo post
+and a 1,000-character news report about one fire share few bigrams relative to their union.
+Exact sets rather than datasketch MinHash: a post is compared with a handful of candidates of
+one key, where exact sets cost microseconds and MinHash would only add estimation error; MinHash
+pays off for LSH over thousands of documents, which this is not.
+
+Grade = graver of fact grade (max over posts), heat grade (monotone, capped at II by default)
+and manual regrade; no grade at all means IV (一般). `router` (e.g. a wrapper of
+monitor.domain.routing.responsible) re-routes responsible bodies when grade or place changes;
+without it the bodies of the opening (or gravest) post's classification are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Literal
+
+import msgspec
+
+from monitor.domain import clocks
+from monitor.domain.events import Event, EventKind, utc
+from monitor.domain.model import Classification, Grade, Location, Post, Responsible
+from monitor.domain.outbox import intents_for
+from monitor.domain.policy import SEVERE, HeatPolicy, IncidentParams
+from monitor.domain.state import GradeSources, Heat, IncidentState, Member, Outcome
+
+Router = Callable[[str, Location, Grade], Responsible]
+
+TEXT_KEEP = 300  # characters of each kept text; bigrams beyond this add little but cost
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    action: Literal["open", "join", "ignore"]
+    key: str
+    incident_id: str | None = None
+    reason: str = ""
+    score: float = 0.0
+
+
+class PostTimeError(ValueError):
+    pass
+
+
+def event_time(post: Post) -> datetime:
+    t = post.published_at or post.observed_at
+    if t is None:
+        raise PostTimeError(f"post {post.id!r}: neither published_at nor observed_at is set")
+    if t.tzinfo is None:
+        raise PostTimeError(f"post {post.id!r}: event time {t.isoformat()} has no time zone")
+    return utc(t)
+
+
+def _seen(post: Post, t: datetime) -> datetime:
+    """When the monitor learnt of the post: its observed time, never before its event time."""
+    if post.observed_at is None:
+        return t
+    if post.observed_at.tzinfo is None:
+        raise PostTimeError(f"post {post.id!r}: observed_at has no time zone")
+    return max(utc(post.observed_at), t)
+
+
+def incident_key(cls: Classification, home: str, params: IncidentParams) -> str:
+    return f"{cls.location.city_code or home}:{params.assign.family(cls.category)}"
+
+
+def new_incident_id(post: Post, key: str) -> str:
+    digest = hashlib.sha1(f"{key}|{post.source or ''}|{post.id}".encode()).hexdigest()[:10]
+    return f"{event_time(post):%Y%m%d}-{digest}"
+
+
+# --- similarity ------------------------------------------------------------------------------
+
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def bigrams(text: str) -> frozenset[str]:
+    clean = _NOISE.sub("", text)[:TEXT_KEEP]
+    return frozenset(clean[i : i + 2] for i in range(len(clean) - 1))
+
+
+def overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def similarity(text: str, state: IncidentState) -> float:
+    mine = bigrams(text)
+    return max((overlap(mine, bigrams(t)) for t in state.texts), default=0.0)
+
+
+MIN_NEAR_DUP_BIGRAMS = 12  # a few words contained in a long text are not a duplicate of it
+
+
+# --- assignment ------------------------------------------------------------------------------
+
+
+def _place_compatible(a: Location, b: Location) -> bool:
+    if a.city_code and b.city_code and a.city_code != b.city_code:
+        return False
+    return not (a.county_code and b.county_code and a.county_code != b.county_code)
+
+
+def _town_bonus(a: Location, b: Location) -> float:
+    if a.town_code and b.town_code:
+        return 0.15 if a.town_code == b.town_code else -0.15
+    return 0.0
+
+
+def _in_window(state: IncidentState, t: datetime, window_s: int) -> bool:
+    window = timedelta(seconds=window_s)
+    return state.first_seen - window <= t <= state.last_seen + window
+
+
+def assign(
+    candidates: Sequence[IncidentState],
+    post: Post,
+    cls: Classification,
+    params: IncidentParams,
+    home: str = "",
+) -> Decision:
+    key = incident_key(cls, home, params)
+    if not cls.is_incident or cls.category == "none":
+        return Decision(action="ignore", key=key, reason="not an incident")
+    t = event_time(post)
+    ordered = sorted(candidates, key=lambda c: (c.first_seen, c.id))
+    joined = _repost_match(ordered, post) or _near_duplicate(ordered, post, t, params)
+    if joined is None:
+        joined = _best_live_match(ordered, post, cls, t, params)
+    if joined is not None:
+        state, reason, score = joined
+        target = state.merged_into or state.id
+        return Decision(action="join", key=key, incident_id=target, reason=reason, score=score)
+    return Decision(action="open", key=key, incident_id=new_incident_id(post, key), reason="new")
+
+
+def _repost_match(
+    ordered: Sequence[IncidentState], post: Post
+) -> tuple[IncidentState, str, float] | None:
+    if not post.repost_of:
+        return None
+    for state in ordered:
+        if post.repost_of in state.post_ids:
+            return state, f"repost of {post.repost_of}", 1.0
+    return None
+
+
+def _near_duplicate(
+    ordered: Sequence[IncidentState], post: Post, t: datetime, params: IncidentParams
+) -> tuple[IncidentState, str, float] | None:
+    mine = bigrams(post.full_text)
+    if len(mine) < MIN_NEAR_DUP_BIGRAMS:
+        return None
+    best: tuple[IncidentState, str, float] | None = None
+    for state in ordered:
+        if not _in_window(state, t, params.assign.window_s):
+            continue
+        score = max((overlap(mine, bigrams(x)) for x in state.texts), default=0.0)
+        if score >= params.assign.near_duplicate and (best is None or score > best[2]):
+            best = (state, "near duplicate", score)
+    return best
+
+
+def _best_live_match(
+    ordered: Sequence[IncidentState],
+    post: Post,
+    cls: Classification,
+    t: datetime,
+    params: IncidentParams,
+) -> tuple[IncidentState, str, float] | None:
+    family = params.assign.family(cls.category)
+    best: tuple[IncidentState, str, float] | None = None
+    for state in ordered:
+        if not state.status.live or state.family != family:
+            continue
+        if not _place_compatible(state.location, cls.location):
+            continue
+        if not _in_window(state, t, params.assign.window_s):
+            continue
+        score = similarity(post.full_text, state) + _town_bonus(state.location, cls.location)
+        if score >= params.assign.similarity and (best is None or score > best[2]):
+            best = (state, "similar", round(score, 4))
+    return best
+
+
+# --- heat and grade --------------------------------------------------------------------------
+
+
+def _is_media(post: Post, heat: HeatPolicy) -> bool:
+    return bool(post.author_verified) or (post.source or "") in heat.media_sources
+
+
+def velocity(times: Sequence[datetime], window_s: int) -> float:
+    """Posts per hour within the window ending at the newest time."""
+    if not times:
+        return 0.0
+    newest = max(times)
+    start = newest - timedelta(seconds=window_s)
+    return sum(1 for x in times if x > start) * 3600 / window_s
+
+
+def add_heat(heat: Heat, t: datetime, reach: int, media: bool, policy: HeatPolicy) -> Heat:
+    times = sorted((*heat.recent, t))
+    newest = times[-1]
+    times = [x for x in times if x > newest - timedelta(seconds=policy.window_s)]
+    times = times[-policy.velocity_keep :]
+    return Heat(
+        posts=heat.posts + 1,
+        reach=heat.reach + reach,
+        media=heat.media + int(media),
+        recent=tuple(times),
+        peak_velocity=max(heat.peak_velocity, velocity(times, policy.window_s)),
+    )
+
+
+def heat_grade(heat: Heat, policy: HeatPolicy) -> tuple[Grade | None, str | None]:
+    """The gravest heat rule met (any one criterion suffices), never above the cap."""
+    found: tuple[Grade | None, str | None] = (None, None)
+    for rule in sorted(policy.rules, key=lambda r: r.grade.rank):
+        if rule.grade.rank > policy.cap.rank:
+            continue
+        basis = _heat_basis(heat, rule.posts, rule.reach, rule.velocity, rule.media)
+        if basis:
+            found = (rule.grade, basis)
+    return found
+
+
+def _heat_basis(
+    heat: Heat, posts: int | None, reach: int | None, vel: float | None, media: int | None
+) -> str | None:
+    if posts is not None and heat.posts >= posts:
+        return f"posts {heat.posts} ≥ {posts}"
+    if reach is not None and heat.reach >= reach:
+        return f"reach {heat.reach} ≥ {reach}"
+    if vel is not None and heat.peak_velocity >= vel:
+        return f"velocity {heat.peak_velocity:g}/h ≥ {vel:g}/h"
+    if media is not None and heat.media >= media:
+        return f"media {heat.media} ≥ {media}"
+    return None
+
+
+def combined_grade(sources: GradeSources) -> Grade:
+    return Grade.graver(sources.fact, sources.heat, sources.manual) or Grade.IV
+
+
+def set_grade(
+    state: IncidentState,
+    sources: GradeSources,
+    t: datetime,
+    at: datetime,
+    router: Router | None,
+    cause: str,
+) -> Outcome:
+    """Apply new grade sources. `t` is the event time that caused it (starts I/II clocks under
+    `reached_grade`); `at` is when the rules start to apply (the monitor's time of learning)."""
+    grade = combined_grade(sources)
+    state = msgspec.structs.replace(state, grades=sources)
+    if grade == state.grade:
+        return Outcome(state=state)
+    old = state.grade
+    severe_since = state.severe_since
+    if grade in SEVERE and severe_since is None:
+        severe_since = t
+    since = {
+        r.name: state.rule_since.get(r.name, at) for r in state.policy.rules if grade in r.grades
+    }
+    rev = state.rev + 1
+    responsible = router(state.category, state.location, grade) if router else state.responsible
+    state = msgspec.structs.replace(
+        state, grade=grade, grade_changed_at=at, severe_since=severe_since, rule_since=since,
+        responsible=responsible, rev=rev,
+    )  # fmt: skip
+    event = Event(
+        id=f"{state.id}:graded:{rev}",
+        kind=EventKind.GRADED,
+        incident_id=state.id,
+        at=at,
+        data={
+            "from": old.value,
+            "to": grade.value,
+            "direction": "up" if grade.rank > old.rank else "down",
+            "cause": cause,
+            "fact": sources.fact.value if sources.fact else None,
+            "heat": sources.heat.value if sources.heat else None,
+            "manual": sources.manual.value if sources.manual else None,
+            "bodies": list(responsible.bodies),
+        },
+    )
+    state = clocks.refresh(state)
+    graded = Outcome(state=state, events=(event,), notifications=intents_for(state, [event]))
+    # an upgrade keeps the original start: whatever is already due fires now, once
+    return graded.then(clocks.evaluate(state, at))
+
+
+# --- open and join ---------------------------------------------------------------------------
+
+
+def _title(post: Post) -> str:
+    text = post.title or re.sub(r"\s+", " ", post.text).strip()
+    return text[:40] + ("…" if len(text) > 40 else "")
+
+
+def _member(post: Post, cls: Classification, t: datetime, params: IncidentParams) -> Member:
+    reach = max(post.author_followers or 0, 0)
+    media = _is_media(post, params.heat)
+    return Member(post.id, t, reach, media, cls.grade, post.repost_of)
+
+
+def _assigned(state: IncidentState, post: Post, t: datetime, reason: str, score: float) -> Event:
+    return Event(
+        id=f"{state.id}:assigned:{post.id}",
+        kind=EventKind.ASSIGNED,
+        incident_id=state.id,
+        at=t,
+        data={
+            "post_id": post.id, "source": post.source, "url": post.url, "reason": reason,
+            "score": score, "posts": state.heat.posts, "reach": state.heat.reach,
+        },
+    )  # fmt: skip
+
+
+def open_incident(
+    post: Post,
+    cls: Classification,
+    params: IncidentParams,
+    decision: Decision,
+    router: Router | None = None,
+) -> Outcome:
+    if decision.action != "open" or decision.incident_id is None:
+        raise ValueError(f"open_incident needs an 'open' decision, got {decision.action!r}")
+    t = event_time(post)
+    seen = _seen(post, t)
+    member = _member(post, cls, t, params)
+    heat = add_heat(Heat(), t, member.reach, member.media, params.heat)
+    hgrade, hbasis = heat_grade(heat, params.heat)
+    sources = GradeSources(
+        fact=cls.grade, fact_basis=cls.grade_basis, heat=hgrade, heat_basis=hbasis
+    )
+    grade = combined_grade(sources)
+    rules = [r for r in params.clocks.rules if grade in r.grades]
+    responsible = router(cls.category, cls.location, grade) if router else cls.responsible
+    state = IncidentState(
+        id=decision.incident_id, key=decision.key, category=cls.category,
+        family=params.assign.family(cls.category), title=_title(post), location=cls.location,
+        first_seen=t, opened_at=seen, last_seen=t, grade=grade, grades=sources,
+        grade_changed_at=seen, severe_since=t if grade in SEVERE else None,
+        responsible=responsible, policy=params.clocks, heat=heat, members=(member,),
+        texts=(post.full_text[:TEXT_KEEP],), rule_since={r.name: seen for r in rules}, rev=1,
+    )  # fmt: skip
+    state = clocks.refresh(state)
+    opened = Event(
+        id=f"{state.id}:opened",
+        kind=EventKind.OPENED,
+        incident_id=state.id,
+        at=seen,
+        data={
+            "key": state.key, "category": state.category, "title": state.title,
+            "grade": grade.value, "county": state.location.county,
+            "county_code": state.location.county_code, "bodies": list(responsible.bodies),
+            "level": responsible.level, "policy_version": state.policy_version,
+            "first_seen": t.isoformat(),
+        },
+    )  # fmt: skip
+    events = (opened, _assigned(state, post, t, decision.reason, 1.0))
+    first = Outcome(state=state, events=events, notifications=intents_for(state, events))
+    return first.then(clocks.evaluate(state, seen))
+
+
+def _keep_texts(texts: tuple[str, ...], text: str, limit: int) -> tuple[str, ...]:
+    """The first texts (the story as it broke) and the newest (as it develops)."""
+    clipped = text[:TEXT_KEEP]
+    if clipped in texts:
+        return texts
+    if len(texts) < limit:
+        return (*texts, clipped)
+    head = limit // 2
+    return (*texts[:head], *texts[head + 1 :], clipped)
+
+
+def _refine_location(old: Location, new: Location) -> Location:
+    if old.county_code or not new.county_code:
+        return old
+    if old.city_code and new.city_code and old.city_code != new.city_code:
+        return old
+    return new
+
+
+def add_post(
+    state: IncidentState,
+    post: Post,
+    cls: Classification,
+    params: IncidentParams,
+    router: Router | None = None,
+    decision: Decision | None = None,
+) -> Outcome:
+    """Join `post` to `state`. A post already a member is a no-op (at-least-once delivery)."""
+    if post.id in state.post_ids:
+        return Outcome(state=state)
+    t = event_time(post)
+    seen = _seen(post, t)
+    member = _member(post, cls, t, params)
+    heat = add_heat(state.heat, t, member.reach, member.media, params.heat)
+    full = len(state.members) >= params.assign.max_members
+    state = msgspec.structs.replace(
+        state, heat=heat, members=state.members if full else (*state.members, member),
+        texts=_keep_texts(state.texts, post.full_text, params.assign.max_texts),
+        first_seen=min(state.first_seen, t), last_seen=max(state.last_seen, t), rev=state.rev + 1,
+    )  # fmt: skip
+    reason, score = (decision.reason, decision.score) if decision else ("joined", 0.0)
+    out = Outcome(state=state, events=(_assigned(state, post, t, reason, score),))
+    out = out.then(_refine_place(out.state, cls, router, t))
+    sources = _sources_after(out.state, cls, heat, params)
+    if router is None and sources.fact != out.state.grades.fact:
+        # without a router, the gravest post's own routing is the best we know
+        out = _with_state(out, msgspec.structs.replace(out.state, responsible=cls.responsible))
+    return out.then(set_grade(out.state, sources, t, seen, router, f"post {post.id}"))
+
+
+def _with_state(out: Outcome, state: IncidentState) -> Outcome:
+    return Outcome(state=state, events=out.events, notifications=out.notifications)
+
+
+def _sources_after(
+    state: IncidentState, cls: Classification, heat: Heat, params: IncidentParams
+) -> GradeSources:
+    old = state.grades
+    hgrade, hbasis = heat_grade(heat, params.heat)
+    fact = Grade.graver(old.fact, cls.grade)
+    new_heat = Grade.graver(old.heat, hgrade)
+    return msgspec.structs.replace(
+        old, fact=fact, fact_basis=old.fact_basis if fact == old.fact else cls.grade_basis,
+        heat=new_heat, heat_basis=old.heat_basis if new_heat == old.heat else hbasis,
+    )  # fmt: skip
+
+
+def _refine_place(
+    state: IncidentState, cls: Classification, router: Router | None, t: datetime
+) -> Outcome:
+    """An incident opened with no county takes the first county a later post names."""
+    location = _refine_location(state.location, cls.location)
+    if location == state.location:
+        return Outcome(state=state)
+    responsible = router(state.category, location, state.grade) if router else cls.responsible
+    state = msgspec.structs.replace(state, location=location, responsible=responsible)
+    event = Event(
+        id=f"{state.id}:updated:{state.rev}",
+        kind=EventKind.UPDATED,
+        incident_id=state.id,
+        at=t,
+        data={
+            "county": location.county, "county_code": location.county_code,
+            "town": location.town, "bodies": list(responsible.bodies),
+        },
+    )  # fmt: skip
+    return Outcome(state=state, events=(event,))

@@ -1,0 +1,177 @@
+"""The incident's state, as one serialisable value.
+
+`IncidentState` is a frozen msgspec Struct: the streams layer keeps it in a Faust Table (or the
+store) as JSON/msgpack and gets it back unchanged; every domain call takes a state and returns
+a new one inside an `Outcome`, with the events and notification intents it decided on. State
+can therefore be rebuilt by replaying the archived inputs through the same calls.
+
+Lifecycle: open → responding (acknowledged or answered) → closed; or merged (into another
+incident). The clock policy is copied in at open (`policy`), so config edits never move a
+running incident's deadlines.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import msgspec
+
+from monitor.domain.events import Event, NotificationIntent
+from monitor.domain.model import Grade, Location, Responsible
+from monitor.domain.policy import ClockPolicy
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    RESPONDING = "responding"
+    CLOSED = "closed"
+    MERGED = "merged"
+
+    @property
+    def live(self) -> bool:
+        return self in (Status.OPEN, Status.RESPONDING)
+
+
+class ActionKind(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RELEASE = "release"
+    PRESS_CONFERENCE = "press_conference"
+    FOLLOW_UP = "follow_up"
+    CLOSE = "close"
+    REGRADE = "regrade"
+    MERGE = "merge"
+    SPLIT = "split"
+
+
+class Action(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A command from duty staff or a department. `id` makes it idempotent; `at` is when it
+    happened (a release's publication time), which may be earlier than when it was recorded.
+
+    Evidence by kind: release/follow_up need `url` (and `channel`); press_conference needs `url`
+    or `place`; regrade needs `grade` and `reason`; merge needs `target` (the surviving
+    incident); split needs `post_ids`.
+    """
+
+    id: str
+    incident_id: str
+    kind: str
+    by: str
+    at: datetime
+    url: str | None = None
+    channel: str | None = None
+    place: str | None = None
+    grade: Grade | None = None
+    reason: str | None = None
+    target: str | None = None
+    post_ids: tuple[str, ...] = ()
+    note: str | None = None
+
+
+class Member(msgspec.Struct, frozen=True, array_like=True):
+    """What the incident keeps of one post: enough to recount heat and grade after a split."""
+
+    post_id: str
+    at: datetime
+    reach: int
+    media: bool
+    grade: Grade | None
+    repost_of: str | None = None
+
+
+class Heat(msgspec.Struct, frozen=True, kw_only=True):
+    posts: int = 0
+    reach: int = 0  # sum of authors' followers over posts (an author posting twice counts twice)
+    media: int = 0  # posts by media sources or verified authors
+    recent: tuple[datetime, ...] = ()  # newest post times, bounded, for velocity
+    peak_velocity: float = 0.0  # posts per hour, highest seen over the heat window
+
+
+class GradeSources(msgspec.Struct, frozen=True, kw_only=True):
+    fact: Grade | None = None
+    fact_basis: str | None = None
+    heat: Grade | None = None
+    heat_basis: str | None = None
+    manual: Grade | None = None
+    manual_reason: str | None = None
+
+
+class Stop(msgspec.Struct, frozen=True, array_like=True):
+    at: datetime
+    action_id: str
+
+
+class ClockView(msgspec.Struct, frozen=True, kw_only=True):
+    """A clock as readers see it. status: running | met | breached | late (breached, then met)."""
+
+    id: str
+    rule: str
+    label: str
+    start: datetime
+    deadline: datetime
+    status: str
+    stopped_at: datetime | None = None
+    cycle: int = 0
+
+
+class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    key: str
+    category: str
+    family: str
+    title: str
+    location: Location
+    first_seen: datetime  # event time of the earliest post
+    opened_at: datetime  # when the monitor learnt of it (first post's observed time)
+    last_seen: datetime  # event time of the newest post
+    grade: Grade
+    grades: GradeSources
+    grade_changed_at: datetime
+    severe_since: datetime | None
+    responsible: Responsible
+    policy: ClockPolicy
+    status: Status = Status.OPEN
+    heat: Heat = Heat()
+    members: tuple[Member, ...] = ()
+    texts: tuple[str, ...] = ()
+    stops: dict[str, Stop] = msgspec.field(default_factory=dict)
+    rule_since: dict[str, datetime] = msgspec.field(
+        default_factory=dict
+    )  # when a rule began to apply
+    follow_up_anchor: datetime | None = None
+    follow_up_cycle: int = 0
+    clocks: tuple[ClockView, ...] = ()
+    fired: tuple[str, ...] = ()
+    acknowledged_at: datetime | None = None
+    actions: tuple[Action, ...] = ()
+    closed_at: datetime | None = None
+    merged_into: str | None = None
+    merged_from: tuple[str, ...] = ()
+    rev: int = 0
+
+    @property
+    def policy_version(self) -> str:
+        return self.policy.version
+
+    @property
+    def post_ids(self) -> tuple[str, ...]:
+        return tuple(m.post_id for m in self.members)
+
+    def has_action(self, action_id: str) -> bool:
+        return any(a.id == action_id for a in self.actions)
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """A domain call's result: the new state plus what the edges must publish."""
+
+    state: IncidentState
+    events: tuple[Event, ...] = ()
+    notifications: tuple[NotificationIntent, ...] = ()
+
+    def then(self, other: Outcome) -> Outcome:
+        """`other` continues from this outcome's state; events and intents accumulate."""
+        return Outcome(
+            state=other.state,
+            events=self.events + other.events,
+            notifications=self.notifications + other.notifications,
+        )
