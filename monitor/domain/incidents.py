@@ -22,7 +22,10 @@ the few texts an incident keeps. Overlap rather than Jaccard because a 40-charac
 and a 1,000-character news report about one fire share few bigrams relative to their union.
 Exact sets rather than datasketch MinHash: a post is compared with a handful of candidates of
 one key, where exact sets cost microseconds and MinHash would only add estimation error; MinHash
-pays off for LSH over thousands of documents, which this is not.
+pays off for LSH over thousands of documents, which this is not. Measured on CEC
+(benchmarks/incident_similarity.py): at 0.25, 80% of same-event pairs (headline vs report) join
+and 17% of different events of one category would, before place and time are checked;
+Jaccard and MinHash join almost no headline to its own report at any useful threshold.
 
 Grade = graver of fact grade (max over posts), heat grade (monotone, capped at II by default)
 and manual regrade; no grade at all means IV (一般). `router` (e.g. a wrapper of
@@ -94,11 +97,17 @@ def new_incident_id(post: Post, key: str) -> str:
 # --- similarity ------------------------------------------------------------------------------
 
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+# Function characters pair with anything; bigrams holding one say little about which event a
+# text is about (on CEC they raised same-event recall at 0.25 from 77% to 80%, same false joins).
+_STOP_CHARS = frozenset(
+    "的了在是有和与及等对于为被将把从到一人个名时日月年中上下这那其已后前所此也都并由向"
+)
 
 
 def bigrams(text: str) -> frozenset[str]:
     clean = _NOISE.sub("", text)[:TEXT_KEEP]
-    return frozenset(clean[i : i + 2] for i in range(len(clean) - 1))
+    pairs = (clean[i : i + 2] for i in range(len(clean) - 1))
+    return frozenset(p for p in pairs if p[0] not in _STOP_CHARS and p[1] not in _STOP_CHARS)
 
 
 def overlap(a: frozenset[str], b: frozenset[str]) -> float:
