@@ -74,14 +74,16 @@ def main() -> None:
         "minhash jaccard": lambda a, b: minhash(a, b, cache),
     }
     print(
-        f"CEC: {len(rows)} reports, {len(same)} same-event pairs, {len(different)} different-event pairs"
+        f"CEC: {len(rows)} reports, {len(same)} same-event pairs, "
+        f"{len(different)} different-event pairs"
     )
     for name, fn in measures.items():
         s = [fn(bigrams(a), bigrams(b)) for a, b in same]
         d = [fn(bigrams(a), bigrams(b)) for a, b in different]
         for t in sorted({args.threshold, 0.1, 0.3}):
             print(
-                f"{name:16} ≥{t:.2f}: joins {rate(s, t):6.1%} of same-event, {rate(d, t):6.1%} of different-event"
+                f"{name:16} ≥{t:.2f}: joins {rate(s, t):6.1%} of same-event, "
+                f"{rate(d, t):6.1%} of different-event"
             )
 
 
