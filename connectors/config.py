@@ -138,43 +138,55 @@ def _issues(exc: ValidationError, data: Any, file: str, lines: LineMap) -> list[
         reason = err["msg"]
         if err["type"] == "union_tag_invalid":
             reason = f"type must be one of {', '.join(SOURCE_TYPES)}"
+            path = (*path, "type")
         issues.append(ConfigIssue(file, lines.line_of(path), format_path(path), reason))
     return issues
 
 
-def _duplicates(cfg: SourcesFile, file: str, lines: LineMap) -> list[ConfigIssue]:
+def _duplicates(data: Any, file: str, lines: LineMap) -> list[ConfigIssue]:
+    """Duplicate names, read from the raw data so they are reported with the other errors."""
+    entries = data.get("sources") if isinstance(data, dict) else None
     seen: set[str] = set()
     issues = []
-    for i, src in enumerate(cfg.sources):
-        if src.name in seen:
+    for i, src in enumerate(entries if isinstance(entries, list) else []):
+        name = src.get("name") if isinstance(src, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
             path = ("sources", i, "name")
             issues.append(
                 ConfigIssue(
-                    file,
-                    lines.line_of(path),
-                    format_path(path),
-                    f"duplicate source name {src.name!r}",
+                    file, lines.line_of(path), format_path(path), f"duplicate source name {name!r}"
                 )
             )
-        seen.add(src.name)
+        seen.add(name)
     return issues
 
 
 def parse_sources(data: Any, lines: LineMap, file: str) -> SourcesFile:
+    duplicates = _duplicates(data, file, lines)
     try:
         cfg = SourcesFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_issues(exc, data, file, lines)) from exc
-    problems = _duplicates(cfg, file, lines)
-    if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_issues(exc, data, file, lines) + duplicates) from exc
+    if duplicates:
+        raise ConfigError(duplicates)
     return cfg
 
 
 def load_sources(path: str | Path) -> SourcesFile:
     """Read and validate a sources file; ConfigError lists every problem with its line."""
     data, lines = read_yaml(path)
-    return parse_sources(data, lines, str(path))
+    cfg = parse_sources(data, lines, str(path))
+    # A history file named relative to the sources file lives beside it.
+    base = Path(path).resolve().parent
+    fixed = tuple(
+        s.model_copy(update={"url": str(base / s.url)})
+        if isinstance(s, FileConfig) and not Path(s.url).is_absolute()
+        else s
+        for s in cfg.sources
+    )
+    return cfg.model_copy(update={"sources": fixed})
 
 
 class MissingCredential(Exception):

@@ -17,7 +17,7 @@ from connectors.errors import SourceError
 
 DEFAULT_MAX_BYTES = 5_000_000
 REFUSAL_STATUSES = {403, 418, 429}
-LOGIN_MARKERS = ("passport.weibo", "login.sina", "/login", "passport.", "/signin")
+LOGIN_MARKERS = ("passport.", "/passport", "login.sina", "/login", "/signin")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@
 Answers, each with `{"error": code, "message": …}` when refused:
     202 accepted (also for a post already received: idempotent by id)
     401 missing_signature | bad_signature | stale_timestamp (older/newer than 5 min: a replay)
-    404 unknown_source, 413 body_too_large, 400 malformed_body (not JSON), 422 invalid_post.
+    404 unknown_source, 413 body_too_large, 400 malformed_body (not JSON), 422 invalid_post,
+    503 unavailable (the broker or store failed: nothing was kept, send again).
 
 A 202 is sent only after the sink acknowledged and the id was recorded, so an accepted post is
 never lost. Ids become f"push:{source}:{id}", unique across pushing systems. The app is a
@@ -165,7 +166,12 @@ class PushService:
         except Refusal as refusal:
             await self._refused(endpoint, refusal, body, now)
             return refusal.response()
-        accepted, duplicates = await self._accept(endpoint, posts, now)
+        try:
+            accepted, duplicates = await self._accept(endpoint, posts, now)
+        except Exception as exc:  # the broker or store is down: the sender must retry
+            self.metrics.errors.labels(endpoint.store_key, "unavailable").inc()
+            message = f"posts not stored, retry later ({type(exc).__name__})"
+            return Refusal(503, "unavailable", message).response()
         return JSONResponse({"accepted": accepted, "duplicates": duplicates}, 202)
 
     async def _accept(
