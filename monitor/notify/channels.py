@@ -64,25 +64,20 @@ class HttpChannel(Channel):
         headers: dict[str, str] | None = None,
     ) -> httpx.Response | SendResult:
         hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        # Merge, not replace: robot URLs carry their token in the query already.
+        url = httpx.URL(self.spec.url).copy_merge_params(params or {})
         try:
             if self._client is not None:
-                return await self._client.post(
-                    self.spec.url,
-                    content=payload,
-                    params=params,
-                    headers=hdrs,
-                    timeout=self.spec.timeout_s,
-                )
+                return await self._request(self._client, url, payload, hdrs)
             async with httpx.AsyncClient() as client:
-                return await client.post(
-                    self.spec.url,
-                    content=payload,
-                    params=params,
-                    headers=hdrs,
-                    timeout=self.spec.timeout_s,
-                )
+                return await self._request(client, url, payload, hdrs)
         except httpx.TransportError as exc:
             return SendResult(ok=False, answer=f"{type(exc).__name__}: {exc}", retryable=True)
+
+    async def _request(
+        self, client: httpx.AsyncClient, url: httpx.URL, payload: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        return await client.post(url, content=payload, headers=headers, timeout=self.spec.timeout_s)
 
     async def _post_json(
         self, body: dict[str, Any], params: dict[str, str] | None = None
