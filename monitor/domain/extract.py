@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from monitor.domain.model import Casualties
 from monitor.domain.numerals import CHINESE_NUMERAL_CHARS, NumeralError, read_chinese, to_decimal
@@ -46,29 +47,50 @@ def _each(words: str, kind: str) -> dict[str, str]:
 
 LEXICON: dict[str, str] = {
     **_each("死亡 身亡 遇难 罹难 丧生 殒命 丧命 遇害 毙命 身故 溺亡 去世 牺牲 遗体 尸体 死者 "
-            "不治 抢救无效 死于 致死 人亡 名亡 " + " ".join(x + "死" for x in _X_DEATH), K_DEATH),
+            "不治 抢救无效 死于 致死 " + " ".join(x + "死" for x in _X_DEATH), K_DEATH),
     **_each("失踪 失联 下落不明 去向不明", K_MISSING),
     **_each("被困 受困 被埋 被掩埋 被压埋 困于 被围困", K_TRAPPED),
     **_each("受重伤 重伤 受伤严重 伤势严重 伤势较重 伤势过重 重度烧伤 危重", K_SERIOUS),
     **_each("轻微伤", K_SLIGHT),
     **_each("受轻伤 轻伤", K_LIGHT),
-    **_each("受伤 受了伤 负伤 伤者 伤员 送医 送院 送往 送至 送到 人伤 名伤 "
+    **_each("受伤 受了伤 负伤 伤者 伤员 送医 送院 送往 送至 送到 "
             + " ".join(x + "伤" for x in _X_HURT), K_HURT),
     **_each("伤亡 死伤", K_CASUALTY),
     **_each("损失", K_LOSS),
-    **_each("死 伤", K_COMPACT),
+    **_each("死 伤 亡", K_COMPACT),
 }  # fmt: skip
+_NOT_HURT = "害心亡残痕口者员势"
 # The next character that makes a word something else: 死亡率, 被困扰, 不治之症, 受伤害, 伤心.
 _NOT_BEFORE = {
     "死亡": "率", "致死": "率", "不治": "之", "被困": "扰", "被埋": "没怨伏单", "重伤": "害",
     "受伤": "害", "损失": "率", **dict.fromkeys(
-        ["人伤", "名伤"] + [x + "伤" for x in _X_HURT], "害心亡残痕口者员势"),
+        [x + "伤" for x in _X_HURT], _NOT_HURT),
 }  # fmt: skip
 # Words that count when a number goes with them but alone do not say anyone was hurt:
 # 牺牲休息时间, 送往学校, 挽回损失.
 _WEAK = frozenset({"牺牲", "去世", "送医", "送院", "送往", "送至", "送到", "损失"})
 _SENT_TO_HOSPITAL = re.compile("[^，。；！？,;!?\\s]{0,6}?医院")
-_WORDS_RX = re.compile("|".join(sorted(LEXICON, key=len, reverse=True)))
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """An alternation nested by shared prefix (受(?:伤|重伤|轻伤)): Python's re tries the
+    branches of a flat alternation one by one at every candidate position."""
+    heads: dict[str, list[str]] = {}
+    for w in words:
+        heads.setdefault(w[0], []).append(w[1:])
+    branches = []
+    for head, tails in sorted(heads.items(), key=lambda kv: -max(map(len, kv[1]))):
+        rest = [t for t in tails if t]
+        sub = _trie_pattern(sorted(rest, key=len, reverse=True)) if rest else ""
+        if sub and len(rest) < len(tails):
+            sub = f"(?:{sub})?"
+        elif sub:
+            sub = f"(?:{sub})"
+        branches.append(re.escape(head) + sub)
+    return "|".join(branches)
+
+
+_WORDS_RX = re.compile(_trie_pattern(list(LEXICON)))
 _GATE = re.compile("[" + "".join(sorted({w[0] for w in LEXICON})) + "]")
 
 # A negation names what did not happen: 无人员伤亡, 未造成人员伤亡, 没有人员死亡. Not 有无人员伤亡
@@ -76,6 +98,7 @@ _GATE = re.compile("[" + "".join(sorted({w[0] for w in LEXICON})) + "]")
 _NEGATION = re.compile(
     "(?<!有)(?:无|没有|未|未有|没)(?:造成|发现|出现|导致|引起|致|见|有)?(?:任何)?(?:人员|人)?$"
 )
+_NEGATORS = frozenset("无没未")
 _NEGATED_KINDS = {
     "伤亡": (K_DEATH, K_HURT), "死亡": (K_DEATH,), "受伤": (K_HURT,),
     "失踪": (K_MISSING,), "被困": (K_TRAPPED,),
@@ -94,10 +117,14 @@ _COMPACT = re.compile(
 # Numbers are looked for only near words. The finder is a bare character run (fast); what it
 # starts is then read by the patterns below, anchored there.
 _NUMERAL_CHARS = "0123456789０１２３４５６７８９" + CHINESE_NUMERAL_CHARS
-_NUMBER_START = re.compile(f"[{_NUMERAL_CHARS}]+")
+# A run of numerals, or of the words that open a vague amount (数十, 上百, 大批, 若干), that
+# ends where an amount can end. Most runs (一辆, 6日, 2008年, 大火) do not, and are passed
+# over inside the regex engine rather than in Python.
+_AMOUNT_NEXT = "余多几万亿名人位具个口例元以.．，。；、,;!！?？\\s）)"
+_FIRST_NUMERAL = re.compile(f"[{_NUMERAL_CHARS}]")
+_RUN = re.compile(f"[{_NUMERAL_CHARS}数几上近多若干些众大批]+(?=[{_AMOUNT_NEXT}]|$)")
 _COUNT = re.compile(
-    rf"(?P<n>{_NUM})(?P<m1>余|多|几)?(?P<wan>万)?(?P<m2>余|多)?(?P<unit>名|人|位|具|个|口|例)"
-    r"(?P<post>以上)?"
+    rf"({_NUM})(余|多|几)?(万)?(余|多)?(名|人|位|具|个|口|例)(以上)?"
 )
 _CN_BELOW_WAN = "[" + CHINESE_NUMERAL_CHARS.replace("万", "").replace("亿", "") + "]+"
 _MONEY = re.compile(  # 亿 may carry a 万 part: 1亿2000万元
@@ -108,7 +135,7 @@ _MONEY = re.compile(  # 亿 may carry a 万 part: 1亿2000万元
 _BARE = re.compile(rf"{_AR}(?=[，。；、,;!！?？\s）)]|$)")
 # Groups with no usable number (数十人, 多人; 上百人 is a floor of 100) and vague sums.
 _VAGUE = re.compile(
-    "(?:数十|数百|数千|几十|几百|上百|上千|近百|近千|多|若干|一些|不少|众多|大批|数)(?=[名人位具])"
+    "(?:数十|数百|数千|几十|几百|上百|上千|近百|近千|多|若干|一些|众多|大批|数)(?=[名人位具])"
 )
 _VAGUE_MONEY = re.compile("(?:数|几|上|近)(?:十|百|千)?(?:万|亿)元|数以(?:百|千)?万计")
 _FLOOR_BEFORE = re.compile("(?:至少|最少|不少于|超过|逾)$")
@@ -124,13 +151,12 @@ _KIND_FIELDS = {
     K_HURT: (INJURED,), K_SERIOUS: (INJURED, SERIOUS), K_LIGHT: (INJURED,), K_SLIGHT: (INJURED,),
     K_CASUALTY: (DEATHS, INJURED), K_LOSS_PLAIN: (),
 }  # fmt: skip
-_FLOOR_MARKS = frozenset({"余", "多", "几"})
-_FLOOR_PREFIXES = frozenset({"至少", "最少", "不少于", "超过", "逾"})
 _VAGUE_FLOORS = {"上百": 100, "上千": 1000}
+NOTHING = Casualties()
 
 
-@dataclass(frozen=True, slots=True)
-class _Amount:
+# Tokens are NamedTuples: a frozen dataclass costs ~1 µs to build, a tuple a tenth of that.
+class _Amount(NamedTuple):
     """A number read from the text: people or 元. `value` None means vague (数十人)."""
 
     start: int
@@ -142,22 +168,17 @@ class _Amount:
     measure: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class _Fact:
+class _Fact(NamedTuple):
     """A mention that needs no pairing (6死3伤, 无人员伤亡). It also ends any pairing."""
 
+    start: int
+    end: int
     kind: str
     value: int
     floor: bool
-    start: int
-
-    @property
-    def end(self) -> int:
-        return self.start
 
 
-@dataclass(frozen=True, slots=True)
-class _Word:
+class _Word(NamedTuple):
     start: int
     end: int
     kind: str
@@ -168,19 +189,19 @@ class _Word:
 class _Tally:
     """Mentions per word kind: (value, is_floor). Words seen without a number are `bare`."""
 
-    values: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
+    top: dict[str, tuple[int, bool]] = field(default_factory=dict)
     bare: set[str] = field(default_factory=set)
 
     def add(self, kind: str, value: int, floor: bool) -> None:
-        self.values.setdefault(kind, []).append((value, floor))
+        """Keep the largest value; it is a floor only if no exact mention reaches it."""
+        held = self.top.get(kind)
+        if held is None or value > held[0]:
+            self.top[kind] = (value, floor)
+        elif value == held[0] and held[1] and not floor:
+            self.top[kind] = (value, False)
 
     def best(self, kind: str) -> tuple[int, bool] | None:
-        """The largest value; a floor only if no exact mention reaches it."""
-        found = self.values.get(kind)
-        if not found:
-            return None
-        top = max(v for v, _ in found)
-        return top, all(f for v, f in found if v == top)
+        return self.top.get(kind)
 
 
 def extract_casualties(text: str, plain_injury_is_serious: bool = True) -> Casualties:
@@ -190,9 +211,12 @@ def extract_casualties(text: str, plain_injury_is_serious: bool = True) -> Casua
     injury (the grading default: a missed 5-hour deadline costs more than an early release).
     """
     if not _GATE.search(text):
-        return Casualties()
+        return NOTHING
+    tokens = _tokens(text)
+    if not tokens:
+        return NOTHING
     tally = _Tally()
-    _pair(_tokens(text), text, tally)
+    _pair(tokens, text, tally)
     return _summarise(tally, plain_injury_is_serious)
 
 
@@ -214,20 +238,28 @@ def _tokens(text: str) -> list[_Token]:
         found.extend(got)
         if got:
             spans.append((m.start(), m.end()))
+    money = any(isinstance(t, _Word) and t.kind in (K_LOSS, K_LOSS_PLAIN) for t in found)
     for lo, hi in _windows(text, spans):
-        found.extend(_numbers(text, lo, hi))
+        found.extend(_numbers(text, lo, hi, money))
     return _without_overlaps(found)
 
 
 def _read_word(text: str, word: str, start: int, end: int) -> list[_Token]:
     kind = LEXICON[word]
+    if (
+        word in _NEGATED_KINDS
+        and not _NEGATORS.isdisjoint(text[max(0, start - 8) : start])
+        and _NEGATION.search(text, max(0, start - 8), start)
+    ):
+        return [_Fact(start, start, k, 0, False) for k in _NEGATED_KINDS[word]]
+    if word in ("伤", "亡") and text[start - 1 : start] in ("人", "名"):
+        # Headline forms 6人亡, 3人伤.
+        if word == "伤" and text[end : end + 1] in _NOT_HURT and end < len(text):
+            return []
+        return [_Word(start, end, K_DEATH if word == "亡" else K_HURT)]
     if kind == K_COMPACT:
         return list(_compact(text, start))
-    if word in _NEGATED_KINDS and _NEGATION.search(text, max(0, start - 8), start):
-        return [_Fact(k, 0, False, start) for k in _NEGATED_KINDS[word]]
-    if word[0] in "人名":  # 6人亡: the count ends where the word begins
-        start += 1
-    elif word in ("送往", "送至", "送到"):
+    if word in ("送往", "送至", "送到"):
         hospital = _SENT_TO_HOSPITAL.match(text, end)
         if hospital is None:
             return []
@@ -258,7 +290,7 @@ def _compact(text: str, at: int) -> Iterator[_Fact]:
             if numeral is not None:
                 value, floor = _read_number(numeral)
                 if value is not None:
-                    yield _Fact(kind, value, floor, m.start())
+                    yield _Fact(m.start(), m.start(), kind, value, floor)
 
 
 def _windows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -283,24 +315,33 @@ def _windows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 _NUMERAL_TAIL = _NUMERAL_CHARS + "余多几名人位具个口例元亿.．以上"
 
 
-def _numbers(text: str, lo: int, hi: int) -> Iterator[_Amount]:
-    for m in _VAGUE.finditer(text, lo, hi):
-        floor_value = _VAGUE_FLOORS.get(m.group())
-        yield _Amount(m.start(), m.end() + 1, floor_value, floor_value is not None,
-                      money=False, unit=True)
-    for m in _VAGUE_MONEY.finditer(text, lo, hi):
-        yield _Amount(m.start(), m.end(), None, False, money=True, unit=True)
-    for m in _NUMBER_START.finditer(text, lo, hi):
-        amount = _amount_at(text, m.start())
+def _numbers(text: str, lo: int, hi: int, money: bool) -> Iterator[_Amount]:
+    """Amounts in text[lo:hi]; sums of money only when a loss word was seen (`money`)."""
+    for m in _RUN.finditer(text, lo, hi):
+        amount = _vague_at(text, m.start(), money)
+        if amount is None:
+            first = _FIRST_NUMERAL.search(text, m.start(), m.end())
+            if first is not None:
+                amount = _amount_at(text, first.start(), money)
         if amount is not None:
             yield amount
 
 
-def _amount_at(text: str, at: int) -> _Amount | None:
+def _vague_at(text: str, at: int, money: bool) -> _Amount | None:
+    if money and (m := _VAGUE_MONEY.match(text, at)):
+        return _Amount(at, m.end(), None, False, money=True, unit=True)
+    if m := _VAGUE.match(text, at):
+        floor_value = _VAGUE_FLOORS.get(m.group())
+        # The span takes in the measure word, so 多人 is not read again as a count.
+        return _Amount(at, m.end() + 1, floor_value, floor_value is not None, money=False,
+                       unit=True)
+    return None
+
+
+def _amount_at(text: str, at: int, money: bool) -> _Amount | None:
     floor_before = bool(_FLOOR_BEFORE.search(text, max(0, at - 3), at))
-    money = _MONEY.match(text, at)
-    if money:
-        return _money(money, floor_before)
+    if money and (sum_ := _MONEY.match(text, at)):
+        return _money(sum_, floor_before)
     count = _COUNT.match(text, at)
     if count:
         if text[at - 1 : at] == "第":  # 第一名 is a rank
@@ -326,6 +367,8 @@ def _without_overlaps(tokens: list[_Token]) -> list[_Token]:
 
 
 def _read_number(numeral: str) -> tuple[int | None, bool]:
+    if numeral.isdigit():  # true for full-width digits too, which int() reads
+        return int(numeral), False
     try:
         if numeral[0] in CHINESE_NUMERAL_CHARS:
             return read_chinese(numeral)
@@ -335,13 +378,12 @@ def _read_number(numeral: str) -> tuple[int | None, bool]:
 
 
 def _count(m: re.Match[str], floor_before: bool) -> _Amount:
-    value, floor = _read_number(m["n"])
-    if value is not None and m["wan"]:
+    numeral, more, wan, more_after, unit, above = m.groups()
+    value, floor = _read_number(numeral)
+    if value is not None and wan:
         value *= 10_000
-    floor = floor or floor_before or bool(
-        m["m1"] in _FLOOR_MARKS or m["m2"] in _FLOOR_MARKS or m["post"]
-    )
-    return _Amount(m.start(), m.end(), value, floor, money=False, unit=True, measure=m["unit"])
+    floor = floor or floor_before or bool(more or more_after or above)
+    return _Amount(m.start(), m.end(), value, floor, False, True, unit)
 
 
 def _money(m: re.Match[str], floor_before: bool) -> _Amount:
