@@ -193,17 +193,23 @@ def _publish(state: IncidentState, action: Action) -> tuple[IncidentState, list[
     stops = dict(state.stops)
     stopped: list[str] = []
     anchor, cycle = state.follow_up_anchor, state.follow_up_cycle
+    running = set(clocks.applicable(state))
     for rule in state.policy.rules:
         if action.kind not in rule.stopped_by:
             continue
         if rule.repeat:
             start = clocks.view(state, rule).start
             anchor = max(anchor or start, action.at)
-            stopped.append(clocks.clock_id(state.id, rule.name, cycle))
+            cid = clocks.clock_id(state.id, rule.name, cycle)
             cycle += 1
         elif rule.name not in stops:
+            # kept for rules not running now too: they count if the grade changes later
             stops[rule.name] = Stop(action.at, action.id)
-            stopped.append(clocks.clock_id(state.id, rule.name))
+            cid = clocks.clock_id(state.id, rule.name)
+        else:
+            continue
+        if rule in running:
+            stopped.append(cid)
     state = msgspec.structs.replace(
         state, stops=stops, follow_up_anchor=anchor, follow_up_cycle=cycle
     )
