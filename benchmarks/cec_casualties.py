@@ -60,7 +60,8 @@ def field_of(denoter: str) -> str | None:
 
 def span_number(span: str) -> int | None:
     """The head count in a participant span: 6人, 十余人 → 10, 三男两女 → 5, 一家6口 → 6."""
-    text = cn2an.transform(span, "cn2an").translate(_FULL_WIDTH)
+    # cn2an leaves a lone 两 alone (三男两女 → 3男两女), so spell it 二 first.
+    text = cn2an.transform(span.replace("两", "二"), "cn2an").translate(_FULL_WIDTH)
     pair = _MEN_WOMEN.search(text)
     if pair:
         return int(pair[1]) + int(pair[2])

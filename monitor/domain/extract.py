@@ -95,9 +95,11 @@ _GATE = re.compile("[" + "".join(sorted({w[0] for w in LEXICON})) + "]")
 
 # A negation names what did not happen: 无人员伤亡, 未造成人员伤亡, 没有人员死亡. Not 有无人员伤亡
 # (a question) and not 未造成重大人员伤亡 (says nothing about minor ones).
-_NEGATION = re.compile(
-    "(?<!有)(?:无|没有|未|未有|没)(?:造成|发现|出现|导致|引起|致|见|有)?(?:任何)?(?:人员|人)?$"
+_NEGATION = re.compile(  # also 未造成树木燃烧和人员伤亡
+    "(?<!有)(?:无|没有|未|未有|没)(?:造成|发现|出现|导致|引起|致|见|有)?"
+    "(?:[^，。；！？,;!?]{1,8}?[和及或、])?(?:任何)?(?:人员|人)?$"
 )
+NEGATION_REACH = 18  # characters before a word searched for its negation
 _NEGATORS = frozenset("无没未")
 _NEGATED_KINDS = {
     "伤亡": (K_DEATH, K_HURT), "死亡": (K_DEATH,), "受伤": (K_HURT,),
@@ -111,7 +113,7 @@ _NUM = f"(?:{_AR}|{_CN})"
 _COMPACT = re.compile(
     rf"(?P<cd>{_NUM})死(?P<ci>{_NUM})伤(?![亡者员害心])"
     rf"|(?P<cd2>{_NUM})死(?=[，。、；;,!！?？\s]|$)"
-    rf"|(?<=[致成酿已共])(?P<cd3>{_NUM})死(?![亡者去])"
+    rf"|(?<=[致成酿已共生])(?P<cd3>{_NUM})死(?![亡者去])"
     rf"|(?<=[致成])(?P<ci2>{_NUM})伤(?![亡者员害心])"
 )
 # Numbers are looked for only near words. The finder is a bare character run (fast); what it
@@ -120,12 +122,15 @@ _NUMERAL_CHARS = "0123456789０１２３４５６７８９" + CHINESE_NUMERAL_CH
 # A run of numerals, or of the words that open a vague amount (数十, 上百, 大批, 若干), that
 # ends where an amount can end. Most runs (一辆, 6日, 2008年, 大火) do not, and are passed
 # over inside the regex engine rather than in Python.
-_AMOUNT_NEXT = "余多几万亿名人位具个口例元以.．，。；、,;!！?？\\s）)"
+_AMOUNT_NEXT = "余多几万亿名人位具个口例元以男.．，。；、,;!！?？\\s）)"
 _FIRST_NUMERAL = re.compile(f"[{_NUMERAL_CHARS}]")
 _RUN = re.compile(f"[{_NUMERAL_CHARS}数几上近多若干些众大批]+(?=[{_AMOUNT_NEXT}]|$)")
 _COUNT = re.compile(
     rf"({_NUM})(余|多|几)?(万)?(余|多)?(名|人|位|具|个|口|例)(以上)?"
 )
+_MEN_WOMEN = re.compile(rf"({_NUM})男({_NUM})女[名人]?")  # 三男两女
+# Two groups joined into one subject: 140名囚犯和2名工作人员死于…
+_JOINED = re.compile("[^，。；！？,;!?0-9０-９]{0,6}?(?:和|及|与|以及)$")
 _CN_BELOW_WAN = "[" + CHINESE_NUMERAL_CHARS.replace("万", "").replace("亿", "") + "]+"
 _MONEY = re.compile(  # 亿 may carry a 万 part: 1亿2000万元
     rf"(?P<mn>{_AR}|{_CN_BELOW_WAN})(?P<mm1>余|多)?(?:(?P<yi>亿)(?:(?P<mn2>{_NUM})万)?"
@@ -248,8 +253,8 @@ def _read_word(text: str, word: str, start: int, end: int) -> list[_Token]:
     kind = LEXICON[word]
     if (
         word in _NEGATED_KINDS
-        and not _NEGATORS.isdisjoint(text[max(0, start - 8) : start])
-        and _NEGATION.search(text, max(0, start - 8), start)
+        and not _NEGATORS.isdisjoint(text[max(0, start - NEGATION_REACH) : start])
+        and _NEGATION.search(text, max(0, start - NEGATION_REACH), start)
     ):
         return [_Fact(start, start, k, 0, False) for k in _NEGATED_KINDS[word]]
     if word in ("伤", "亡") and text[start - 1 : start] in ("人", "名"):
@@ -342,6 +347,12 @@ def _amount_at(text: str, at: int, money: bool) -> _Amount | None:
     floor_before = bool(_FLOOR_BEFORE.search(text, max(0, at - 3), at))
     if money and (sum_ := _MONEY.match(text, at)):
         return _money(sum_, floor_before)
+    pair = _MEN_WOMEN.match(text, at)
+    if pair:
+        men, _ = _read_number(pair[1])
+        women, _ = _read_number(pair[2])
+        if men is not None and women is not None:
+            return _Amount(at, pair.end(), men + women, floor_before, False, True, "人")
     count = _COUNT.match(text, at)
     if count:
         if text[at - 1 : at] == "第":  # 第一名 is a rank
@@ -405,18 +416,29 @@ def _money(m: re.Match[str], floor_before: bool) -> _Amount:
 def _pair(tokens: list[_Token], text: str, tally: _Tally) -> None:
     """Pair amounts with words, left to right, each token used once."""
     i, n = 0, len(tokens)
+    loose: _Amount | None = None  # the last amount left without a word
     while i < n:
         tok = tokens[i]
         if isinstance(tok, _Fact):
             tally.add(tok.kind, tok.value, tok.floor)
-            i += 1
+            i, loose = i + 1, None
         elif isinstance(tok, _Word):
-            i += _pair_word(tokens, i, text, tally)
+            i, loose = i + _pair_word(tokens, i, text, tally), None
         else:
             kinds = _words_after(tokens, i, text)
             if kinds:
-                _record(tally, _gravest(kinds), tok)
-            i += 1 + len(kinds)
+                _record(tally, _gravest(kinds), _joined(loose, tok, text))
+            i, loose = i + 1 + len(kinds), (None if kinds else tok)
+
+
+def _joined(loose: _Amount | None, amount: _Amount, text: str) -> _Amount:
+    """140名囚犯和2名工作人员 is one subject of 142."""
+    if (
+        loose is None or loose.money or loose.value is None or amount.value is None
+        or not _JOINED.fullmatch(text, loose.end, amount.start)
+    ):
+        return amount
+    return amount._replace(value=loose.value + amount.value, floor=loose.floor or amount.floor)
 
 
 def _pair_word(tokens: list[_Token], i: int, text: str, tally: _Tally) -> int:
@@ -472,7 +494,8 @@ def _links_after(word: _Word, amount: _Amount, text: str) -> bool:
     if not _compatible(word.kind, amount):
         return False
     gap = text[word.end : amount.start]
-    return len(gap) <= MAX_GAP and not _BREAK.search(gap)
+    # 伤员救治的医护人员达1916名: a 的 inside the gap starts a new subject.
+    return len(gap) <= MAX_GAP and not _BREAK.search(gap) and "的" not in gap[:-1]
 
 
 def _compatible(kind: str, amount: _Amount) -> bool:
