@@ -139,7 +139,11 @@ class CheckResult:
             return f"✗ {self.name} [{self.type}]: {self.error}"
         head = f"✓ {self.name} [{self.type}]: {self.posts} posts"
         if self.newest is not None:
-            when = self.newest.published_at.isoformat() if self.newest.published_at else "?"
+            when = (
+                self.newest.published_at.isoformat(timespec="seconds")
+                if self.newest.published_at
+                else "?"
+            )
             title = (self.newest.title or self.newest.text).replace("\n", " ")[:60]
             head += f"; newest {when} {title}"
         return head + (f" ({self.note})" if self.note else "")

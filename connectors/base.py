@@ -15,14 +15,14 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 from tenacity.wait import wait_random_exponential
 
-from connectors.checkpoint import CheckpointStore
+from connectors.checkpoint import SEEN_RETENTION, CheckpointStore
 from connectors.errors import SourceError, excerpt
 from connectors.http import HttpFetcher
 from connectors.metrics import ConnectorMetrics
@@ -32,6 +32,7 @@ from monitor.domain.model import Post
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+PRUNE_EVERY = timedelta(hours=24)
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -136,6 +137,7 @@ class SourceRunner:
         self.rng = rng or random.Random()
         self.health = SourceHealth(source.name, source.type)
         self._stop = asyncio.Event()
+        self._pruned_at: datetime | None = None
         # Full jitter: failing sources spread out instead of retrying in step.
         self._backoff = wait_random_exponential(
             multiplier=self.schedule.backoff_initial, max=self.schedule.backoff_max
@@ -225,13 +227,19 @@ class SourceRunner:
         if posts:
             await self.sink.send(posts)
         now = self.clock()
-        await asyncio.to_thread(
-            self.store.commit, self.name, page.state, [p.id for p in posts], now
-        )
+        listed = [p.id for p in page.posts]  # refreshes the dupes too, see CheckpointStore
+        await asyncio.to_thread(self.store.commit, self.name, page.state, listed, now)
+        await self._prune(now)
         self.metrics.posts.labels(self.name).inc(len(posts))
         if posts:
             self.health.newest = max(posts, key=_event_time)
         return len(posts)
+
+    async def _prune(self, now: datetime) -> None:
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        await asyncio.to_thread(self.store.prune, now - SEEN_RETENTION)
 
     def _dedup(self, posts: Sequence[Post]) -> list[Post]:
         unique = list({p.id: p for p in posts}.values())

@@ -86,18 +86,22 @@ class CheckpointStore:
     def commit(
         self, source: str, state: Mapping[str, Any], ids: Iterable[str], now: datetime
     ) -> None:
-        """Record a batch the sink has acknowledged: new state and its post ids, atomically."""
+        """Record a batch the sink has acknowledged: new state and its post ids, atomically.
+
+        Ids already known get their `seen_at` refreshed: an item a feed still lists is never
+        pruned and then sent again.
+        """
         rows = [{"source": source, "post_id": i, "seen_at": now} for i in dict.fromkeys(ids)]
         with self.engine.begin() as conn:
             for i in range(0, len(rows), _ID_CHUNK):
-                conn.execute(self._insert_ignore(seen_table), rows[i : i + _ID_CHUNK])
+                conn.execute(self._upsert_seen(), rows[i : i + _ID_CHUNK])
             conn.execute(
                 self._upsert_checkpoint(),
                 {"source": source, "state": json.dumps(dict(state)), "updated_at": now},
             )
 
     def prune(self, older_than: datetime) -> int:
-        """Forget seen ids older than a cutoff (sources never page back that far)."""
+        """Forget ids last seen before a cutoff (no source still lists them)."""
         with self.engine.begin() as conn:
             result = conn.execute(delete(seen_table).where(seen_table.c.seen_at < older_than))
         return int(result.rowcount or 0)
@@ -110,8 +114,12 @@ class CheckpointStore:
             return sqlite.insert(table)
         raise NotImplementedError(f"checkpoint store supports SQLite and PostgreSQL, not {name}")
 
-    def _insert_ignore(self, table: Table) -> Any:
-        return self._dialect_insert(table).on_conflict_do_nothing()
+    def _upsert_seen(self) -> Any:
+        stmt = self._dialect_insert(seen_table)
+        return stmt.on_conflict_do_update(
+            index_elements=[seen_table.c.source, seen_table.c.post_id],
+            set_={"seen_at": stmt.excluded.seen_at},
+        )
 
     def _upsert_checkpoint(self) -> Any:
         stmt = self._dialect_insert(checkpoint_table)

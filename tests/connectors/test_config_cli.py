@@ -1,0 +1,97 @@
+"""The sources file (validation with lines) and `monitor sources check` against real servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from connectors.app import build_source
+from connectors.config import MissingCredential, load_sources
+from connectors.replay import FileSource
+from connectors.wechat import WechatSource
+from monitor.cli.main import main
+from monitor.config.loader import ConfigError
+from tests.connectors.conftest import FIXTURES, Reply
+
+
+def test_good_file_loads_every_type() -> None:
+    cfg = load_sources(FIXTURES / "sources_good.yaml")
+    assert [s.type for s in cfg.sources] == ["rss", "weibo", "wechat", "wechat", "push", "file"]
+    assert [s.interval for s in cfg.sources[:3]] == [300.0, 90.0, 3600.0]
+    assert cfg.sources[2].freq_control_wait == 7200.0
+    assert cfg.sources[5].url == str(FIXTURES / "history.jsonl")  # beside the sources file
+    assert [s.name for s in cfg.enabled()][-1] == "hotline12345"
+    assert cfg.official_accounts[0].weibo_uid == ("1234567890",)
+
+
+def test_bad_file_lists_every_problem_with_its_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_sources(FIXTURES / "sources_bad.yaml")
+    lines = {str(i) for i in info.value.issues}
+    file = str(FIXTURES / "sources_bad.yaml")
+    assert f"{file}:5: sources[0].interval: Value error, not a duration: 'soon' (use seconds, or 30s, 5m, 1h)" in lines
+    assert f"{file}:6: sources[1].name: duplicate source name 'feed-a'" in lines
+    assert f"{file}:10: sources[2].type: type must be one of rss, weibo, wechat, push, file" in lines
+    assert f"{file}:12: sources[3].url: Field required" in lines
+    assert any(s.startswith(f"{file}:17: sources[4].cookie_env:") for s in lines)
+    assert f"{file}:18: sources[4].colour: Extra inputs are not permitted" in lines
+    assert len(lines) == 6
+
+
+def test_credentials_come_from_the_environment_by_name() -> None:
+    cfg = load_sources(FIXTURES / "sources_good.yaml")
+    wechat = cfg.sources[2]
+    with pytest.raises(MissingCredential, match="environment variable WECHAT_COOKIE") as info:
+        build_source(wechat, {"WECHAT_TOKEN": "t"})
+    assert "t" not in str(info.value).split("WECHAT_COOKIE")[1].split()[0:1]
+    source = build_source(wechat, {"WECHAT_TOKEN": "tok-123", "WECHAT_COOKIE": "ck=1"})
+    assert isinstance(source, WechatSource)
+    assert source.headers["Cookie"] == "ck=1" and source.params["token"] == "tok-123"
+    assert "ck=1" not in repr(wechat) and "tok-123" not in repr(wechat)
+    assert isinstance(build_source(cfg.sources[5], {}), FileSource)
+
+
+def write_sources(tmp_path: Path, entries: list[dict]) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(json.dumps({"sources": entries}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_sources_check_reports_each_and_fails_if_any_failed(http_server, tmp_path, capsys, monkeypatch) -> None:
+    gov = http_server.route("/gov.xml", Reply(body=(FIXTURES / "gbk_feed.xml").read_bytes()))
+    weibo = http_server.route("/getIndex", Reply(body=(FIXTURES / "weibo_forms.json").read_bytes()))
+    http_server.route("/statuses/extend", Reply(404, b""))
+    blocked = http_server.route("/blocked", Reply(403, b"no"))
+    monkeypatch.setenv("TEST_WEIBO_COOKIE", "SUB=very-secret-cookie")
+    path = write_sources(tmp_path, [
+        {"name": "资阳政务", "type": "rss", "url": gov},
+        {"name": "微博", "type": "weibo", "url": weibo, "extend_url": http_server.url("/statuses/extend?id={id}")},
+        {"name": "被拒", "type": "weibo", "url": blocked, "cookie_env": "TEST_WEIBO_COOKIE"},
+        {"name": "无密钥", "type": "push", "secret_env": "TEST_UNSET_SECRET_VAR"},
+    ])
+    code = main(["sources", "check", "--sources", str(path)])
+    out = capsys.readouterr()
+    assert code == 1
+    lines = out.out.splitlines()
+    assert lines[0] == "✓ 资阳政务 [rss]: 3 posts; newest 2026-04-18T23:26:01+08:00 安岳县强降雨致县道塌方 交通临时管制"
+    # `sources check` reads the real clock: the newest is the status sent "刚刚" (just now).
+    assert lines[1].startswith("✓ 微博 [weibo]: 10 posts; newest ")
+    assert lines[1].endswith("这是一条很长的微博，列表里只显示开头 ...全文")
+    assert lines[2].startswith("✗ 被拒 [weibo]: refused: HTTP 403 from")
+    assert lines[3] == "✗ 无密钥 [push]: source '无密钥': environment variable TEST_UNSET_SECRET_VAR (the HMAC secret) is not set"
+    assert "very-secret-cookie" not in out.out + out.err
+    assert http_server.hits("/blocked")[0].headers["cookie"] == "SUB=very-secret-cookie"
+
+
+def test_sources_check_all_good_exits_0(http_server, tmp_path, capsys) -> None:
+    gov = http_server.route("/gov.xml", Reply(body=(FIXTURES / "atom_utf8.xml").read_bytes()))
+    path = write_sources(tmp_path, [{"name": "atom", "type": "rss", "url": gov}])
+    assert main(["sources", "check", "--sources", str(path)]) == 0
+    assert "✓ atom [rss]: 1 posts" in capsys.readouterr().out
+
+
+def test_sources_check_bad_file_exits_2(capsys) -> None:
+    assert main(["sources", "check", "--sources", str(FIXTURES / "sources_bad.yaml")]) == 2
+    assert "sources[0].interval" in capsys.readouterr().err
