@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -61,7 +62,9 @@ def field_of(denoter: str) -> str | None:
 def span_number(span: str) -> int | None:
     """The head count in a participant span: 6人, 十余人 → 10, 三男两女 → 5, 一家6口 → 6."""
     # cn2an leaves a lone 两 alone (三男两女 → 3男两女), so spell it 二 first.
-    text = cn2an.transform(span.replace("两", "二"), "cn2an").translate(_FULL_WIDTH)
+    with warnings.catch_warnings():  # cn2an warns on spans it cannot read (万余人): no number
+        warnings.simplefilter("ignore")
+        text = cn2an.transform(span.replace("两", "二"), "cn2an").translate(_FULL_WIDTH)
     pair = _MEN_WOMEN.search(text)
     if pair:
         return int(pair[1]) + int(pair[2])
@@ -156,8 +159,10 @@ def show_errors(rows: list[dict[str, Any]], limit: int) -> None:
         wrong = {f: (g, getattr(got, f)) for f, g in gold.items() if getattr(got, f) != g}
         if wrong and shown < limit:
             shown += 1
-            print(f"  {row['id']}: " + ", ".join(f"{f} gold {g} got {p}" for f, (g, p) in
-                                                 wrong.items()))
+            print(
+                f"  {row['id']}: "
+                + ", ".join(f"{f} gold {g} got {p}" for f, (g, p) in wrong.items())
+            )
 
 
 def main() -> None:
@@ -170,9 +175,11 @@ def main() -> None:
     print(f"CEC casualty agreement over {len(rows)} reports (title + text)")
     print(f"{'field':<9}{'n':>5}{'recall':>9}{'precision':>11}{'exact':>8}{'extra':>7}")
     for f in FIELDS:
-        print(f"{f:<9}{scores[f + '.n']:>5.0f}{scores[f + '.recall']:>9.3f}"
-              f"{scores[f + '.precision']:>11.3f}{scores[f + '.exact']:>8.3f}"
-              f"{scores[f + '.extra']:>7.0f}")
+        print(
+            f"{f:<9}{scores[f + '.n']:>5.0f}{scores[f + '.recall']:>9.3f}"
+            f"{scores[f + '.precision']:>11.3f}{scores[f + '.exact']:>8.3f}"
+            f"{scores[f + '.extra']:>7.0f}"
+        )
     texts = [cec_text(r) for r in rows]
     chars = sum(map(len, texts)) / len(texts)
     rate = posts_per_second(texts, extract_casualties)

@@ -125,9 +125,7 @@ _NUMERAL_CHARS = "0123456789０１２３４５６７８９" + CHINESE_NUMERAL_CH
 _AMOUNT_NEXT = "余多几万亿名人位具个口例元以男.．，。；、,;!！?？\\s）)"
 _FIRST_NUMERAL = re.compile(f"[{_NUMERAL_CHARS}]")
 _RUN = re.compile(f"[{_NUMERAL_CHARS}数几上近多若干些众大批]+(?=[{_AMOUNT_NEXT}]|$)")
-_COUNT = re.compile(
-    rf"({_NUM})(余|多|几)?(万)?(余|多)?(名|人|位|具|个|口|例)(以上)?"
-)
+_COUNT = re.compile(rf"({_NUM})(余|多|几)?(万)?(余|多)?(名|人|位|具|个|口|例)(以上)?")
 _MEN_WOMEN = re.compile(rf"({_NUM})男({_NUM})女[名人]?")  # 三男两女
 # Two groups joined into one subject: 140名囚犯和2名工作人员死于…
 _JOINED = re.compile("[^，。；！？,;!?0-9０-９]{0,6}?(?:和|及|与|以及)$")
@@ -338,8 +336,9 @@ def _vague_at(text: str, at: int, money: bool) -> _Amount | None:
     if m := _VAGUE.match(text, at):
         floor_value = _VAGUE_FLOORS.get(m.group())
         # The span takes in the measure word, so 多人 is not read again as a count.
-        return _Amount(at, m.end() + 1, floor_value, floor_value is not None, money=False,
-                       unit=True)
+        return _Amount(
+            at, m.end() + 1, floor_value, floor_value is not None, money=False, unit=True
+        )
     return None
 
 
@@ -434,7 +433,10 @@ def _pair(tokens: list[_Token], text: str, tally: _Tally) -> None:
 def _joined(loose: _Amount | None, amount: _Amount, text: str) -> _Amount:
     """140名囚犯和2名工作人员 is one subject of 142."""
     if (
-        loose is None or loose.money or loose.value is None or amount.value is None
+        loose is None
+        or loose.money
+        or loose.value is None
+        or amount.value is None
         or not _JOINED.fullmatch(text, loose.end, amount.start)
     ):
         return amount
@@ -522,8 +524,12 @@ def _record(tally: _Tally, kind: str, amount: _Amount) -> None:
 def _summarise(tally: _Tally, plain_injury_is_serious: bool) -> Casualties:
     values: dict[str, int | None] = {}
     floors: set[str] = set()
-    for name, kind in ((DEATHS, K_DEATH), (MISSING, K_MISSING), (TRAPPED, K_TRAPPED),
-                       (LOSS, K_LOSS)):
+    for name, kind in (
+        (DEATHS, K_DEATH),
+        (MISSING, K_MISSING),
+        (TRAPPED, K_TRAPPED),
+        (LOSS, K_LOSS),
+    ):
         best = tally.best(kind)
         values[name] = best[0] if best else None
         if best and best[1]:
@@ -562,17 +568,17 @@ def _injuries(tally: _Tally, plain_is_serious: bool) -> tuple[int | None, int | 
     else:
         injured, unqualified, floor = plain[0] + q_total, plain[0], plain[1] or q_floor
     serious: int | None = heavy_v + unqualified if plain_is_serious else heavy_v
-    if heavy is None and not (plain_is_serious and plain is not None):
-        serious = None
+    if not qualified and not (plain_is_serious and plain is not None):
+        serious = None  # only plain 受伤, not counted as serious: unknown, not zero
     floors = {INJURED} if floor else set()
     if serious is not None and ((heavy and heavy[1]) or (plain_is_serious and plain and plain[1])):
         floors.add(SERIOUS)
     return injured, serious, floors
 
 
-def _uncertain(tally: _Tally, values: dict[str, int | None], plain_is_serious: bool) -> tuple[
-    str, ...
-]:
+def _uncertain(
+    tally: _Tally, values: dict[str, int | None], plain_is_serious: bool
+) -> tuple[str, ...]:
     """Fields mentioned (a word without a number, 数十人, 多人) whose value stayed unknown."""
     named: set[str] = set()
     for kind in tally.bare:
