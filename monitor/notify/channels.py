@@ -50,6 +50,12 @@ class Channel(ABC):
     def name(self) -> str:
         return self.spec.name
 
+    def fits(self, note: Rendered, to: tuple[Recipient, ...]) -> bool:
+        """Whether the service would take `note` whole; decides how many notices a digest holds."""
+        return len(note.text.encode()) <= self.max_bytes
+
+    max_bytes = 1_000_000
+
     @abstractmethod
     async def send(
         self, note: Rendered, to: tuple[Recipient, ...], key: str, now: datetime
@@ -123,21 +129,33 @@ def _user_ids(to: tuple[Recipient, ...]) -> list[str]:
     return [r.address for r in to if r.address and not r.address.isdigit() and "@" not in r.address]
 
 
+# WeCom robot content limits in UTF-8 bytes, from its documentation.
+WECOM_LIMITS = {"text": 2048, "markdown": 4096}
+
+
 class WeComChannel(HttpChannel):
     """企业微信群机器人. Markdown cannot @ by mobile, so mobiles switch the message to text."""
 
     async def send(
         self, note: Rendered, to: tuple[Recipient, ...], key: str, now: datetime
     ) -> SendResult:
+        return await self._post_json(self._body(note, to))
+
+    def fits(self, note: Rendered, to: tuple[Recipient, ...]) -> bool:
+        body = self._body(note, to)
+        kind = body["msgtype"]
+        return len(body[kind]["content"].encode()) <= WECOM_LIMITS[kind]
+
+    def _body(self, note: Rendered, to: tuple[Recipient, ...]) -> dict[str, Any]:
         mobiles, ids = _mobiles(to), _user_ids(to)
         if mobiles:
-            text = {"content": note.text, "mentioned_mobile_list": mobiles}
+            text: dict[str, Any] = {"content": note.text, "mentioned_mobile_list": mobiles}
             if ids:
                 text["mentioned_list"] = ids
-            return await self._post_json({"msgtype": "text", "text": text})
+            return {"msgtype": "text", "text": text}
         mention = "".join(f"<@{i}>" for i in ids)
         content = note.markdown + (f"\n{mention}" if mention else "")
-        return await self._post_json({"msgtype": "markdown", "markdown": {"content": content}})
+        return {"msgtype": "markdown", "markdown": {"content": content}}
 
     def _answer(self, data: dict[str, Any], raw: str) -> SendResult:
         # 45009: api freq out of limit; -1: system busy.
@@ -153,6 +171,8 @@ def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
 
 class DingTalkChannel(HttpChannel):
     """钉钉自定义机器人: markdown with @mobiles; `timestamp` + `sign` as query parameters."""
+
+    max_bytes = 18_000  # the robot takes a 20 KB message
 
     async def send(
         self, note: Rendered, to: tuple[Recipient, ...], key: str, now: datetime
@@ -182,6 +202,8 @@ def feishu_sign(secret: str, timestamp_s: int) -> str:
 
 class FeishuChannel(HttpChannel):
     """飞书自定义机器人: an interactive card; `timestamp` + `sign` in the body."""
+
+    max_bytes = 18_000  # the request body may be 20 KB
 
     async def send(
         self, note: Rendered, to: tuple[Recipient, ...], key: str, now: datetime

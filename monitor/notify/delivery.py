@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 from prometheus_client import CollectorRegistry, Counter
-from tenacity import RetryCallState, wait_exponential_jitter
+from tenacity import RetryCallState, wait_exponential, wait_random
 
 from monitor.domain.escalation import Plan, Recipient, Role, Step, plan
 from monitor.notify.channels import Channel, SendResult
@@ -221,7 +221,7 @@ class Notifier:
             self._fail(rows, f"no channel named {name!r} is configured", name)
             return 0
         window = self._window(name)
-        batches = self._batches(rows, window.room(now))
+        batches = self._batches(channel, rows, window.room(now), now)
         chosen = {r.id for b in batches for r in b}
         held = [r for r in rows if r.id not in chosen]
         if held:
@@ -232,14 +232,32 @@ class Notifier:
             delivered += await self._send_batch(channel, window, batch, now)
         return delivered
 
-    def _batches(self, rows: list[OutboxRow], room: int) -> list[list[OutboxRow]]:
+    def _batches(
+        self, channel: Channel, rows: list[OutboxRow], room: int, now: datetime
+    ) -> list[list[OutboxRow]]:
+        """One request per row while the rate limit allows; beyond it, digests that the
+        service will take whole, as many as the limit leaves room for."""
         if room <= 0:
             return []
         if len(rows) <= room:
             return [[r] for r in rows]
-        size = self.policy.max_per_digest
-        chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
-        return chunks[:room]
+        chunks: list[list[OutboxRow]] = []
+        current: list[OutboxRow] = []
+        for row in rows:
+            trial = [*current, row]
+            if current and not self._fits(channel, trial, now):
+                chunks.append(current)
+                if len(chunks) == room:
+                    return chunks
+                trial = [row]
+            current = trial
+        return [*chunks, current] if current else chunks
+
+    def _fits(self, channel: Channel, rows: list[OutboxRow], now: datetime) -> bool:
+        if len(rows) > self.policy.max_per_digest:
+            return False
+        msgs = [msgspec.json.decode(r.message, type=OutboxMessage) for r in rows]
+        return channel.fits(render_digest(msgs, now), _recipients(rows))
 
     async def _send_batch(
         self, channel: Channel, window: SlidingWindow, batch: list[OutboxRow], now: datetime
@@ -317,8 +335,8 @@ class Notifier:
 
     def _backoff(self, attempts: int) -> float:
         p = self.policy
-        wait = wait_exponential_jitter(
-            initial=p.backoff_initial_s, max=p.backoff_max_s, jitter=p.backoff_jitter_s
+        wait = wait_exponential(multiplier=p.backoff_initial_s, max=p.backoff_max_s) + wait_random(
+            0, p.backoff_jitter_s
         )
         state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
         state.attempt_number = attempts

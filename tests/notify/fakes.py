@@ -98,8 +98,9 @@ class WeCom(FakeService):
         content = body.get(kind, {}).get("content")
         if not isinstance(content, str) or not content:
             return 200, {"errcode": 44004, "errmsg": "empty content"}
-        if len(content.encode()) > 4096:
-            return 200, {"errcode": 40058, "errmsg": "markdown.content exceed max length 4096"}
+        limit = 4096 if kind == "markdown" else 2048
+        if len(content.encode()) > limit:
+            return 200, {"errcode": 40058, "errmsg": f"{kind}.content exceed max length {limit}"}
         mobiles = body.get(kind, {}).get("mentioned_mobile_list", [])
         if kind == "markdown" and mobiles:
             return 200, {"errcode": 40058, "errmsg": "markdown cannot mention mobiles"}
