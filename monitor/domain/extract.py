@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from monitor.domain.model import Casualties
-from monitor.domain.numerals import CHINESE_NUMERAL_CHARS, NumeralError, read_chinese, to_decimal
+from monitor.domain.numerals import (
+    CHINESE_NUMERAL_CHARS,
+    MAX_NUMERAL_LEN,
+    NumeralError,
+    read_chinese,
+    to_decimal,
+)
 
 # Field names as they appear in Casualties (and in lower_bounds / uncertain).
 DEATHS, MISSING, INJURED, SERIOUS, TRAPPED, LOSS = (
@@ -63,7 +69,7 @@ _NOT_HURT = "害心亡残痕口者员势"
 # The next character that makes a word something else: 死亡率, 被困扰, 不治之症, 受伤害, 伤心.
 _NOT_BEFORE = {
     "死亡": "率", "致死": "率", "不治": "之", "被困": "扰", "被埋": "没怨伏单", "重伤": "害",
-    "受伤": "害", "损失": "率", **dict.fromkeys(
+    "轻伤": "害", "受伤": "害", "损失": "率", **dict.fromkeys(
         [x + "伤" for x in _X_HURT], _NOT_HURT),
 }  # fmt: skip
 # Words that count when a number goes with them but alone do not say anyone was hurt:
@@ -124,7 +130,7 @@ _NUMERAL_CHARS = "0123456789０１２３４５６７８９" + CHINESE_NUMERAL_CH
 # over inside the regex engine rather than in Python.
 _AMOUNT_NEXT = "余多几万亿名人位具个口例元以男.．，。；、,;!！?？\\s）)"
 _FIRST_NUMERAL = re.compile(f"[{_NUMERAL_CHARS}]")
-_RUN = re.compile(f"[{_NUMERAL_CHARS}数几上近多若干些众大批]+(?=[{_AMOUNT_NEXT}]|$)")
+_RUN = re.compile(f"[{_NUMERAL_CHARS}数几上近多若干些众大批]{{1,24}}(?=[{_AMOUNT_NEXT}]|$)")
 _COUNT = re.compile(rf"({_NUM})(余|多|几)?(万)?(余|多)?(名|人|位|具|个|口|例)(以上)?")
 _MEN_WOMEN = re.compile(rf"({_NUM})男({_NUM})女[名人]?")  # 三男两女
 # Two groups joined into one subject: 140名囚犯和2名工作人员死于…
@@ -141,8 +147,9 @@ _VAGUE = re.compile(
     "(?:数十|数百|数千|几十|几百|上百|上千|近百|近千|多|若干|一些|众多|大批|数)(?=[名人位具])"
 )
 _VAGUE_MONEY = re.compile("(?:数|几|上|近)(?:十|百|千)?(?:万|亿)元|数以(?:百|千)?万计")
-_FLOOR_BEFORE = re.compile("(?:至少|最少|不少于|超过|逾)$")
+_FLOOR_BEFORE = re.compile("(?:至少|最少|不少于|超过|逾)有?$")
 WINDOW = 20  # characters searched for numbers on each side of a word
+WIDEN_MAX = 12  # how far a window grows so as not to cut a number in two
 _BREAK = re.compile("[，。；！？,;!?\n]")
 # A subject that is a vehicle, not people: 载有20多名乘客的大巴车被困.
 _VEHICLE_END = re.compile("(?:车|船|飞机|客机|大巴|航班)[上内中里]?$")
@@ -307,9 +314,10 @@ def _windows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
             merged.append((lo, hi))
     widened = []
     for lo, hi in merged:
-        while lo > 0 and text[lo - 1] in _NUMERAL_CHARS:
+        stop_lo, stop_hi = max(0, lo - WIDEN_MAX), min(len(text), hi + WIDEN_MAX)
+        while lo > stop_lo and text[lo - 1] in _NUMERAL_CHARS:
             lo -= 1
-        while hi < len(text) and text[hi] in _NUMERAL_TAIL:
+        while hi < stop_hi and text[hi] in _NUMERAL_TAIL:
             hi += 1
         widened.append((lo, hi))
     return widened
@@ -343,7 +351,7 @@ def _vague_at(text: str, at: int, money: bool) -> _Amount | None:
 
 
 def _amount_at(text: str, at: int, money: bool) -> _Amount | None:
-    floor_before = bool(_FLOOR_BEFORE.search(text, max(0, at - 3), at))
+    floor_before = bool(_FLOOR_BEFORE.search(text, max(0, at - 4), at))
     if money and (sum_ := _MONEY.match(text, at)):
         return _money(sum_, floor_before)
     pair = _MEN_WOMEN.match(text, at)
@@ -377,8 +385,8 @@ def _without_overlaps(tokens: list[_Token]) -> list[_Token]:
 
 
 def _read_number(numeral: str) -> tuple[int | None, bool]:
-    if numeral.isdigit():  # true for full-width digits too, which int() reads
-        return int(numeral), False
+    if numeral.isdigit() and len(numeral) <= MAX_NUMERAL_LEN:
+        return int(numeral), False  # isdigit() holds for full-width digits, which int() reads
     try:
         if numeral[0] in CHINESE_NUMERAL_CHARS:
             return read_chinese(numeral)
@@ -469,7 +477,8 @@ def _words_after(tokens: list[_Token], i: int, text: str) -> list[str]:
         return []
     kinds: list[str] = []
     end = amount.end
-    for tok in tokens[i + 1 :]:
+    for j in range(i + 1, len(tokens)):  # by index: a slice would copy the rest every time
+        tok = tokens[j]
         if not isinstance(tok, _Word) or not _compatible(tok.kind, amount):
             break
         gap = text[end : tok.start]

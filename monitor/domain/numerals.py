@@ -18,6 +18,10 @@ SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
 CHINESE_NUMERAL_CHARS = "".join(DIGITS) + "".join(SMALL_UNITS) + "".join(BIG_UNITS)
 
+# Longer numerals are not counts or sums anyone reports; refusing them early also keeps int()
+# clear of its 4300-digit limit on hostile input.
+MAX_NUMERAL_LEN = 20
+
 # int() and Decimal() already read full-width digits; only the full-width point needs mapping.
 _POINT = str.maketrans({"．": "."})
 
@@ -38,8 +42,7 @@ def read_chinese(text: str) -> tuple[int, bool]:
     Reports write ranges by running two neighbouring digits together (两三人, 三四十人, 十三四人);
     those read as their lower end, flagged, rather than as 23 or 34.
     """
-    if not text:
-        raise NumeralError("empty numeral")
+    _check_length(text)
     if any(ch not in CHINESE_NUMERAL_CHARS for ch in text):
         raise NumeralError(f"not a Chinese numeral: {text!r}")
     if "〇" not in text and "零" not in text:
@@ -50,6 +53,13 @@ def read_chinese(text: str) -> tuple[int, bool]:
         # Digit-by-digit form (二〇〇八): each character is one decimal digit.
         return int("".join(str(DIGITS[ch]) for ch in text)), False
     return _read_with_units(text), False
+
+
+def _check_length(text: str) -> None:
+    if not text:
+        raise NumeralError("empty numeral")
+    if len(text) > MAX_NUMERAL_LEN:
+        raise NumeralError(f"numeral longer than {MAX_NUMERAL_LEN} characters: {text[:24]!r}…")
 
 
 def _range_cut(text: str) -> int | None:
@@ -89,6 +99,7 @@ def to_int(text: str) -> int:
     """Read an Arabic (half- or full-width) or Chinese integer numeral."""
     if text and text[0] in CHINESE_NUMERAL_CHARS:
         return chinese_to_int(text)
+    _check_length(text)
     try:
         return int(text)
     except ValueError as exc:
@@ -99,6 +110,7 @@ def to_decimal(text: str) -> Decimal:
     """Read a possibly fractional numeral, e.g. 1.2 or １．２ (Chinese numerals are whole)."""
     if text and text[0] in CHINESE_NUMERAL_CHARS:
         return Decimal(chinese_to_int(text))
+    _check_length(text)
     try:
         return Decimal(text.translate(_POINT))
     except InvalidOperation as exc:

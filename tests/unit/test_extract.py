@@ -114,6 +114,7 @@ FLOORS: list[tuple[str, dict[str, int], tuple[str, ...]]] = [
     ("十余人受伤", {"injured": 10}, ("injured", "serious_injured")),
     ("20多人死亡", {"deaths": 20}, ("deaths",)),
     ("至少6人死亡", {"deaths": 6}, ("deaths",)),
+    ("至少有6人死亡", {"deaths": 6}, ("deaths",)),
     ("超过100人受伤", {"injured": 100}, ("injured", "serious_injured")),
     ("10人以上被困", {"trapped": 10}, ("trapped",)),
     ("造成20余万人死亡", {"deaths": 200_000}, ("deaths",)),
@@ -252,6 +253,32 @@ def test_long_text_keeps_the_max_across_mentions() -> None:
     text = f"造成3人死亡。{filler}截至发稿，死亡人数已升至7人，另有2人失联。{filler}"
     got = extract_casualties(text)
     assert (got.deaths, got.missing) == (7, 2)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "一" * 20_000 + "人死亡",
+        "1" * 20_000 + "人死亡",
+        "死亡" + "1" * 5_000 + "。",
+        "直接经济损失" + "9" * 40 + "亿元",
+        "死亡" * 50_000,
+        "3死" * 30_000,
+    ],
+    ids=["cn-run", "digit-run", "bare-digit-run", "huge-sum", "only-words", "only-compact"],
+)
+def test_hostile_input_gives_an_answer_not_an_exception(text: str) -> None:
+    got = extract_casualties(text)
+    assert got.loss_yuan is None
+    assert got.deaths is None or got.deaths < 10**6
+
+
+def test_a_megabyte_of_reports_is_read_whole() -> None:
+    unit = "造成3人死亡，5人受伤。" + "据了解，相关部门正在组织处置。" * 5
+    text = unit * 11_000 + "截至发稿，死亡人数已升至9人。"
+    assert len(text.encode()) > 1_000_000
+    got = extract_casualties(text)
+    assert (got.deaths, got.injured) == (9, 5)
 
 
 # --- numerals -----------------------------------------------------------------------------
