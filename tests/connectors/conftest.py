@@ -7,6 +7,7 @@ so tests can check the headers a connector sent (conditional GET, cookies).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -68,15 +69,17 @@ class LocalServer:
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
-                seen = Seen(parts.path, dict(parse_qsl(parts.query)),
-                            {k.lower(): v for k, v in self.headers.items()})
+                seen = Seen(
+                    parts.path,
+                    dict(parse_qsl(parts.query)),
+                    {k.lower(): v for k, v in self.headers.items()},
+                )
                 outer.requests.append(seen)
                 handler = outer.routes.get(parts.path)
                 reply = handler(seen) if handler else Reply(404, b"no such route")
-                try:
+                # The client may stop reading on purpose (size limit, timeout).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self._send(reply)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client stopped reading on purpose (size limit, timeout)
 
             def _send(self, reply: Reply) -> None:
                 if reply.delay:
@@ -182,14 +185,26 @@ async def make_runner(
 ) -> Callable[..., SourceRunner]:
     clients = []
 
-    def build(source: Source, *, max_bytes: int = 5_000_000, timeout: float = 5.0,
-              schedule: Schedule | None = None, **kw: object) -> SourceRunner:
+    def build(
+        source: Source,
+        *,
+        max_bytes: int = 5_000_000,
+        timeout: float = 5.0,
+        schedule: Schedule | None = None,
+        **kw: object,
+    ) -> SourceRunner:
         client = make_client(timeout=timeout)
         clients.append(client)
         http = HttpFetcher(client, max_bytes=max_bytes, deadline=timeout * 2)
         sched = schedule or Schedule(interval=60, page_pause=0, max_pages=5)
-        opts = {"store": store, "sink": sink, "metrics": metrics, "clock": clock,
-                "sleep": clock.sleep, **kw}
+        opts = {
+            "store": store,
+            "sink": sink,
+            "metrics": metrics,
+            "clock": clock,
+            "sleep": clock.sleep,
+            **kw,
+        }
         return SourceRunner(source, http=http, schedule=sched, **opts)  # type: ignore[arg-type]
 
     yield build  # type: ignore[misc]

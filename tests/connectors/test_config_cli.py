@@ -31,9 +31,14 @@ def test_bad_file_lists_every_problem_with_its_line() -> None:
         load_sources(FIXTURES / "sources_bad.yaml")
     lines = {str(i) for i in info.value.issues}
     file = str(FIXTURES / "sources_bad.yaml")
-    assert f"{file}:5: sources[0].interval: Value error, not a duration: 'soon' (use seconds, or 30s, 5m, 1h)" in lines
+    assert (
+        f"{file}:5: sources[0].interval: Value error, not a duration: 'soon' (use seconds, or 30s, 5m, 1h)"
+        in lines
+    )
     assert f"{file}:6: sources[1].name: duplicate source name 'feed-a'" in lines
-    assert f"{file}:10: sources[2].type: type must be one of rss, weibo, wechat, push, file" in lines
+    assert (
+        f"{file}:10: sources[2].type: type must be one of rss, weibo, wechat, push, file" in lines
+    )
     assert f"{file}:12: sources[3].url: Field required" in lines
     assert any(s.startswith(f"{file}:17: sources[4].cookie_env:") for s in lines)
     assert f"{file}:18: sources[4].colour: Extra inputs are not permitted" in lines
@@ -59,28 +64,44 @@ def write_sources(tmp_path: Path, entries: list[dict]) -> Path:
     return path
 
 
-def test_sources_check_reports_each_and_fails_if_any_failed(http_server, tmp_path, capsys, monkeypatch) -> None:
+def test_sources_check_reports_each_and_fails_if_any_failed(
+    http_server, tmp_path, capsys, monkeypatch
+) -> None:
     gov = http_server.route("/gov.xml", Reply(body=(FIXTURES / "gbk_feed.xml").read_bytes()))
     weibo = http_server.route("/getIndex", Reply(body=(FIXTURES / "weibo_forms.json").read_bytes()))
     http_server.route("/statuses/extend", Reply(404, b""))
     blocked = http_server.route("/blocked", Reply(403, b"no"))
     monkeypatch.setenv("TEST_WEIBO_COOKIE", "SUB=very-secret-cookie")
-    path = write_sources(tmp_path, [
-        {"name": "资阳政务", "type": "rss", "url": gov},
-        {"name": "微博", "type": "weibo", "url": weibo, "extend_url": http_server.url("/statuses/extend?id={id}")},
-        {"name": "被拒", "type": "weibo", "url": blocked, "cookie_env": "TEST_WEIBO_COOKIE"},
-        {"name": "无密钥", "type": "push", "secret_env": "TEST_UNSET_SECRET_VAR"},
-    ])
+    path = write_sources(
+        tmp_path,
+        [
+            {"name": "资阳政务", "type": "rss", "url": gov},
+            {
+                "name": "微博",
+                "type": "weibo",
+                "url": weibo,
+                "extend_url": http_server.url("/statuses/extend?id={id}"),
+            },
+            {"name": "被拒", "type": "weibo", "url": blocked, "cookie_env": "TEST_WEIBO_COOKIE"},
+            {"name": "无密钥", "type": "push", "secret_env": "TEST_UNSET_SECRET_VAR"},
+        ],
+    )
     code = main(["sources", "check", "--sources", str(path)])
     out = capsys.readouterr()
     assert code == 1
     lines = out.out.splitlines()
-    assert lines[0] == "✓ 资阳政务 [rss]: 3 posts; newest 2026-04-18T23:26:01+08:00 安岳县强降雨致县道塌方 交通临时管制"
+    assert (
+        lines[0]
+        == "✓ 资阳政务 [rss]: 3 posts; newest 2026-04-18T23:26:01+08:00 安岳县强降雨致县道塌方 交通临时管制"
+    )
     # `sources check` reads the real clock: the newest is the status sent "刚刚" (just now).
     assert lines[1].startswith("✓ 微博 [weibo]: 10 posts; newest ")
     assert lines[1].endswith("这是一条很长的微博，列表里只显示开头 ...全文")
     assert lines[2].startswith("✗ 被拒 [weibo]: refused: HTTP 403 from")
-    assert lines[3] == "✗ 无密钥 [push]: source '无密钥': environment variable TEST_UNSET_SECRET_VAR (the HMAC secret) is not set"
+    assert (
+        lines[3]
+        == "✗ 无密钥 [push]: source '无密钥': environment variable TEST_UNSET_SECRET_VAR (the HMAC secret) is not set"
+    )
     assert "very-secret-cookie" not in out.out + out.err
     assert http_server.hits("/blocked")[0].headers["cookie"] == "SUB=very-secret-cookie"
 
@@ -95,3 +116,61 @@ def test_sources_check_all_good_exits_0(http_server, tmp_path, capsys) -> None:
 def test_sources_check_bad_file_exits_2(capsys) -> None:
     assert main(["sources", "check", "--sources", str(FIXTURES / "sources_bad.yaml")]) == 2
     assert "sources[0].interval" in capsys.readouterr().err
+
+
+async def test_connector_app_runs_sources_from_a_file_and_serves_push(
+    http_server, tmp_path, store, sink, registry
+) -> None:
+    import asyncio
+    import time
+
+    import httpx
+
+    from connectors.app import ConnectorApp
+    from connectors.config import load_sources
+    from connectors.push import SIGNATURE_HEADER, TIMESTAMP_HEADER, create_push_app, sign
+
+    gov = http_server.route("/gov.xml", Reply(body=(FIXTURES / "gbk_feed.xml").read_bytes()))
+    history = tmp_path / "h.jsonl"
+    history.write_text(
+        '{"id": "1", "text": "回放", "published_at": "2026-04-18T08:00:00+08:00"}\n',
+        encoding="utf-8",
+    )
+    path = write_sources(
+        tmp_path,
+        [
+            {
+                "name": "gov",
+                "type": "rss",
+                "url": gov,
+                "interval": 3600,
+                "department": "资阳市人民政府办公室",
+            },
+            {"name": "hist", "type": "file", "url": "h.jsonl", "interval": 3600},
+            {"name": "hotline", "type": "push", "secret_env": "HOTLINE_SECRET"},
+        ],
+    )
+    app = ConnectorApp(
+        load_sources(path), sink=sink, store=store, registry=registry, env={"HOTLINE_SECRET": "k"}
+    )
+    task = asyncio.create_task(app.run())
+    for _ in range(500):
+        if len(sink.posts) >= 4:
+            break
+        await asyncio.sleep(0.01)
+    app.stop()
+    await asyncio.wait_for(task, 5)
+    assert len(sink.posts) == 4 and "file:1" in {p.id for p in sink.posts}
+    assert {p.department for p in sink.posts if p.source == "gov"} == {"资阳市人民政府办公室"}
+    web = create_push_app(app.push_service())
+    body = (
+        '{"id": "a1", "text": "12345 工单", "published_at": "2026-04-18T08:00:00+08:00"}'.encode()
+    )
+    stamp = str(int(time.time()))
+    headers = {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign("k", stamp, body)}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=web), base_url="http://t"
+    ) as client:
+        resp = await client.post("/push/hotline", content=body, headers=headers)
+    assert resp.status_code == 202, resp.text
+    assert sink.posts[-1].id == "push:hotline:a1"

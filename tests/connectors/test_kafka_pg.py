@@ -45,7 +45,9 @@ async def create_topics(bootstrap: str, *names: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1) for n in names])
+        await admin.create_topics(
+            [NewTopic(n, num_partitions=1, replication_factor=1) for n in names]
+        )
     finally:
         await admin.close()
 
@@ -53,8 +55,9 @@ async def create_topics(bootstrap: str, *names: str) -> None:
 async def read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     out: list[tuple[bytes, bytes]] = []
     try:
@@ -104,7 +107,7 @@ def pg_store() -> Iterator[CheckpointStore]:
         engine = sa.create_engine(PG_URL)
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+    except Exception as exc:
         skip_or_fail(f"PostgreSQL unreachable at {PG_URL}: {exc}")
         raise
     schema = f"conn_{uuid.uuid4().hex[:10]}"

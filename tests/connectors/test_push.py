@@ -33,7 +33,9 @@ class Served:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         sock.close()
-        config = uvicorn.Config(create_push_app(service), host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            create_push_app(service), host="127.0.0.1", port=self.port, log_level="warning"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -62,23 +64,46 @@ class ThreadSafeSink(MemorySink):
 @pytest.fixture
 def push(store, metrics) -> Iterator[tuple[Served, ThreadSafeSink]]:
     sink = ThreadSafeSink()
-    service = PushService([PushEndpoint("hotline12345", SECRET), PushEndpoint("grid", "other", department="雁江区人民政府")],
-                          sink=sink, store=store, metrics=metrics)
+    service = PushService(
+        [
+            PushEndpoint("hotline12345", SECRET),
+            PushEndpoint("grid", "other", department="雁江区人民政府"),
+        ],
+        sink=sink,
+        store=store,
+        metrics=metrics,
+    )
     with Served(service) as served:
         yield served, sink
 
 
 def post_body(**over: object) -> bytes:
-    item = {"id": "GD20260418-001", "text": "雁江区某小区楼道堆放杂物存在火灾隐患", "published_at": "2026-04-18T23:26:00+08:00",
-            "author": "市民", "region": "四川"}
+    item = {
+        "id": "GD20260418-001",
+        "text": "雁江区某小区楼道堆放杂物存在火灾隐患",
+        "published_at": "2026-04-18T23:26:00+08:00",
+        "author": "市民",
+        "region": "四川",
+    }
     item.update(over)
     return json.dumps(item, ensure_ascii=False).encode()
 
 
-def send(served: Served, body: bytes, *, secret: str = SECRET, ts: int | None = None, path: str = "/push/hotline12345",
-         headers: dict[str, str] | None = None) -> httpx.Response:
+def send(
+    served: Served,
+    body: bytes,
+    *,
+    secret: str = SECRET,
+    ts: int | None = None,
+    path: str = "/push/hotline12345",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     stamp = str(int(time.time()) if ts is None else ts)
-    hdrs = {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body), "Content-Type": "application/json"}
+    hdrs = {
+        TIMESTAMP_HEADER: stamp,
+        SIGNATURE_HEADER: sign(secret, stamp, body),
+        "Content-Type": "application/json",
+    }
     hdrs.update(headers or {})
     return httpx.post(served.url + path, content=body, headers=hdrs, timeout=5)
 
@@ -114,15 +139,21 @@ def test_bad_signature(push, registry) -> None:
     assert resp.json()["error"] == "bad_signature"
     assert "does not match HMAC-SHA256" in resp.json()["message"]
     assert sink.posts == [] and sink.dead == []
-    assert metric(registry, "connector_errors_total", source="push:hotline12345", kind="bad_signature") == 1
+    assert (
+        metric(registry, "connector_errors_total", source="push:hotline12345", kind="bad_signature")
+        == 1
+    )
 
 
 def test_tampered_body_fails_signature(push) -> None:
     served, _ = push
     stamp = str(int(time.time()))
     good = sign(SECRET, stamp, post_body())
-    resp = httpx.post(served.url + "/push/hotline12345", content=post_body(text="改过的"),
-                      headers={TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: good})
+    resp = httpx.post(
+        served.url + "/push/hotline12345",
+        content=post_body(text="改过的"),
+        headers={TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: good},
+    )
     assert resp.json()["error"] == "bad_signature"
 
 
@@ -148,13 +179,24 @@ def test_malformed_body(push, registry) -> None:
     assert resp.json()["error"] == "malformed_body"
     assert "not valid JSON" in resp.json()["message"]
     assert sink.dead and sink.dead[0].reason.startswith("malformed_body")
-    assert metric(registry, "connector_dead_letters_total", source="push:hotline12345", reason="malformed_body") == 1
+    assert (
+        metric(
+            registry,
+            "connector_dead_letters_total",
+            source="push:hotline12345",
+            reason="malformed_body",
+        )
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        (post_body(published_at="2026-04-18T23:26:00"), "published_at must be an ISO time with a UTC offset"),
+        (
+            post_body(published_at="2026-04-18T23:26:00"),
+            "published_at must be an ISO time with a UTC offset",
+        ),
         (post_body(reposts="很多"), "$.reposts"),
         (post_body(text=""), "text is empty"),
         (json.dumps({"text": "无id"}).encode(), "missing required field `id`"),
@@ -181,7 +223,9 @@ def test_nothing_accepted_is_lost_when_the_sink_fails(push) -> None:
     resp = send(served, post_body(id="retry-me"))
     assert resp.status_code == 503 and resp.json()["error"] == "unavailable"
     # The sender retries (it got no 202); the post was not recorded as seen, so it goes through.
-    assert send(served, post_body(id="retry-me")).json()["accepted"] == ["push:hotline12345:retry-me"]
+    assert send(served, post_body(id="retry-me")).json()["accepted"] == [
+        "push:hotline12345:retry-me"
+    ]
     assert [p.id for p in sink.posts] == ["push:hotline12345:retry-me"]
 
 
@@ -193,8 +237,12 @@ def test_concurrent_identical_pushes_send_once(push) -> None:
         async with httpx.AsyncClient() as client:
             stamp = str(int(time.time()))
             headers = {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(SECRET, stamp, body)}
-            resps = await asyncio.gather(*(client.post(served.url + "/push/hotline12345", content=body, headers=headers)
-                                           for _ in range(8)))
+            resps = await asyncio.gather(
+                *(
+                    client.post(served.url + "/push/hotline12345", content=body, headers=headers)
+                    for _ in range(8)
+                )
+            )
             return [r.status_code for r in resps]
 
     assert asyncio.run(many()) == [202] * 8

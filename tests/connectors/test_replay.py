@@ -20,8 +20,13 @@ BJ = timezone(timedelta(hours=8))
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_jsonl_keeps_event_times_and_dead_letters_bad_lines(make_runner, sink, registry, clock) -> None:
-    runner = make_runner(FileSource("hist", FIXTURES / "history.jsonl"), schedule=Schedule(max_pages=100, page_pause=0))
+async def test_jsonl_keeps_event_times_and_dead_letters_bad_lines(
+    make_runner, sink, registry, clock
+) -> None:
+    runner = make_runner(
+        FileSource("hist", FIXTURES / "history.jsonl"),
+        schedule=Schedule(max_pages=100, page_pause=0),
+    )
     assert await runner.poll_once() == 4
     assert sink.ids == ["file:h1", "weibo:4806111732961615", "file:h4", "file:h7"]
     h1 = sink.posts[0]
@@ -37,32 +42,59 @@ async def test_jsonl_keeps_event_times_and_dead_letters_bad_lines(make_runner, s
 
 
 async def test_csv(make_runner, sink) -> None:
-    runner = make_runner(FileSource("csv", FIXTURES / "history.csv"), schedule=Schedule(max_pages=100, page_pause=0))
+    runner = make_runner(
+        FileSource("csv", FIXTURES / "history.csv"), schedule=Schedule(max_pages=100, page_pause=0)
+    )
     assert await runner.poll_once() == 3
     c1, c2, c5 = sink.posts
-    assert (c1.id, c1.author, c1.reposts, c1.author_verified, c1.region) == ("file:c1", "安岳发布", 5, True, "四川")
+    assert (c1.id, c1.author, c1.reposts, c1.author_verified, c1.region) == (
+        "file:c1",
+        "安岳发布",
+        5,
+        True,
+        "四川",
+    )
     assert c1.published_at == datetime(2026, 4, 18, 8, 0, tzinfo=BJ)
     assert c2.reposts is None and c2.author_verified is False
-    assert c5.text == "带逗号, 的文本" and c5.published_at == datetime(2026, 4, 18, 11, 0, tzinfo=BJ)
+    assert c5.text == "带逗号, 的文本" and c5.published_at == datetime(
+        2026, 4, 18, 11, 0, tzinfo=BJ
+    )
     reasons = {d.where.rsplit(":", 1)[1]: d.reason for d in sink.dead}
     assert "published_at is missing" in reasons["4"]
     assert "3 columns where the header has 7" in reasons["5"]
 
 
-async def test_interrupted_replay_resumes_at_the_next_line(make_runner, sink, store, tmp_path) -> None:
+async def test_interrupted_replay_resumes_at_the_next_line(
+    make_runner, sink, store, tmp_path
+) -> None:
     path = tmp_path / "big.jsonl"
-    lines = [json.dumps({"id": f"n{i}", "text": f"帖子{i}", "published_at": f"2026-04-18T10:{i % 60:02d}:00+08:00"})
-             for i in range(250)]
+    lines = [
+        json.dumps(
+            {
+                "id": f"n{i}",
+                "text": f"帖子{i}",
+                "published_at": f"2026-04-18T10:{i % 60:02d}:00+08:00",
+            }
+        )
+        for i in range(250)
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    first = make_runner(FileSource("big", path, batch_size=100), schedule=Schedule(max_pages=1, page_pause=0))
+    first = make_runner(
+        FileSource("big", path, batch_size=100), schedule=Schedule(max_pages=1, page_pause=0)
+    )
     await first.poll_once()
     assert len(sink.posts) == 100
-    second = make_runner(FileSource("big", path, batch_size=100), schedule=Schedule(max_pages=10, page_pause=0))
+    second = make_runner(
+        FileSource("big", path, batch_size=100), schedule=Schedule(max_pages=10, page_pause=0)
+    )
     await second.poll_once()
     assert sink.ids == [f"file:n{i}" for i in range(250)]
     # Lines appended later are read on the next poll, and only they.
     with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"id": "late", "text": "追加", "published_at": "2026-04-19T00:00:00+08:00"}) + "\n")
+        fh.write(
+            json.dumps({"id": "late", "text": "追加", "published_at": "2026-04-19T00:00:00+08:00"})
+            + "\n"
+        )
     await second.poll_once()
     assert sink.ids[-1] == "file:late" and len(sink.ids) == 251
 
@@ -71,15 +103,35 @@ def test_kill_9_during_replay_loses_nothing(tmp_path: Path) -> None:
     history = tmp_path / "history.jsonl"
     total = 400
     history.write_text(
-        "".join(json.dumps({"id": f"k{i}", "text": f"记录{i}", "published_at": "2026-04-18T10:00:00+08:00"}) + "\n"
-                for i in range(total)),
+        "".join(
+            json.dumps(
+                {"id": f"k{i}", "text": f"记录{i}", "published_at": "2026-04-18T10:00:00+08:00"}
+            )
+            + "\n"
+            for i in range(total)
+        ),
         encoding="utf-8",
     )
     out = tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "monitor", "replay", str(history), "--out", str(out),
-           "--checkpoint", f"sqlite:///{tmp_path / 'cp.db'}", "--batch-size", "20", "--pause", "0.05"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "monitor",
+        "replay",
+        str(history),
+        "--out",
+        str(out),
+        "--checkpoint",
+        f"sqlite:///{tmp_path / 'cp.db'}",
+        "--batch-size",
+        "20",
+        "--pause",
+        "0.05",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if out.exists() and 60 <= len(out.read_bytes().splitlines()) < total:

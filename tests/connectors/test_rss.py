@@ -35,7 +35,10 @@ async def test_gbk_feed_chinese_dates_html_and_missing_guid(http_server, make_ru
     assert await runner.poll_once() == 3
     fire, landslide, food = sink.posts
     assert fire.title == "雁江区某小区发生火灾 无人员伤亡"
-    assert fire.text == "4月18日晚，雁江区某小区发生火灾，消防救援人员迅速到场处置&扑灭明火。\n无人员伤亡。"
+    assert (
+        fire.text
+        == "4月18日晚，雁江区某小区发生火灾，消防救援人员迅速到场处置&扑灭明火。\n无人员伤亡。"
+    )
     assert fire.published_at == datetime(2026, 4, 18, 23, 26, tzinfo=BJ)
     assert fire.id == "rss:ziyang-2026-0418-001"
     assert fire.author == "资阳市应急管理局"
@@ -74,7 +77,9 @@ async def test_conditional_get_304(http_server, make_runner, sink, store) -> Non
     def handler(seen):
         if seen.headers.get("if-none-match") == '"v1"':
             return Reply(304, headers={"ETag": '"v1"'})
-        return Reply(body=body, headers={"ETag": '"v1"', "Last-Modified": "Sat, 18 Apr 2026 15:30:00 GMT"})
+        return Reply(
+            body=body, headers={"ETag": '"v1"', "Last-Modified": "Sat, 18 Apr 2026 15:30:00 GMT"}
+        )
 
     url = http_server.route("/cond.xml", handler)
     runner = make_runner(RssSource("cond", url))

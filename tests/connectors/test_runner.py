@@ -54,7 +54,9 @@ async def test_crash_between_ack_and_checkpoint_repeats_one_batch_with_same_ids(
     url = http_server.route("/feed.xml", rss(("a", "甲"), ("b", "乙")))
     runner = make_runner(RssSource("f", url))
     real_commit = store.commit
-    monkeypatch.setattr(store, "commit", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
+    monkeypatch.setattr(
+        store, "commit", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone"))
+    )
     with pytest.raises(OSError):
         await runner.poll_once()
     monkeypatch.setattr(store, "commit", real_commit)
@@ -64,10 +66,22 @@ async def test_crash_between_ack_and_checkpoint_repeats_one_batch_with_same_ids(
     assert store.seen("f", ["rss:a", "rss:b"]) == {"rss:a", "rss:b"}
 
 
-async def test_keeps_running_through_failures_and_recovers(http_server, make_runner, sink, registry, clock) -> None:
-    answers = [Reply(500, b"down"), Reply(200, b"{not json"), rss(("a", "甲")), Reply(429, b""), rss(("a", "甲"), ("b", "乙"))]
-    url = http_server.route("/feed.xml", lambda s: answers.pop(0) if len(answers) > 1 else answers[0])
-    runner = make_runner(RssSource("f", url), schedule=Schedule(interval=60, jitter=0.1, page_pause=0))
+async def test_keeps_running_through_failures_and_recovers(
+    http_server, make_runner, sink, registry, clock
+) -> None:
+    answers = [
+        Reply(500, b"down"),
+        Reply(200, b"{not json"),
+        rss(("a", "甲")),
+        Reply(429, b""),
+        rss(("a", "甲"), ("b", "乙")),
+    ]
+    url = http_server.route(
+        "/feed.xml", lambda s: answers.pop(0) if len(answers) > 1 else answers[0]
+    )
+    runner = make_runner(
+        RssSource("f", url), schedule=Schedule(interval=60, jitter=0.1, page_pause=0)
+    )
     task = asyncio.create_task(runner.run())
     for _ in range(2000):
         if len(sink.posts) == 2:
@@ -90,7 +104,9 @@ async def test_keeps_running_through_failures_and_recovers(http_server, make_run
 
 async def test_backoff_grows_between_consecutive_failures(http_server, make_runner, clock) -> None:
     url = http_server.route("/feed.xml", Reply(503, b""))
-    runner = make_runner(RssSource("f", url), schedule=Schedule(backoff_initial=10, backoff_max=10_000))
+    runner = make_runner(
+        RssSource("f", url), schedule=Schedule(backoff_initial=10, backoff_max=10_000)
+    )
     original = runner._record_failure
 
     async def stop_after_six(state):
@@ -106,20 +122,43 @@ async def test_backoff_grows_between_consecutive_failures(http_server, make_runn
 
 
 async def test_official_accounts_marked(http_server, make_runner, sink) -> None:
-    data = {"ok": 1, "data": {"cardlistInfo": {"since_id": None}, "cards": [
-        {"card_type": 9, "mblog": {"id": "2", "created_at": "刚刚", "text": "转发",
-                                    "user": {"id": 111, "screen_name": "资阳应急"},
-                                    "retweeted_status": {"id": "1", "created_at": "5分钟前", "text": "原文",
-                                                         "user": {"id": 999, "screen_name": "网友"}}}},
-    ]}}
+    data = {
+        "ok": 1,
+        "data": {
+            "cardlistInfo": {"since_id": None},
+            "cards": [
+                {
+                    "card_type": 9,
+                    "mblog": {
+                        "id": "2",
+                        "created_at": "刚刚",
+                        "text": "转发",
+                        "user": {"id": 111, "screen_name": "资阳应急"},
+                        "retweeted_status": {
+                            "id": "1",
+                            "created_at": "5分钟前",
+                            "text": "原文",
+                            "user": {"id": 999, "screen_name": "网友"},
+                        },
+                    },
+                },
+            ],
+        },
+    }
     weibo = http_server.route("/getIndex", Reply(body=json.dumps(data).encode()))
     feed = http_server.route("/gov.xml", rss(("n1", "通告")))
-    official = OfficialAccounts([OfficialAccount(department="市应急管理局", weibo_uid=("111",), feeds=(feed,))])
+    official = OfficialAccounts(
+        [OfficialAccount(department="市应急管理局", weibo_uid=("111",), feeds=(feed,))]
+    )
     await make_runner(WeiboSource("wb", weibo), official=official).poll_once()
     await make_runner(RssSource("gov", feed), official=official).poll_once()
-    await make_runner(RssSource("dept", feed, department="市生态环境局"), official=official).poll_once()
+    await make_runner(
+        RssSource("dept", feed, department="市生态环境局"), official=official
+    ).poll_once()
     by_id = {(p.source, p.id): p for p in sink.posts}
-    assert by_id[("wb", "weibo:2")].official and by_id[("wb", "weibo:2")].department == "市应急管理局"
+    assert (
+        by_id[("wb", "weibo:2")].official and by_id[("wb", "weibo:2")].department == "市应急管理局"
+    )
     assert not by_id[("wb", "weibo:1")].official  # someone else's original, reposted
     assert by_id[("gov", "rss:n1")].department == "市应急管理局"
     assert by_id[("dept", "rss:n1")].department == "市生态环境局"

@@ -15,12 +15,22 @@ BJ = timezone(timedelta(hours=8))
 
 
 def json_reply(data: object) -> Reply:
-    return Reply(body=json.dumps(data, ensure_ascii=False).encode(), headers={"Content-Type": "application/json"})
+    return Reply(
+        body=json.dumps(data, ensure_ascii=False).encode(),
+        headers={"Content-Type": "application/json"},
+    )
 
 
 def article(n: int) -> dict:
-    return {"aid": f"{n}_1", "appmsgid": n, "itemidx": 1, "title": f"通报{n}", "digest": f"摘要{n}",
-            "link": f"http://mp.weixin.qq.com/s?__biz=QkJC&amp;mid={n}&amp;idx=1", "create_time": 1776500000 + n}
+    return {
+        "aid": f"{n}_1",
+        "appmsgid": n,
+        "itemidx": 1,
+        "title": f"通报{n}",
+        "digest": f"摘要{n}",
+        "link": f"http://mp.weixin.qq.com/s?__biz=QkJC&amp;mid={n}&amp;idx=1",
+        "create_time": 1776500000 + n,
+    }
 
 
 def listing(ns: list[int]) -> dict:
@@ -30,7 +40,9 @@ def listing(ns: list[int]) -> dict:
 async def test_real_sample(http_server, make_runner, sink, shared_data: Path) -> None:
     body = (shared_data / "samples" / "wechat_mp_appmsg_list_ex_trganda.json").read_bytes()
     url = http_server.route("/cgi-bin/appmsg", Reply(body=body))
-    await make_runner(WechatSource("sec", url, account="安全动态", biz="MzA5NDYyNDI0MA==")).poll_once()
+    await make_runner(
+        WechatSource("sec", url, account="安全动态", biz="MzA5NDYyNDI0MA==")
+    ).poll_once()
     (post,) = sink.posts
     assert post.id == "wechat:2651958330_1"
     assert post.title == "每日安全动态推送(04-02)"
@@ -45,10 +57,15 @@ async def test_paging_by_begin_and_params(http_server, make_runner, sink) -> Non
 
     def handler(seen):
         begin, count = int(seen.query["begin"]), int(seen.query["count"])
-        return json_reply(listing(all_items[begin:begin + count]))
+        return json_reply(listing(all_items[begin : begin + count]))
 
     url = http_server.route("/cgi-bin/appmsg", handler)
-    source = WechatSource("acc", url + "?action=list_ex&type=9", params={"fakeid": "QkJC", "token": "t0k"}, page_size=5)
+    source = WechatSource(
+        "acc",
+        url + "?action=list_ex&type=9",
+        params={"fakeid": "QkJC", "token": "t0k"},
+        page_size=5,
+    )
     await make_runner(source).poll_once()
     assert sink.ids == [f"wechat:{n}_1" for n in all_items]
     hits = http_server.hits("/cgi-bin/appmsg")
@@ -57,8 +74,13 @@ async def test_paging_by_begin_and_params(http_server, make_runner, sink) -> Non
     assert sink.posts[0].url == "http://mp.weixin.qq.com/s?__biz=QkJC&mid=20&idx=1"
 
 
-async def test_freq_control_backs_off_then_recovers(http_server, make_runner, sink, clock, registry) -> None:
-    answers = [Reply(body=(FIXTURES / "wechat_freq_control.json").read_bytes()), json_reply(listing([3, 2]))]
+async def test_freq_control_backs_off_then_recovers(
+    http_server, make_runner, sink, clock, registry
+) -> None:
+    answers = [
+        Reply(body=(FIXTURES / "wechat_freq_control.json").read_bytes()),
+        json_reply(listing([3, 2])),
+    ]
     url = http_server.route("/cgi-bin/appmsg", lambda s: answers.pop(0))
     runner = make_runner(WechatSource("acc", url, freq_control_wait=600))
     await runner.poll_with_retry()
@@ -69,7 +91,9 @@ async def test_freq_control_backs_off_then_recovers(http_server, make_runner, si
 
 
 async def test_freq_control_health_message(http_server, make_runner) -> None:
-    url = http_server.route("/cgi-bin/appmsg", Reply(body=(FIXTURES / "wechat_freq_control.json").read_bytes()))
+    url = http_server.route(
+        "/cgi-bin/appmsg", Reply(body=(FIXTURES / "wechat_freq_control.json").read_bytes())
+    )
     runner = make_runner(WechatSource("acc", url, freq_control_wait=600))
     original = runner._record_failure
 
@@ -80,15 +104,19 @@ async def test_freq_control_health_message(http_server, make_runner) -> None:
     runner._record_failure = stop_after
     await runner.poll_with_retry()
     assert runner.health.last_error_kind == "freq_control"
-    assert "WeChat freq control (ret 200013), backing off at least 600 s" in runner.health.last_error
+    assert (
+        "WeChat freq control (ret 200013), backing off at least 600 s" in runner.health.last_error
+    )
 
 
 async def test_expired_session_and_bad_article(http_server, make_runner, sink) -> None:
-    url = http_server.route("/cgi-bin/appmsg", json_reply({"base_resp": {"ret": 200003, "err_msg": "invalid session"}}))
+    url = http_server.route(
+        "/cgi-bin/appmsg", json_reply({"base_resp": {"ret": 200003, "err_msg": "invalid session"}})
+    )
     runner = make_runner(WechatSource("acc", url), schedule=Schedule(backoff_initial=1))
     try:
         await runner.poll_once()
-    except Exception as exc:  # noqa: BLE001 - the kind is what matters
+    except Exception as exc:
         assert getattr(exc, "kind", None) == "login_wall"
     else:
         raise AssertionError("an expired session must fail the poll")
@@ -100,7 +128,11 @@ async def test_expired_session_and_bad_article(http_server, make_runner, sink) -
     assert "create_time is not a unix time" in sink.dead[0].reason
 
 
-async def test_werss_bridge_feed_is_an_rss_source_of_type_wechat(http_server, make_runner, sink) -> None:
-    url = http_server.route("/feeds/MzA5.rss", Reply(body=(FIXTURES / "atom_utf8.xml").read_bytes()))
+async def test_werss_bridge_feed_is_an_rss_source_of_type_wechat(
+    http_server, make_runner, sink
+) -> None:
+    url = http_server.route(
+        "/feeds/MzA5.rss", Reply(body=(FIXTURES / "atom_utf8.xml").read_bytes())
+    )
     await make_runner(RssSource("bridge", url, kind="wechat")).poll_once()
     assert sink.ids == ["wechat:urn:ziyang:atom:1"]

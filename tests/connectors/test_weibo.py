@@ -21,7 +21,12 @@ def json_reply(data: object, status: int = 200, **headers: str) -> Reply:
 
 
 def card(i: int, created: str = "Sat Apr 18 20:00:00 +0800 2026", **extra: object) -> dict:
-    mblog = {"id": str(i), "created_at": created, "text": f"微博{i}", "user": {"id": 1, "screen_name": "u"}}
+    mblog = {
+        "id": str(i),
+        "created_at": created,
+        "text": f"微博{i}",
+        "user": {"id": 1, "screen_name": "u"},
+    }
     return {"card_type": 9, "mblog": {**mblog, **extra}}
 
 
@@ -53,9 +58,18 @@ async def test_real_mobile_sample(http_server, make_runner, sink, shared_data: P
 
 
 async def test_real_pc_ajax_sample(http_server, make_runner, sink, shared_data: Path) -> None:
-    item = json.loads((shared_data / "samples" / "weibo_pc_ajax_mymblog_item_stablog.json").read_bytes())["item"]
-    url = http_server.route("/ajax/statuses/mymblog", json_reply({"ok": 1, "data": {"list": [item], "since_id": ""}}))
-    long_url = http_server.route("/ajax/statuses/longtext", json_reply({"ok": 1, "data": {"longTextContent": "【欧盟17国联手砸下1.2万亿】全文<br />第二段"}}))
+    item = json.loads(
+        (shared_data / "samples" / "weibo_pc_ajax_mymblog_item_stablog.json").read_bytes()
+    )["item"]
+    url = http_server.route(
+        "/ajax/statuses/mymblog", json_reply({"ok": 1, "data": {"list": [item], "since_id": ""}})
+    )
+    long_url = http_server.route(
+        "/ajax/statuses/longtext",
+        json_reply(
+            {"ok": 1, "data": {"longTextContent": "【欧盟17国联手砸下1.2万亿】全文<br />第二段"}}
+        ),
+    )
     source = WeiboSource("pc", url, extend_url=long_url + "?id={mblogid}")
     assert source.layout == "pc"
     await make_runner(source).poll_once()
@@ -72,9 +86,18 @@ async def test_real_pc_ajax_sample(http_server, make_runner, sink, shared_data: 
     assert http_server.hits("/ajax/statuses/longtext")[0].query == {"id": "K3dsQFvJr"}
 
 
-async def test_every_created_at_form_counts_region_repost_long_text(http_server, make_runner, sink, clock) -> None:
-    url = http_server.route("/api/container/getIndex", Reply(body=(FIXTURES / "weibo_forms.json").read_bytes()))
-    extend = http_server.route("/statuses/extend", json_reply({"ok": 1, "data": {"longTextContent": "这是一条很长的微博，<br />全文在这里。"}}))
+async def test_every_created_at_form_counts_region_repost_long_text(
+    http_server, make_runner, sink, clock
+) -> None:
+    url = http_server.route(
+        "/api/container/getIndex", Reply(body=(FIXTURES / "weibo_forms.json").read_bytes())
+    )
+    extend = http_server.route(
+        "/statuses/extend",
+        json_reply(
+            {"ok": 1, "data": {"longTextContent": "这是一条很长的微博，<br />全文在这里。"}}
+        ),
+    )
     await make_runner(WeiboSource("forms", url, extend_url=extend + "?id={id}")).poll_once()
     by_id = {p.id: p for p in sink.posts}
     times = [by_id[f"weibo:{5000000000000000 + i}"].published_at for i in range(1, 9)]
@@ -104,7 +127,9 @@ async def test_every_created_at_form_counts_region_repost_long_text(http_server,
 
 
 async def test_long_text_failure_keeps_cut_text(http_server, make_runner, sink) -> None:
-    url = http_server.route("/api/container/getIndex", Reply(body=(FIXTURES / "weibo_forms.json").read_bytes()))
+    url = http_server.route(
+        "/api/container/getIndex", Reply(body=(FIXTURES / "weibo_forms.json").read_bytes())
+    )
     extend = http_server.route("/statuses/extend", Reply(500, b"oops"))
     source = WeiboSource("forms", url, extend_url=extend + "?id={id}")
     await make_runner(source).poll_once()
@@ -115,11 +140,17 @@ async def test_long_text_failure_keeps_cut_text(http_server, make_runner, sink) 
 
 async def test_paging_by_since_id_until_caught_up(http_server, make_runner, sink, store) -> None:
     pages = {None: page([30, 29], 28), "28": page([28, 27], 26), "26": page([26, 25], None)}
-    url = http_server.route("/api/container/getIndex", lambda s: json_reply(pages[s.query.get("since_id")]))
+    url = http_server.route(
+        "/api/container/getIndex", lambda s: json_reply(pages[s.query.get("since_id")])
+    )
     runner = make_runner(WeiboSource("w", url))
     assert await runner.poll_once() == 6
     assert sink.ids == [f"weibo:{i}" for i in range(30, 24, -1)]
-    assert [h.query.get("since_id") for h in http_server.hits("/api/container/getIndex")] == [None, "28", "26"]
+    assert [h.query.get("since_id") for h in http_server.hits("/api/container/getIndex")] == [
+        None,
+        "28",
+        "26",
+    ]
     # New posts on top: the next poll reads page one, meets a post already sent, and stops.
     pages[None] = page([32, 31, 30], 29)
     assert await runner.poll_once() == 2
@@ -130,7 +161,9 @@ async def test_paging_by_since_id_until_caught_up(http_server, make_runner, sink
 
 async def test_interrupted_sweep_resumes_from_cursor(http_server, make_runner, sink, store) -> None:
     pages = {None: page([30, 29], 28), "28": page([28, 27], 26), "26": page([26, 25], None)}
-    url = http_server.route("/api/container/getIndex", lambda s: json_reply(pages[s.query.get("since_id")]))
+    url = http_server.route(
+        "/api/container/getIndex", lambda s: json_reply(pages[s.query.get("since_id")])
+    )
     from connectors.base import Schedule
 
     first = make_runner(WeiboSource("w", url), schedule=Schedule(max_pages=1, page_pause=0))
@@ -150,14 +183,39 @@ async def test_interrupted_sweep_resumes_from_cursor(http_server, make_runner, s
         (Reply(429, b"slow down", {"Retry-After": "120"}), "refused", "retry after 120 s"),
         (Reply(502, b"bad gateway"), "http_status", "HTTP 502"),
         (Reply(503, b""), "http_status", "HTTP 503"),
-        (Reply(200, b'{"ok":1,"data":{"cards":[{"card_type":9,"mblog":{"id":"1"'), "bad_payload", "truncated JSON"),
-        (Reply(200, "<html><body>系统繁忙，请稍后再试</body></html>".encode(), {"Content-Type": "text/html"}), "bad_payload", "HTML page instead of JSON"),
-        (Reply(200, "<html><title>新浪通行证</title><a href='https://passport.weibo.com/'>登录</a></html>".encode()), "login_wall", "login page"),
-        (json_reply({"ok": -100, "url": "https://passport.weibo.com/sso/signin"}), "login_wall", "asks for a login"),
+        (
+            Reply(200, b'{"ok":1,"data":{"cards":[{"card_type":9,"mblog":{"id":"1"'),
+            "bad_payload",
+            "truncated JSON",
+        ),
+        (
+            Reply(
+                200,
+                "<html><body>系统繁忙，请稍后再试</body></html>".encode(),
+                {"Content-Type": "text/html"},
+            ),
+            "bad_payload",
+            "HTML page instead of JSON",
+        ),
+        (
+            Reply(
+                200,
+                "<html><title>新浪通行证</title><a href='https://passport.weibo.com/'>登录</a></html>".encode(),
+            ),
+            "login_wall",
+            "login page",
+        ),
+        (
+            json_reply({"ok": -100, "url": "https://passport.weibo.com/sso/signin"}),
+            "login_wall",
+            "asks for a login",
+        ),
         (json_reply({"ok": 0, "msg": "请求过于频繁"}), "refused", "ok=0: 请求过于频繁"),
     ],
 )
-async def test_refusals_give_clear_health(http_server, make_runner, registry, sink, reply, kind, words) -> None:
+async def test_refusals_give_clear_health(
+    http_server, make_runner, registry, sink, reply, kind, words
+) -> None:
     url = http_server.route("/api/container/getIndex", reply)
     runner = make_runner(WeiboSource("w", url))
     await _one_failed_attempt(runner)
@@ -187,7 +245,9 @@ async def test_retry_after_is_honoured_then_recovers(http_server, make_runner, s
     assert sink.ids == ["weibo:5", "weibo:4"]
 
 
-async def test_bad_status_goes_to_dead_letter_rest_delivered(http_server, make_runner, sink, registry) -> None:
+async def test_bad_status_goes_to_dead_letter_rest_delivered(
+    http_server, make_runner, sink, registry
+) -> None:
     data = page([3, 2], None)
     data["data"]["cards"].insert(1, card(99, created="明年某天"))
     url = http_server.route("/api/container/getIndex", json_reply(data))
