@@ -38,7 +38,7 @@ _DEATH = re.compile("死|亡|遇难|罹难|丧生")
 _NOT_DEATH = re.compile("伤亡|或失踪|死守|枯死")
 _SERIOUS = re.compile("重伤|伤严重")
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９．", "0123456789.")
-_SPAN_NUMBER = re.compile(r"(\d+(?:\.\d+)?)(余|多)?(万)?(?:人|名|口|位|例|具|个)?")
+_SPAN_NUMBER = re.compile(r"(\d+(?:\.\d+)?)(?![\d.]|岁)(余|多)?(万)?(?:人|名|口|位|例|具|个)?")
 _MEN_WOMEN = re.compile(r"(\d+)男(\d+)女")
 
 

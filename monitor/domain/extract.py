@@ -117,7 +117,7 @@ _CN = f"[{CHINESE_NUMERAL_CHARS}]+"
 _NUM = f"(?:{_AR}|{_CN})"
 # Compact headline forms around a lone 死 or 伤: 6死3伤, 致3死, 致一死一伤, 车祸3死.
 _COMPACT = re.compile(
-    rf"(?P<cd>{_NUM})死(?P<ci>{_NUM})伤(?![亡者员害心])"
+    rf"(?P<cd>{_NUM})死(?P<ci>{_NUM})(?P<cq>重|轻)?伤(?![亡者员害心])"
     rf"|(?P<cd2>{_NUM})死(?=[，。、；;,!！?？\s]|$)"
     rf"|(?<=[致成酿已共生])(?P<cd3>{_NUM})死(?![亡者去])"
     rf"|(?<=[致成])(?P<ci2>{_NUM})伤(?![亡者员害心])"
@@ -150,7 +150,10 @@ _VAGUE_MONEY = re.compile("(?:数|几|上|近)(?:十|百|千)?(?:万|亿)元|数
 _FLOOR_BEFORE = re.compile("(?:至少|最少|不少于|超过|逾)有?$")
 WINDOW = 20  # characters searched for numbers on each side of a word
 WIDEN_MAX = 12  # how far a window grows so as not to cut a number in two
-_BREAK = re.compile("[，。；！？,;!?\n]")
+_BREAK = re.compile("[，。；！？,;!?\n【】]")
+# A space ends a clause in posts (万源城管打死卖蘑菇学生 千人聚集) but scraped news also has
+# stray ones inside a clause (两名女孩 经抢救 无效死亡): only a link backwards stops at one.
+_SPACE = re.compile("[ 　]")
 # A subject that is a vehicle, not people: 载有20多名乘客的大巴车被困.
 _VEHICLE_END = re.compile("(?:车|船|飞机|客机|大巴|航班)[上内中里]?$")
 _TIME_AFTER_GE = re.compile("^(?:小时|月|星期|钟头|礼拜|年头)")
@@ -296,7 +299,8 @@ def _compact(text: str, at: int) -> Iterator[_Fact]:
             continue
         dead = m["cd"] or m["cd2"] or m["cd3"]
         hurt = m["ci"] or m["ci2"]
-        for numeral, kind in ((dead, K_DEATH), (hurt, K_HURT)):
+        hurt_kind = {"重": K_SERIOUS, "轻": K_LIGHT}.get(m["cq"], K_HURT)  # 1死1重伤
+        for numeral, kind in ((dead, K_DEATH), (hurt, hurt_kind)):
             if numeral is not None:
                 value, floor = _read_number(numeral)
                 if value is not None:
@@ -398,8 +402,12 @@ def _read_number(numeral: str) -> tuple[int | None, bool]:
 def _count(m: re.Match[str], floor_before: bool) -> _Amount:
     numeral, more, wan, more_after, unit, above = m.groups()
     value, floor = _read_number(numeral)
-    if value is not None and wan:
-        value *= 10_000
+    if value is not None and wan:  # 2.5万人: scale before dropping the fraction
+        value = (
+            int(to_decimal(numeral) * 10_000)
+            if numeral[0] not in CHINESE_NUMERAL_CHARS
+            else value * 10_000
+        )
     floor = floor or floor_before or bool(more or more_after or above)
     return _Amount(m.start(), m.end(), value, floor, False, True, unit)
 
@@ -505,8 +513,15 @@ def _links_after(word: _Word, amount: _Amount, text: str) -> bool:
     if not _compatible(word.kind, amount):
         return False
     gap = text[word.end : amount.start]
-    # 伤员救治的医护人员达1916名: a 的 inside the gap starts a new subject.
-    return len(gap) <= MAX_GAP and not _BREAK.search(gap) and "的" not in gap[:-1]
+    # 伤员救治的医护人员达1916名: a 的 inside the gap starts a new subject. 个 after the word
+    # is too loose a measure (打死都只爱我一个).
+    return (
+        len(gap) <= MAX_GAP
+        and not _BREAK.search(gap)
+        and not _SPACE.search(gap)
+        and "的" not in gap[:-1]
+        and amount.measure != "个"
+    )
 
 
 def _compatible(kind: str, amount: _Amount) -> bool:

@@ -44,6 +44,7 @@ COUNTS: list[tuple[str, dict[str, int]]] = [
     ("车祸致3死", {"deaths": 3}),
     ("致一死两伤", {"deaths": 1, "injured": 2, "serious_injured": 2}),
     ("包固公路发生五死特大交通事故", {"deaths": 5}),
+    ("姐弟两人1死1重伤", {"deaths": 1, "injured": 1, "serious_injured": 1}),
     ("客车农用车相撞致6人亡", {"deaths": 6}),
     ("32人亡50人送医治疗", {"deaths": 32, "injured": 50, "serious_injured": 50}),
     # numerals
@@ -54,6 +55,8 @@ COUNTS: list[tuple[str, dict[str, int]]] = [
     ("二十三人遇难，一百零五人受伤", {"deaths": 23, "injured": 105, "serious_injured": 105}),
     ("造成9200人死亡", {"deaths": 9200}),
     ("造成一万人死亡", {"deaths": 10000}),
+    ("2.5万人直接致死", {"deaths": 25000}),
+    ("3个孩子受伤", {"injured": 3, "serious_injured": 3}),
     # missing and trapped
     ("3人失踪", {"missing": 3}),
     ("2名船员失联", {"missing": 2}),
@@ -210,6 +213,9 @@ TRAPS = [
     "会议强调要把损失降到最低",
     "这条新闻让人伤心",
     "近日，3名游客受到惊吓",
+    "打死都只爱我一个，对于别人",  # 个 after the word is too loose a measure
+    "万源城管打死卖蘑菇学生 千人聚集",  # a space ends the clause in a post
+    "伤员救治的医护人员达1916名",  # 的 starts a new subject
 ]
 
 
