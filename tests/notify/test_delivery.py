@@ -44,7 +44,8 @@ async def drive(n: Notifier, clock: FakeClock, minutes: float, step_s: float = 5
 
 def accepted_titles(services: Services, name: str) -> list[str]:
     fake = getattr(services, name).service
-    return [line for req in fake.accepted for line in _content(req.json).splitlines()]
+    lines = [line for req in fake.accepted for line in _content(req.json).splitlines()]
+    return [line.strip("*").removeprefix("> ") for line in lines]
 
 
 def _incident_titles(lines: list[str]) -> list[str]:
@@ -61,6 +62,8 @@ def _content(body: dict[str, object]) -> str:
     part = body.get(kind)
     if isinstance(part, dict):
         return str(part.get("content") or part.get("text"))
+    if isinstance(body.get("text"), str):  # the signed webhook
+        return str(body["text"])
     card = body["card"]
     assert isinstance(card, dict)
     return (
