@@ -35,10 +35,12 @@ without it the bodies of the opening (or gravest) post's classification are kept
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 import msgspec
@@ -104,10 +106,12 @@ _STOP_CHARS = frozenset(
 )
 
 
+@lru_cache(maxsize=16384)
 def bigrams(text: str) -> frozenset[str]:
-    clean = _NOISE.sub("", text)[:TEXT_KEEP]
-    pairs = (clean[i : i + 2] for i in range(len(clean) - 1))
-    return frozenset(p for p in pairs if p[0] not in _STOP_CHARS and p[1] not in _STOP_CHARS)
+    """Cached: an incident's kept texts are compared with every post of its partition."""
+    clean = _NOISE.sub("", text[: TEXT_KEEP * 2])[:TEXT_KEEP]
+    keep = [c not in _STOP_CHARS for c in clean]
+    return frozenset(clean[i : i + 2] for i in range(len(clean) - 1) if keep[i] and keep[i + 1])
 
 
 def overlap(a: frozenset[str], b: frozenset[str]) -> float:
@@ -117,8 +121,25 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def similarity(text: str, state: IncidentState) -> float:
-    mine = bigrams(text)
-    return max((overlap(mine, bigrams(t)) for t in state.texts), default=0.0)
+    return _similarity(bigrams(text), state)
+
+
+def _similarity(mine: frozenset[str], state: IncidentState, floor: float = 0.0) -> float:
+    """Best overlap with any kept text; 0.0 early when even the bound cannot reach `floor`."""
+    union, shortest, sets = _text_profile(state.texts)
+    if not mine or not sets:
+        return 0.0
+    # |A∩T| ≤ |A∩U| and min(|A|,|T|) ≥ min(|A|, shortest): one intersection rules most out
+    if len(mine & union) / min(len(mine), shortest) < floor:
+        return 0.0
+    return max(overlap(mine, s) for s in sets)
+
+
+@lru_cache(maxsize=4096)
+def _text_profile(texts: tuple[str, ...]) -> tuple[frozenset[str], int, tuple[frozenset[str], ...]]:
+    sets = tuple(s for s in (bigrams(t) for t in texts) if s)
+    union = frozenset().union(*sets)
+    return union, min((len(s) for s in sets), default=1), sets
 
 
 MIN_NEAR_DUP_BIGRAMS = 12  # a few words contained in a long text are not a duplicate of it
@@ -156,9 +177,7 @@ def assign(
         return Decision(action="ignore", key=key, reason="not an incident")
     t = event_time(post)
     ordered = sorted(candidates, key=lambda c: (c.first_seen, c.id))
-    joined = _repost_match(ordered, post) or _near_duplicate(ordered, post, t, params)
-    if joined is None:
-        joined = _best_live_match(ordered, post, cls, t, params)
+    joined = _repost_match(ordered, post) or _text_match(ordered, post, cls, t, params)
     if joined is not None:
         state, reason, score = joined
         target = state.merged_into or state.id
@@ -166,53 +185,52 @@ def assign(
     return Decision(action="open", key=key, incident_id=new_incident_id(post, key), reason="new")
 
 
-def _repost_match(
-    ordered: Sequence[IncidentState], post: Post
-) -> tuple[IncidentState, str, float] | None:
+Match = tuple[IncidentState, str, float]
+
+
+def _repost_match(ordered: Sequence[IncidentState], post: Post) -> Match | None:
     if not post.repost_of:
         return None
     for state in ordered:
-        if post.repost_of in state.post_ids:
+        if any(m.post_id == post.repost_of for m in state.members):
             return state, f"repost of {post.repost_of}", 1.0
     return None
 
 
-def _near_duplicate(
-    ordered: Sequence[IncidentState], post: Post, t: datetime, params: IncidentParams
-) -> tuple[IncidentState, str, float] | None:
-    mine = bigrams(post.full_text)
-    if len(mine) < MIN_NEAR_DUP_BIGRAMS:
-        return None
-    best: tuple[IncidentState, str, float] | None = None
-    for state in ordered:
-        if not _in_window(state, t, params.assign.window_s):
-            continue
-        score = max((overlap(mine, bigrams(x)) for x in state.texts), default=0.0)
-        if score >= params.assign.near_duplicate and (best is None or score > best[2]):
-            best = (state, "near duplicate", score)
-    return best
-
-
-def _best_live_match(
+def _text_match(
     ordered: Sequence[IncidentState],
     post: Post,
     cls: Classification,
     t: datetime,
     params: IncidentParams,
-) -> tuple[IncidentState, str, float] | None:
+) -> Match | None:
+    """A near duplicate anywhere in the window wins; else the most similar compatible live one.
+    One pass, so each candidate's texts are compared once."""
     family = params.assign.family(cls.category)
-    best: tuple[IncidentState, str, float] | None = None
+    mine = bigrams(post.full_text)
+    may_duplicate = len(mine) >= MIN_NEAR_DUP_BIGRAMS
+    duplicate: Match | None = None
+    best: Match | None = None
     for state in ordered:
-        if not state.status.live or state.family != family:
-            continue
-        if not _place_compatible(state.location, cls.location):
-            continue
         if not _in_window(state, t, params.assign.window_s):
             continue
-        score = similarity(post.full_text, state) + _town_bonus(state.location, cls.location)
-        if score >= params.assign.similarity and (best is None or score > best[2]):
+        compatible = (
+            state.status.live
+            and state.family == family
+            and _place_compatible(state.location, cls.location)
+        )
+        if not (compatible or may_duplicate):
+            continue
+        floor = params.assign.similarity - 0.15 if compatible else params.assign.near_duplicate
+        text_score = _similarity(mine, state, floor)
+        if may_duplicate and text_score >= params.assign.near_duplicate:
+            if duplicate is None or text_score > duplicate[2]:
+                duplicate = (state, "near duplicate", text_score)
+            continue
+        score = text_score + _town_bonus(state.location, cls.location)
+        if compatible and score >= params.assign.similarity and (best is None or score > best[2]):
             best = (state, "similar", round(score, 4))
-    return best
+    return duplicate or best
 
 
 # --- heat and grade --------------------------------------------------------------------------
@@ -232,16 +250,18 @@ def velocity(times: Sequence[datetime], window_s: int) -> float:
 
 
 def add_heat(heat: Heat, t: datetime, reach: int, media: bool, policy: HeatPolicy) -> Heat:
-    times = sorted((*heat.recent, t))
-    newest = times[-1]
-    times = [x for x in times if x > newest - timedelta(seconds=policy.window_s)]
-    times = times[-policy.velocity_keep :]
+    times = list(heat.recent)  # sorted, bounded by velocity_keep
+    bisect.insort(times, t)
+    cutoff = times[-1] - timedelta(seconds=policy.window_s)
+    first = max(bisect.bisect_right(times, cutoff), len(times) - policy.velocity_keep)
+    times = times[first:]
     return Heat(
         posts=heat.posts + 1,
         reach=heat.reach + reach,
         media=heat.media + int(media),
         recent=tuple(times),
-        peak_velocity=max(heat.peak_velocity, velocity(times, policy.window_s)),
+        # every kept time is inside the window ending at the newest
+        peak_velocity=max(heat.peak_velocity, len(times) * 3600 / policy.window_s),
     )
 
 
@@ -426,7 +446,7 @@ def add_post(
     decision: Decision | None = None,
 ) -> Outcome:
     """Join `post` to `state`. A post already a member is a no-op (at-least-once delivery)."""
-    if post.id in state.post_ids:
+    if any(m.post_id == post.id for m in state.members):
         return Outcome(state=state)
     t = event_time(post)
     seen = _seen(post, t)
@@ -438,6 +458,9 @@ def add_post(
         texts=_keep_texts(state.texts, post.full_text, params.assign.max_texts),
         first_seen=min(state.first_seen, t), last_seen=max(state.last_seen, t), rev=state.rev + 1,
     )  # fmt: skip
+    if state.first_seen == t:
+        # an older post arrived late: the event was public earlier, so the clocks start earlier
+        state = clocks.refresh(state)
     reason, score = (decision.reason, decision.score) if decision else ("joined", 0.0)
     out = Outcome(state=state, events=(_assigned(state, post, t, reason, score),))
     out = out.then(_refine_place(out.state, cls, router, t))

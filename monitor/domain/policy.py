@@ -155,7 +155,9 @@ class AssignPolicy(msgspec.Struct, frozen=True, kw_only=True):
     families: dict[str, tuple[str, ...]] = msgspec.field(
         default_factory=lambda: dict(DEFAULT_FAMILIES)
     )
-    max_members: int = 2000  # post ids kept in state; beyond this only the counts grow
+    # Post records kept in state (repost matching, split). Beyond this only the counts grow:
+    # state is re-encoded on every post, and 2,000 members cost 2 ms per encode+decode.
+    max_members: int = 300
     max_texts: int = 6  # texts kept to compare new posts against
 
     def family(self, category: str) -> str:

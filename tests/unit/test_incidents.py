@@ -283,3 +283,11 @@ def test_opening_a_late_discovered_severe_post_escalates_at_once():
     breach = [e for e in out.events if e.kind is EventKind.DEADLINE_BREACHED]
     assert len(breach) == 1 and breach[0].at == at(6) and breach[0].data["late"] is True
     assert out.state.opened_at == at(6) and out.state.first_seen == at(0)
+
+
+def test_an_older_post_arriving_late_moves_the_start_earlier():
+    state = open_with(post("p1", hours=2), classified("p1", grade=Grade.II)).state
+    assert {c.rule: c.deadline for c in state.clocks}["release"] == at(7)
+    out = join(state, post("p0", FIRE_TEXT_2, 0), classified("p0", grade=Grade.II))
+    assert out.state.first_seen == at(0)
+    assert {c.rule: c.deadline for c in out.state.clocks}["release"] == at(5)
