@@ -20,11 +20,12 @@ from typing import NamedTuple
 
 from monitor.domain.model import Casualties
 from monitor.domain.numerals import (
-    CHINESE_NUMERAL_CHARS,
-    MAX_NUMERAL_LEN,
-    NumeralError,
-    read_chinese,
-    to_decimal,
+    NUM_PATTERN,
+    NUMERAL_CHARS,
+    NUMERAL_TAIL,
+    Amount,
+    amounts_in,
+    read_number,
 )
 
 # Field names as they appear in Casualties (and in lower_bounds / uncertain).
@@ -42,7 +43,7 @@ K_LOSS_PLAIN = "loss_plain"  # a bare 损失, not 经济损失
 K_COMPACT = "compact"  # a lone 死 or 伤, as in 6死3伤
 
 # The casualty and loss vocabulary. Plain literals, so one alternation finds them all in
-# ~2 µs; what regex lookarounds would say (死亡率 is not a death) is checked in _word().
+# ~2 µs; what regex lookarounds would say (死亡率 is not a death) is checked in _read_word().
 _X_DEATH = "烧砸撞淹压炸溺闷毒打刺砍捅杀射勒掐冻饿电"  # 烧死, 砸死, ...
 _X_HURT = "烧撞砸击摔刺砍炸灼划咬踩压割擦挫扭碰打殴扎烫冻刮夹"  # 烧伤, 撞伤, ...
 
@@ -112,48 +113,21 @@ _NEGATED_KINDS = {
     "失踪": (K_MISSING,), "被困": (K_TRAPPED,),
 }  # fmt: skip
 
-_AR = r"[0-9０-９]+(?:[.．][0-9０-９]+)?"
-_CN = f"[{CHINESE_NUMERAL_CHARS}]+"
-_NUM = f"(?:{_AR}|{_CN})"
 # Compact headline forms around a lone 死 or 伤: 6死3伤, 致3死, 致一死一伤, 车祸3死.
 _COMPACT = re.compile(
-    rf"(?P<cd>{_NUM})死(?P<ci>{_NUM})(?P<cq>重|轻)?伤(?![亡者员害心])"
-    rf"|(?P<cd2>{_NUM})死(?=[，。、；;,!！?？\s]|$)"
-    rf"|(?<=[致成酿已共生])(?P<cd3>{_NUM})死(?![亡者去])"
-    rf"|(?<=[致成])(?P<ci2>{_NUM})伤(?![亡者员害心])"
+    rf"(?P<cd>{NUM_PATTERN})死(?P<ci>{NUM_PATTERN})(?P<cq>重|轻)?伤(?![亡者员害心])"
+    rf"|(?P<cd2>{NUM_PATTERN})死(?=[，。、；;,!！?？\s]|$)"
+    rf"|(?<=[致成酿已共生])(?P<cd3>{NUM_PATTERN})死(?![亡者去])"
+    rf"|(?<=[致成])(?P<ci2>{NUM_PATTERN})伤(?![亡者员害心])"
 )
-# Numbers are looked for only near words. The finder is a bare character run (fast); what it
-# starts is then read by the patterns below, anchored there.
-_NUMERAL_CHARS = "0123456789０１２３４５６７８９" + CHINESE_NUMERAL_CHARS
-# A run of numerals, or of the words that open a vague amount (数十, 上百, 大批, 若干), that
-# ends where an amount can end. Most runs (一辆, 6日, 2008年, 大火) do not, and are passed
-# over inside the regex engine rather than in Python.
-_AMOUNT_NEXT = "余多几万亿名人位具个口例元以男.．，。；、,;!！?？\\s）)"
-_FIRST_NUMERAL = re.compile(f"[{_NUMERAL_CHARS}]")
-_RUN = re.compile(f"[{_NUMERAL_CHARS}数几上近多若干些众大批]{{1,24}}(?=[{_AMOUNT_NEXT}]|$)")
-_COUNT = re.compile(rf"({_NUM})(余|多|几)?(万)?(余|多)?(名|人|位|具|个|口|例)(以上)?")
-_MEN_WOMEN = re.compile(rf"({_NUM})男({_NUM})女[名人]?")  # 三男两女
-# Two groups joined into one subject: 140名囚犯和2名工作人员死于…
-_JOINED = re.compile("[^，。；！？,;!?0-9０-９]{0,6}?(?:和|及|与|以及)$")
-_CN_BELOW_WAN = "[" + CHINESE_NUMERAL_CHARS.replace("万", "").replace("亿", "") + "]+"
-_MONEY = re.compile(  # 亿 may carry a 万 part: 1亿2000万元
-    rf"(?P<mn>{_AR}|{_CN_BELOW_WAN})(?P<mm1>余|多)?(?:(?P<yi>亿)(?:(?P<mn2>{_NUM})万)?"
-    r"|(?P<mwan>万))?(?P<mm2>余|多)?元"
-)
-# A number standing alone before a clause break: only valid after a word (死亡人数为6。).
-_BARE = re.compile(rf"{_AR}(?=[，。；、,;!！?？\s）)]|$)")
-# Groups with no usable number (数十人, 多人; 上百人 is a floor of 100) and vague sums.
-_VAGUE = re.compile(
-    "(?:数十|数百|数千|几十|几百|上百|上千|近百|近千|多|若干|一些|众多|大批|数)(?=[名人位具])"
-)
-_VAGUE_MONEY = re.compile("(?:数|几|上|近)(?:十|百|千)?(?:万|亿)元|数以(?:百|千)?万计")
-_FLOOR_BEFORE = re.compile("(?:至少|最少|不少于|超过|逾)有?$")
 WINDOW = 20  # characters searched for numbers on each side of a word
 WIDEN_MAX = 12  # how far a window grows so as not to cut a number in two
 _BREAK = re.compile("[，。；！？,;!?\n【】]")
 # A space ends a clause in posts (万源城管打死卖蘑菇学生 千人聚集) but scraped news also has
 # stray ones inside a clause (两名女孩 经抢救 无效死亡): only a link backwards stops at one.
 _SPACE = re.compile("[ 　]")
+# Two groups joined into one subject: 140名囚犯和2名工作人员死于…
+_JOINED = re.compile("[^，。；！？,;!?0-9０-９]{0,6}?(?:和|及|与|以及)$")
 # A subject that is a vehicle, not people: 载有20多名乘客的大巴车被困.
 _VEHICLE_END = re.compile("(?:车|船|飞机|客机|大巴|航班)[上内中里]?$")
 _TIME_AFTER_GE = re.compile("^(?:小时|月|星期|钟头|礼拜|年头)")
@@ -164,23 +138,10 @@ _KIND_FIELDS = {
     K_HURT: (INJURED,), K_SERIOUS: (INJURED, SERIOUS), K_LIGHT: (INJURED,), K_SLIGHT: (INJURED,),
     K_CASUALTY: (DEATHS, INJURED), K_LOSS_PLAIN: (),
 }  # fmt: skip
-_VAGUE_FLOORS = {"上百": 100, "上千": 1000}
 NOTHING = Casualties()
 
 
 # Tokens are NamedTuples: a frozen dataclass costs ~1 µs to build, a tuple a tenth of that.
-class _Amount(NamedTuple):
-    """A number read from the text: people or 元. `value` None means vague (数十人)."""
-
-    start: int
-    end: int
-    value: int | None
-    floor: bool
-    money: bool
-    unit: bool  # 人/名/...: a bare number only pairs with a word before it
-    measure: str = ""
-
-
 class _Fact(NamedTuple):
     """A mention that needs no pairing (6死3伤, 无人员伤亡). It also ends any pairing."""
 
@@ -233,7 +194,7 @@ def extract_casualties(text: str, plain_injury_is_serious: bool = True) -> Casua
     return _summarise(tally, plain_injury_is_serious)
 
 
-_Token = _Amount | _Word | _Fact
+_Token = Amount | _Word | _Fact
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -253,7 +214,7 @@ def _tokens(text: str) -> list[_Token]:
             spans.append((m.start(), m.end()))
     money = any(isinstance(t, _Word) and t.kind in (K_LOSS, K_LOSS_PLAIN) for t in found)
     for lo, hi in _windows(text, spans):
-        found.extend(_numbers(text, lo, hi, money))
+        found.extend(amounts_in(text, lo, hi, money))
     return _without_overlaps(found)
 
 
@@ -302,7 +263,7 @@ def _compact(text: str, at: int) -> Iterator[_Fact]:
         hurt_kind = {"重": K_SERIOUS, "轻": K_LIGHT}.get(m["cq"], K_HURT)  # 1死1重伤
         for numeral, kind in ((dead, K_DEATH), (hurt, hurt_kind)):
             if numeral is not None:
-                value, floor = _read_number(numeral)
+                value, floor = read_number(numeral)
                 if value is not None:
                     yield _Fact(m.start(), m.start(), kind, value, floor)
 
@@ -319,61 +280,12 @@ def _windows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     widened = []
     for lo, hi in merged:
         stop_lo, stop_hi = max(0, lo - WIDEN_MAX), min(len(text), hi + WIDEN_MAX)
-        while lo > stop_lo and text[lo - 1] in _NUMERAL_CHARS:
+        while lo > stop_lo and text[lo - 1] in NUMERAL_CHARS:
             lo -= 1
-        while hi < stop_hi and text[hi] in _NUMERAL_TAIL:
+        while hi < stop_hi and text[hi] in NUMERAL_TAIL:
             hi += 1
         widened.append((lo, hi))
     return widened
-
-
-_NUMERAL_TAIL = _NUMERAL_CHARS + "余多几名人位具个口例元亿.．以上"
-
-
-def _numbers(text: str, lo: int, hi: int, money: bool) -> Iterator[_Amount]:
-    """Amounts in text[lo:hi]; sums of money only when a loss word was seen (`money`)."""
-    for m in _RUN.finditer(text, lo, hi):
-        amount = _vague_at(text, m.start(), money)
-        if amount is None:
-            first = _FIRST_NUMERAL.search(text, m.start(), m.end())
-            if first is not None:
-                amount = _amount_at(text, first.start(), money)
-        if amount is not None:
-            yield amount
-
-
-def _vague_at(text: str, at: int, money: bool) -> _Amount | None:
-    if money and (m := _VAGUE_MONEY.match(text, at)):
-        return _Amount(at, m.end(), None, False, money=True, unit=True)
-    if m := _VAGUE.match(text, at):
-        floor_value = _VAGUE_FLOORS.get(m.group())
-        # The span takes in the measure word, so 多人 is not read again as a count.
-        return _Amount(
-            at, m.end() + 1, floor_value, floor_value is not None, money=False, unit=True
-        )
-    return None
-
-
-def _amount_at(text: str, at: int, money: bool) -> _Amount | None:
-    floor_before = bool(_FLOOR_BEFORE.search(text, max(0, at - 4), at))
-    if money and (sum_ := _MONEY.match(text, at)):
-        return _money(sum_, floor_before)
-    pair = _MEN_WOMEN.match(text, at)
-    if pair:
-        men, _ = _read_number(pair[1])
-        women, _ = _read_number(pair[2])
-        if men is not None and women is not None:
-            return _Amount(at, pair.end(), men + women, floor_before, False, True, "人")
-    count = _COUNT.match(text, at)
-    if count:
-        if text[at - 1 : at] == "第":  # 第一名 is a rank
-            return None
-        return _count(count, floor_before)
-    bare = _BARE.match(text, at)
-    if bare:
-        value, _ = _read_number(bare.group())
-        return _Amount(at, bare.end(), value, floor_before, money=False, unit=False)
-    return None
 
 
 def _without_overlaps(tokens: list[_Token]) -> list[_Token]:
@@ -388,50 +300,10 @@ def _without_overlaps(tokens: list[_Token]) -> list[_Token]:
     return kept
 
 
-def _read_number(numeral: str) -> tuple[int | None, bool]:
-    if numeral.isdigit() and len(numeral) <= MAX_NUMERAL_LEN:
-        return int(numeral), False  # isdigit() holds for full-width digits, which int() reads
-    try:
-        if numeral[0] in CHINESE_NUMERAL_CHARS:
-            return read_chinese(numeral)
-        return int(to_decimal(numeral)), False
-    except NumeralError:
-        return None, False
-
-
-def _count(m: re.Match[str], floor_before: bool) -> _Amount:
-    numeral, more, wan, more_after, unit, above = m.groups()
-    value, floor = _read_number(numeral)
-    if value is not None and wan:  # 2.5万人: scale before dropping the fraction
-        value = (
-            int(to_decimal(numeral) * 10_000)
-            if numeral[0] not in CHINESE_NUMERAL_CHARS
-            else value * 10_000
-        )
-    floor = floor or floor_before or bool(more or more_after or above)
-    return _Amount(m.start(), m.end(), value, floor, False, True, unit)
-
-
-def _money(m: re.Match[str], floor_before: bool) -> _Amount:
-    try:
-        amount = to_decimal(m["mn"])
-        if m["yi"]:
-            amount *= 100_000_000
-            if m["mn2"]:
-                amount += to_decimal(m["mn2"]) * 10_000
-        elif m["mwan"]:
-            amount *= 10_000
-        value: int | None = int(amount.to_integral_value())
-    except NumeralError:
-        value = None
-    floor = floor_before or bool(m["mm1"] or m["mm2"])
-    return _Amount(m.start(), m.end(), value, floor, money=True, unit=True)
-
-
 def _pair(tokens: list[_Token], text: str, tally: _Tally) -> None:
     """Pair amounts with words, left to right, each token used once."""
     i, n = 0, len(tokens)
-    loose: _Amount | None = None  # the last amount left without a word
+    loose: Amount | None = None  # the last amount left without a word
     while i < n:
         tok = tokens[i]
         if isinstance(tok, _Fact):
@@ -446,7 +318,7 @@ def _pair(tokens: list[_Token], text: str, tally: _Tally) -> None:
             i, loose = i + 1 + len(kinds), (None if kinds else tok)
 
 
-def _joined(loose: _Amount | None, amount: _Amount, text: str) -> _Amount:
+def _joined(loose: Amount | None, amount: Amount, text: str) -> Amount:
     """140名囚犯和2名工作人员 is one subject of 142."""
     if (
         loose is None
@@ -465,7 +337,7 @@ def _pair_word(tokens: list[_Token], i: int, text: str, tally: _Tally) -> int:
     word = tokens[i]
     assert isinstance(word, _Word)
     amount = tokens[i + 1] if i + 1 < len(tokens) else None
-    if isinstance(amount, _Amount) and _links_after(word, amount, text):
+    if isinstance(amount, Amount) and _links_after(word, amount, text):
         ahead = _words_after(tokens, i + 1, text)
         following = tokens[i + 2] if ahead else None
         back_gap = amount.start - word.end
@@ -480,7 +352,7 @@ def _pair_word(tokens: list[_Token], i: int, text: str, tally: _Tally) -> int:
 def _words_after(tokens: list[_Token], i: int, text: str) -> list[str]:
     """The chain of words right after amount i (2人送医后不治身亡), if it links to them."""
     amount = tokens[i]
-    assert isinstance(amount, _Amount)
+    assert isinstance(amount, Amount)
     if not amount.unit:
         return []
     kinds: list[str] = []
@@ -501,14 +373,14 @@ def _chain_gap_ok(gap: str) -> bool:
     return len(gap) <= MAX_GAP and not _BREAK.search(gap)
 
 
-def _gap_ok(gap: str, amount: _Amount) -> bool:
+def _gap_ok(gap: str, amount: Amount) -> bool:
     if len(gap) > MAX_GAP or _BREAK.search(gap) or _VEHICLE_END.search(gap):
         return False
     # 3个小时后死亡: 个 counts hours there, not people.
     return not (amount.measure == "个" and _TIME_AFTER_GE.match(gap))
 
 
-def _links_after(word: _Word, amount: _Amount, text: str) -> bool:
+def _links_after(word: _Word, amount: Amount, text: str) -> bool:
     """死亡6人, 遇难者增至12人, 经济损失约3000万元."""
     if not _compatible(word.kind, amount):
         return False
@@ -524,7 +396,7 @@ def _links_after(word: _Word, amount: _Amount, text: str) -> bool:
     )
 
 
-def _compatible(kind: str, amount: _Amount) -> bool:
+def _compatible(kind: str, amount: Amount) -> bool:
     return (kind in (K_LOSS, K_LOSS_PLAIN)) == amount.money
 
 
@@ -533,7 +405,7 @@ def _gravest(kinds: list[str]) -> str:
     return K_DEATH if K_DEATH in kinds else kinds[0]
 
 
-def _record(tally: _Tally, kind: str, amount: _Amount) -> None:
+def _record(tally: _Tally, kind: str, amount: Amount) -> None:
     if amount.value is None:
         tally.bare.add(kind)
     elif kind == K_LOSS_PLAIN:

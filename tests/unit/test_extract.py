@@ -12,7 +12,14 @@ import pytest
 
 from monitor.domain.extract import LEXICON, extract_casualties
 from monitor.domain.model import Casualties
-from monitor.domain.numerals import NumeralError, chinese_to_int, read_chinese, to_decimal, to_int
+from monitor.domain.numerals import (
+    NumeralError,
+    amounts_in,
+    chinese_to_int,
+    read_chinese,
+    to_decimal,
+    to_int,
+)
 
 # text → the fields expected to be set; every other count field must be None.
 COUNTS: list[tuple[str, dict[str, int]]] = [
@@ -326,6 +333,29 @@ def test_chinese_ranges_read_as_floors(text: str, value: int) -> None:
 def test_bad_numerals_are_refused_with_the_text(text: str) -> None:
     with pytest.raises(NumeralError):
         to_int(text) if text.isascii() and text else chinese_to_int(text)
+
+
+AMOUNTS: list[tuple[str, bool, list[tuple[int | None, bool, bool]]]] = [
+    # text, money wanted, [(value, floor, money)]
+    ("共6人", False, [(6, False, False)]),
+    ("至少有１２名", False, [(12, True, False)]),
+    ("20余万人", False, [(200_000, True, False)]),
+    ("数十人", False, [(None, False, False)]),
+    ("上百人", False, [(100, True, False)]),
+    ("三男两女", False, [(5, False, False)]),
+    ("第一名", False, []),
+    ("2008年6日3时一辆", False, []),
+    ("约3000万元", True, [(30_000_000, False, True)]),
+    ("约3000万元", False, []),  # money only when a loss word asked for it
+    ("1亿2000万元", True, [(120_000_000, False, True)]),
+    ("数百万元", True, [(None, False, True)]),
+]
+
+
+@pytest.mark.parametrize(("text", "money", "want"), AMOUNTS, ids=[a[0] for a in AMOUNTS])
+def test_amounts(text: str, money: bool, want: list[tuple[int | None, bool, bool]]) -> None:
+    got = [(a.value, a.floor, a.money) for a in amounts_in(text, 0, len(text), money)]
+    assert got == want
 
 
 def test_arabic_and_full_width_numerals() -> None:
