@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -31,7 +32,7 @@ from connectors.config import (
 from connectors.errors import SourceError
 from connectors.http import HttpFetcher, make_client
 from connectors.metrics import ConnectorMetrics
-from connectors.official import OfficialAccounts
+from connectors.official import OfficialAccount, OfficialAccounts
 from connectors.push import PushEndpoint, PushService
 from connectors.replay import FileSource
 from connectors.rss import RssSource
@@ -189,13 +190,16 @@ class ConnectorApp:
         store: CheckpointStore,
         registry: CollectorRegistry,
         env: Mapping[str, str] | None = None,
+        city_official: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self.cfg = cfg
         self.sink = sink
         self.store = store
         self.env = os.environ if env is None else env
         self.metrics = ConnectorMetrics.create(registry)
-        self.official = OfficialAccounts(cfg.official_accounts)
+        # The city config's `official_accounts` section and the sources file's are one list.
+        city = [OfficialAccount.model_validate(e) for e in city_official]
+        self.official = OfficialAccounts([*city, *cfg.official_accounts])
         self.runners: list[SourceRunner] = []
 
     def push_service(self) -> PushService:
@@ -230,6 +234,25 @@ class ConnectorApp:
     def stop(self) -> None:
         for runner in self.runners:
             runner.stop()
+
+    def health(self) -> list[dict[str, Any]]:
+        """One line per polled source, for a health page or `/sources/health`."""
+        return [
+            {
+                "name": h.name,
+                "type": h.type,
+                "ok": h.ok,
+                "summary": h.line(),
+                "last_error": h.last_error,
+                "last_error_kind": h.last_error_kind,
+                "last_error_at": h.last_error_at.isoformat() if h.last_error_at else None,
+                "last_success_at": h.last_success_at.isoformat() if h.last_success_at else None,
+                "consecutive_failures": h.consecutive_failures,
+                "posts_sent": h.posts_sent,
+                "note": h.note,
+            }
+            for h in (r.health for r in self.runners)
+        ]
 
 
 def summary(results: Sequence[CheckResult]) -> int:

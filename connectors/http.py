@@ -7,6 +7,7 @@ health line reads like a diagnosis ("HTTP 429 from …, retry after 60 s") rathe
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -51,6 +52,28 @@ def _retry_after(value: str | None, server_date: str | None) -> float | None:
     return max(0.0, (until - sent).total_seconds()) if sent else None
 
 
+# Query parameters that carry credentials (WeChat's token, signed URLs): never shown in a
+# health line, a log or a dead letter.
+SECRET_PARAMS = frozenset({
+    "token", "access_token", "appmsg_token", "pass_ticket", "key", "secret", "sign",
+    "signature", "sig", "uin", "cookie", "password", "sessionid", "ticket",
+})  # fmt: skip
+
+# httpx logs every request URL at INFO; those URLs can carry a token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def redact(url: str | httpx.URL) -> str:
+    """The URL with the values of credential parameters replaced by REDACTED."""
+    parsed = httpx.URL(str(url))
+    if not parsed.query:
+        return str(parsed)
+    pairs = [
+        (k, "REDACTED" if k.lower() in SECRET_PARAMS else v) for k, v in parsed.params.multi_items()
+    ]
+    return str(parsed.copy_with(params=pairs))
+
+
 def looks_like_login(url: str) -> bool:
     low = url.lower()
     return any(marker in low for marker in LOGIN_MARKERS)
@@ -86,22 +109,24 @@ class HttpFetcher:
             ):
                 self._check_status(resp)
                 body = await self._read_limited(resp)
-                return Fetched(resp.status_code, str(resp.url), dict(resp.headers), body)
+                return Fetched(resp.status_code, redact(resp.url), dict(resp.headers), body)
         except (httpx.TimeoutException, TimeoutError) as exc:
             raise SourceError(
-                "timeout", f"no complete answer from {url} in time ({type(exc).__name__})"
+                "timeout", f"no complete answer from {redact(url)} in time ({type(exc).__name__})"
             ) from None
         except httpx.TransportError as exc:
             raise SourceError(
-                "connect", f"cannot reach {url}: {exc or type(exc).__name__}"
+                "connect", f"cannot reach {redact(url)}: {type(exc).__name__} {exc}".rstrip()
             ) from None
 
     def _check_status(self, resp: httpx.Response) -> None:
-        url = str(resp.request.url)
+        url = redact(resp.request.url)
         if looks_like_login(str(resp.url)) or any(
             looks_like_login(r.headers.get("location", "")) for r in resp.history
         ):
-            raise SourceError("login_wall", f"{url} redirected to a login page ({resp.url})")
+            raise SourceError(
+                "login_wall", f"{url} redirected to a login page ({redact(resp.url)})"
+            )
         status = resp.status_code
         if status in (200, 304):
             return
@@ -114,11 +139,12 @@ class HttpFetcher:
         raise SourceError("http_status", f"HTTP {status} from {url}{hint}", retry_after=wait)
 
     async def _read_limited(self, resp: httpx.Response) -> bytes:
+        where = redact(resp.url)
         declared = resp.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             raise SourceError(
                 "too_large",
-                f"{resp.url} announced {int(declared):,} bytes, over the {self.max_bytes:,} limit",
+                f"{where} announced {int(declared):,} bytes, over the {self.max_bytes:,} limit",
             )
         chunks: list[bytes] = []
         size = 0
@@ -128,7 +154,7 @@ class HttpFetcher:
                 # Stop reading: the rest of a runaway body never reaches memory.
                 raise SourceError(
                     "too_large",
-                    f"{resp.url} sent more than the {self.max_bytes:,} byte limit; stopped reading",
+                    f"{where} sent more than the {self.max_bytes:,} byte limit; stopped reading",
                 )
             chunks.append(chunk)
         return b"".join(chunks)

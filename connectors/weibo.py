@@ -14,6 +14,7 @@ A repost's `retweeted_status` becomes a post of its own and the repost points at
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -228,10 +229,16 @@ class WeiboSource(Source):
             )
         statuses = mobile_statuses(data) if self.layout == "mobile" else data.get("list") or []
         parsed = statuses_to_posts(statuses, source=self.name, now=ctx.now, where=fetched.url)
+        failures_before = self.long_text_failures
         posts = await self._complete_long_texts(ctx, parsed)
-        return self._page(
+        cut = self.long_text_failures - failures_before
+        page = self._page(
             ctx, parsed.timeline_ids, posts, parsed.rejects, self._next_cursor(data, cursor)
         )
+        if cut:
+            note = f"{cut} long texts kept cut: the extend endpoint failed"
+            page = dataclasses.replace(page, note=note)
+        return page
 
     def _page_url(self, cursor: Any) -> str:
         if cursor is None:

@@ -27,7 +27,17 @@ def register(subparsers: Any) -> None:
     run.add_argument("--sources", required=True, help="sources YAML file")
     _sink_args(run)
     run.add_argument("--host", default="127.0.0.1", help="push endpoint and /metrics host")
-    run.add_argument("--port", type=int, default=None, help="serve push + /metrics on this port")
+    run.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="serve POST /push/{name}, GET /sources/health and /metrics on this port",
+    )
+    run.add_argument(
+        "--config",
+        default=None,
+        help="city config whose official_accounts are merged in (default: none)",
+    )
     run.set_defaults(func=cmd_run)
 
     replay = subparsers.add_parser("replay", help="replay a JSONL/CSV history into posts.raw")
@@ -160,7 +170,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     registry = CollectorRegistry()
     sink = _sink(args)
     store = CheckpointStore.from_url(args.checkpoint)
-    app = ConnectorApp(cfg, sink=sink, store=store, registry=registry)
+    official: tuple[dict[str, Any], ...] = ()
+    if args.config:
+        from monitor.config import load_config
+
+        try:
+            official = load_config(args.config).official_accounts
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    app = ConnectorApp(cfg, sink=sink, store=store, registry=registry, city_official=official)
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
@@ -182,6 +201,7 @@ async def _serve(app: Any, registry: Any, host: str, port: int) -> None:
     from connectors.push import create_push_app
 
     web = create_push_app(app.push_service())
+    web.add_api_route("/sources/health", app.health, methods=["GET"])
     web.mount("/metrics", make_asgi_app(registry))
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning"))
     await server.serve()

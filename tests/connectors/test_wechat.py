@@ -136,3 +136,22 @@ async def test_werss_bridge_feed_is_an_rss_source_of_type_wechat(
     )
     await make_runner(RssSource("bridge", url, kind="wechat")).poll_once()
     assert sink.ids == ["wechat:urn:ziyang:atom:1"]
+
+
+async def test_token_never_appears_in_health_or_dead_letters(http_server, make_runner, sink) -> None:
+    url = http_server.route("/cgi-bin/appmsg", Reply(200, b'{"base_resp": {"ret": 0}, "app_msg_list": [tru'))
+    source = WechatSource("acc", url, params={"token": "tok-SECRET-42", "fakeid": "QkJC"})
+    runner = make_runner(source)
+    original = runner._record_failure
+
+    async def stop_after(state):
+        await original(state)
+        runner.stop()
+
+    runner._record_failure = stop_after
+    await runner.poll_with_retry()
+    assert http_server.hits("/cgi-bin/appmsg")[0].query["token"] == "tok-SECRET-42"
+    assert runner.health.last_error_kind == "bad_payload"
+    assert "token=REDACTED" in runner.health.last_error
+    assert "tok-SECRET-42" not in runner.health.last_error
+    assert all("tok-SECRET-42" not in d.reason + d.raw for d in sink.dead)

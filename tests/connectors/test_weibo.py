@@ -132,10 +132,12 @@ async def test_long_text_failure_keeps_cut_text(http_server, make_runner, sink) 
     )
     extend = http_server.route("/statuses/extend", Reply(500, b"oops"))
     source = WeiboSource("forms", url, extend_url=extend + "?id={id}")
-    await make_runner(source).poll_once()
+    runner = make_runner(source)
+    await runner.poll_once()
     cut = next(p for p in sink.posts if p.id == "weibo:5000000000000004")
     assert cut.text.startswith("这是一条很长的微博，列表里只显示开头")
     assert source.long_text_failures == 1
+    assert runner.health.note == "1 long texts kept cut: the extend endpoint failed"
 
 
 async def test_paging_by_since_id_until_caught_up(http_server, make_runner, sink, store) -> None:
