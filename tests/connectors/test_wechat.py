@@ -138,8 +138,12 @@ async def test_werss_bridge_feed_is_an_rss_source_of_type_wechat(
     assert sink.ids == ["wechat:urn:ziyang:atom:1"]
 
 
-async def test_token_never_appears_in_health_or_dead_letters(http_server, make_runner, sink) -> None:
-    url = http_server.route("/cgi-bin/appmsg", Reply(200, b'{"base_resp": {"ret": 0}, "app_msg_list": [tru'))
+async def test_token_never_appears_in_health_or_dead_letters(
+    http_server, make_runner, sink
+) -> None:
+    url = http_server.route(
+        "/cgi-bin/appmsg", Reply(200, b'{"base_resp": {"ret": 0}, "app_msg_list": [tru')
+    )
     source = WechatSource("acc", url, params={"token": "tok-SECRET-42", "fakeid": "QkJC"})
     runner = make_runner(source)
     original = runner._record_failure
