@@ -351,8 +351,15 @@ def _absorbed(state: IncidentState, source: IncidentState, action: Action) -> In
     )
     texts = state.texts + tuple(t for t in source.texts if t not in state.texts)
     severe = [s for s in (state.severe_since, source.severe_since) if s is not None]
+    # what either side already published counts for the merged incident: the earlier stop
+    stops = dict(state.stops)
+    for rule, stop in source.stops.items():
+        if rule not in stops or stop.at < stops[rule].at:
+            stops[rule] = stop
+    acks = [a for a in (state.acknowledged_at, source.acknowledged_at) if a is not None]
     return msgspec.structs.replace(
-        state, members=members, heat=heat, texts=texts,
+        state, members=members, heat=heat, texts=texts, stops=stops,
+        acknowledged_at=min(acks) if acks else None,
         first_seen=min(state.first_seen, source.first_seen),
         last_seen=max(state.last_seen, source.last_seen),
         severe_since=min(severe) if severe else None,

@@ -161,7 +161,9 @@ def _fire(state: IncidentState, is_due: Callable[[datetime], bool]) -> Outcome:
         current = _mark_fired(current, item)
     if not events:
         return Outcome(state=state)
-    current = refresh(msgspec.structs.replace(current, rev=current.rev + 1))
+    # rev is left alone: it counts inputs, so ids built on it do not depend on how often the
+    # edge ticked the clocks
+    current = refresh(current)
     return Outcome(state=current, events=tuple(events), notifications=intents_for(current, events))
 
 

@@ -55,6 +55,7 @@ from monitor.domain.state import GradeSources, Heat, IncidentState, Member, Outc
 Router = Callable[[str, Location, Grade], Responsible]
 
 TEXT_KEEP = 300  # characters of each kept text; bigrams beyond this add little but cost
+RECENT_IDS = 64  # newest post ids, so a redelivered post is dropped even past max_members
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -397,6 +398,7 @@ def open_incident(
         first_seen=t, opened_at=seen, last_seen=t, grade=grade, grades=sources,
         grade_changed_at=seen, severe_since=t if grade in SEVERE else None,
         responsible=responsible, policy=params.clocks, heat=heat, members=(member,),
+        recent_ids=(post.id,),
         texts=(post.full_text[:TEXT_KEEP],), rule_since={r.name: seen for r in rules}, rev=1,
     )  # fmt: skip
     state = clocks.refresh(state)
@@ -445,16 +447,22 @@ def add_post(
     router: Router | None = None,
     decision: Decision | None = None,
 ) -> Outcome:
-    """Join `post` to `state`. A post already a member is a no-op (at-least-once delivery)."""
-    if any(m.post_id == post.id for m in state.members):
+    """Join `post` to `state`. A post already seen is a no-op (at-least-once delivery).
+
+    Clocks are first caught up to when the post was seen, so the event sequence is the same
+    whether the edge ticked the clocks in between (live) or not (a replay at full speed)."""
+    if post.id in state.recent_ids or any(m.post_id == post.id for m in state.members):
         return Outcome(state=state)
     t = event_time(post)
     seen = _seen(post, t)
+    caught_up = clocks.catch_up(state, seen)
+    state = caught_up.state
     member = _member(post, cls, t, params)
     heat = add_heat(state.heat, t, member.reach, member.media, params.heat)
     full = len(state.members) >= params.assign.max_members
     state = msgspec.structs.replace(
         state, heat=heat, members=state.members if full else (*state.members, member),
+        recent_ids=(*state.recent_ids, post.id)[-RECENT_IDS:],
         texts=_keep_texts(state.texts, post.full_text, params.assign.max_texts),
         first_seen=min(state.first_seen, t), last_seen=max(state.last_seen, t), rev=state.rev + 1,
     )  # fmt: skip
@@ -462,7 +470,7 @@ def add_post(
         # an older post arrived late: the event was public earlier, so the clocks start earlier
         state = clocks.refresh(state)
     reason, score = (decision.reason, decision.score) if decision else ("joined", 0.0)
-    out = Outcome(state=state, events=(_assigned(state, post, t, reason, score),))
+    out = caught_up.then(Outcome(state=state, events=(_assigned(state, post, t, reason, score),)))
     out = out.then(_refine_place(out.state, cls, router, t))
     sources = _sources_after(out.state, cls, heat, params)
     if router is None and sources.fact != out.state.grades.fact:

@@ -1,6 +1,6 @@
 """Notification intents for the outbox, derived from events (DESIGN.md §2 ladder).
 
-    opened                      → duty staff + responsible bodies
+    opened                      → duty staff + responsible bodies (+ leader in charge for I/II)
     unacknowledged (30 min)     → + department head
     deadline warning            → duty staff + bodies; from T-1h (`leader_warning`) + leader
     breach                      → + main leader + 政府办
@@ -47,9 +47,11 @@ def _roles_and_text(
 ) -> tuple[Step, tuple[Role, ...], str] | None:
     grade = f"{state.grade.label}（{state.grade.value}级）"
     if event.kind is EventKind.OPENED:
+        # grade I/II: the city's leader in charge is informed from the start (DESIGN.md §2)
+        severe = state.grade in (Grade.I, Grade.II)
         return (
             Step.OPENED,
-            BASE,
+            (*BASE, Role.LEADER_IN_CHARGE) if severe else BASE,
             f"新舆情事件：{state.title}，初判{grade}，请责任单位及时核实回应。",
         )
     if event.kind is EventKind.UNACKNOWLEDGED:

@@ -133,6 +133,7 @@ class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
     status: Status = Status.OPEN
     heat: Heat = Heat()
     members: tuple[Member, ...] = ()
+    recent_ids: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
     stops: dict[str, Stop] = msgspec.field(default_factory=dict)
     rule_since: dict[str, datetime] = msgspec.field(
@@ -147,7 +148,7 @@ class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
     closed_at: datetime | None = None
     merged_into: str | None = None
     merged_from: tuple[str, ...] = ()
-    rev: int = 0
+    rev: int = 0  # bumped by inputs (posts, actions), never by clock ticks
 
     @property
     def policy_version(self) -> str:

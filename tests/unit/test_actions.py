@@ -23,7 +23,7 @@ from monitor.domain import clocks
 from monitor.domain.actions import ActionError, apply_action, merge, split
 from monitor.domain.events import EventKind, Step
 from monitor.domain.model import Grade
-from monitor.domain.state import IncidentState, Status
+from monitor.domain.state import Action, IncidentState, Outcome, Status
 
 URL = "https://www.ziyang.gov.cn/zwgk/1.html"
 
@@ -176,6 +176,17 @@ def test_regrade_cannot_go_below_the_facts():
     assert out.events[-1].data["effective"] == "II"
 
 
+def test_merge_keeps_what_the_absorbed_incident_already_published():
+    a = incident(Grade.II)
+    b = open_with(post("q1", OTHER_FIRE, 1), classified("q1", grade=Grade.II)).state
+    b = act(b, "release", "r", 3, url=URL).state
+    m = action("merge", "m1", 4, incident=b.id, target=a.id)
+    _, target = merge(b, a, m, at(4))
+    release = next(c for c in target.state.clocks if c.rule == "release")
+    assert release.status == "met" and release.stopped_at == at(3)
+    assert target.state.acknowledged_at == at(3)
+
+
 def test_merge_moves_posts_heat_and_the_earliest_start():
     a = incident(Grade.IV)
     b = open_with(post("q1", OTHER_FIRE, 2), classified("q1", grade=Grade.III)).state
@@ -258,3 +269,53 @@ def test_same_inputs_give_identical_events_and_intents():
     keys = [e["key"] for e in events if "key" in e]
     assert len(keys) == len(set(keys))  # no notification key twice
     assert any(e.get("kind") == "deadline_breached" for e in events)  # the release was late
+
+
+def run(seed: int, ticks: bool) -> tuple[list[bytes], list[bytes], bytes]:
+    """A random but seeded stream of posts and actions on one incident. With `ticks`, the
+    clocks are also evaluated every 15 minutes of event time, as a live worker would.
+    Returns the `incident.events` records, the `notifications` records and the final state."""
+    import random
+
+    rng = random.Random(seed)
+    out = open_with(post("p0"), classified("p0", grade=rng.choice([Grade.II, Grade.IV])))
+    state, events, notes, t = out.state, list(out.events), list(out.notifications), at(0)
+    kinds_ = ["post", "post", "post", "acknowledge", "release", "follow_up", "press_conference",
+              "regrade"]  # fmt: skip
+
+    def take(step: Outcome) -> IncidentState:
+        events.extend(step.events)
+        notes.extend(step.notifications)
+        return step.state
+
+    for n in range(40):
+        t_next = t + timedelta(minutes=rng.randint(1, 400), seconds=rng.randint(1, 59))
+        while ticks and t + timedelta(minutes=15) < t_next:
+            t += timedelta(minutes=15)
+            state = take(clocks.evaluate(state, t))
+        t = t_next
+        kind = rng.choice(kinds_)
+        if kind == "post":
+            p = msgspec.structs.replace(
+                post(f"p{n + 1}", FIRE_TEXT_2), published_at=t, observed_at=t
+            )
+            grade = rng.choice([Grade.IV, Grade.III, Grade.II])
+            state = take(join(state, p, classified(p.id, grade=grade)))
+        else:
+            a = Action(id=f"a{n}", incident_id=state.id, kind=kind, by="值班员", at=t, url=URL,
+                       grade=rng.choice(list(Grade)), reason="复核")  # fmt: skip
+            state = take(apply_action(state, a, t))
+    state = take(clocks.evaluate(state, t + timedelta(days=5)))
+    encode = msgspec.json.encode
+    return [encode(e) for e in events], [encode(n) for n in notes], encode(state)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_ticking_the_clocks_live_or_not_gives_the_same_sequence(seed):
+    live, replay = run(seed, ticks=True), run(seed, ticks=False)
+    assert live == replay
+    events, notes, _ = live
+    event_ids = [msgspec.json.decode(e)["id"] for e in events]
+    keys = [msgspec.json.decode(n)["key"] for n in notes]
+    assert len(event_ids) == len(set(event_ids)) and len(keys) == len(set(keys))
+    assert len(events) > 40  # the run did something: posts, actions and clock events

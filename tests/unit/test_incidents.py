@@ -51,7 +51,8 @@ def test_open_emits_opened_and_assigned_and_notifies_duty_and_bodies():
     assert state.first_seen == at(0) and state.post_ids == ("p1",)
     assert state.responsible.bodies == ("市消防救援支队", "安岳县人民政府")
     (intent,) = out.notifications
-    assert intent.step is Step.OPENED and intent.roles == (Role.DUTY_STAFF, Role.DEPARTMENT_CONTACT)
+    assert intent.step is Step.OPENED
+    assert intent.roles == (Role.DUTY_STAFF, Role.DEPARTMENT_CONTACT, Role.LEADER_IN_CHARGE)
     assert intent.key == f"notify:{state.id}:opened" and intent.bodies == state.responsible.bodies
     assert "重大" in intent.message and intent.place == "资阳市安岳县"
 
@@ -291,3 +292,23 @@ def test_an_older_post_arriving_late_moves_the_start_earlier():
     out = join(state, post("p0", FIRE_TEXT_2, 0), classified("p0", grade=Grade.II))
     assert out.state.first_seen == at(0)
     assert {c.rule: c.deadline for c in out.state.clocks}["release"] == at(5)
+
+
+def test_grade_four_opening_notifies_duty_and_bodies_only():
+    (intent,) = open_with(post("p1"), classified("p1", grade=Grade.IV)).notifications
+    assert intent.roles == (Role.DUTY_STAFF, Role.DEPARTMENT_CONTACT)
+
+
+def test_a_redelivered_post_past_the_member_cap_is_still_dropped():
+    params = IncidentParams.from_mapping({"incidents": {"max_members": 1}})
+    state = open_with(post("m0"), classified("m0"), params).state
+    out = join(state, post("m1", FIRE_TEXT_2, 1), classified("m1"), params)
+    again = join(out.state, post("m1", FIRE_TEXT_2, 1), classified("m1"), params)
+    assert again.events == () and again.state.heat.posts == 2
+
+
+def test_a_post_first_fires_what_was_due_before_it_was_seen():
+    state = open_with(post("p1"), classified("p1", grade=Grade.II)).state
+    out = join(state, post("p2", FIRE_TEXT_2, 6), classified("p2", grade=Grade.II))
+    assert kinds(out.events)[-1] == "assigned"
+    assert "deadline_breached" in kinds(out.events)
