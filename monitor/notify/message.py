@@ -8,6 +8,7 @@ package): intent id → key, incident id, step, roles, bodies, grade, at.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -222,3 +223,22 @@ def from_intent(
         warning_before_min=intent.warning_before_min,
         roles=tuple(Role(r) for r in intent.roles), link=link,
     )  # fmt: skip
+
+
+class StateClockLike(Protocol):
+    """The fields of monitor.domain.state.ClockView this package reads."""
+
+    @property
+    def rule(self) -> str: ...
+    @property
+    def deadline(self) -> datetime: ...
+    @property
+    def status(self) -> str: ...
+
+
+def clock_views(views: Iterable[StateClockLike]) -> tuple[ClockView, ...]:
+    """The incident's clocks as a message shows them: met ones are done, breached ones overdue."""
+    return tuple(
+        ClockView(name=v.rule, deadline=v.deadline, stopped=v.status in ("met", "late"))
+        for v in views
+    )
