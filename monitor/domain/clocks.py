@@ -17,6 +17,7 @@ Rules (frozen per incident in `state.policy`):
   before its rule applied emits nothing at all. Breaches stay: they are facts.
 - `follow_up` re-arms: each publication, or each missed deadline, starts the next cycle.
 - Unacknowledged for `unacknowledged_after` (30 min) after opening → one escalation.
+- Incidents outside the jurisdiction (`state.watch_only`) are shown but run no clocks.
 
 Clock ids are f"{incident}:{rule}#{cycle}"; item ids extend them (see monitor/domain/events.py).
 """
@@ -51,6 +52,8 @@ def clock_id(incident_id: str, rule: str, cycle: int = 0) -> str:
 
 
 def applicable(state: IncidentState) -> tuple[ClockRule, ...]:
+    if state.watch_only:
+        return ()
     return tuple(r for r in state.policy.rules if state.grade in r.grades)
 
 
@@ -123,7 +126,7 @@ def _unacknowledged_item(state: IncidentState) -> list[Item]:
 
 def pending(state: IncidentState) -> list[Item]:
     """Every item not yet fired on a live incident, due or not."""
-    if not state.status.live:
+    if not state.status.live or state.watch_only:
         return []
     items = _unacknowledged_item(state)
     for rule in applicable(state):

@@ -5,6 +5,7 @@
     deadline warning            → duty staff + bodies; from T-1h (`leader_warning`) + leader
     breach                      → + main leader + 政府办
     graded up to I/II           → duty staff + bodies + leader in charge
+    outside the jurisdiction    → duty staff on open, for awareness; nothing else
 
 Only who and why is decided here; channels, contacts and quiet hours belong to the escalation
 ladder (monitor/domain/escalation.py) and the notifier. The key is `notify:{event id}` and the
@@ -46,6 +47,14 @@ def _roles_and_text(
     state: IncidentState, event: Event
 ) -> tuple[Step, tuple[Role, ...], str] | None:
     grade = f"{state.grade.label}（{state.grade.value}级）"
+    if state.watch_only:
+        if event.kind is EventKind.OPENED:
+            return (
+                Step.OPENED,
+                (Role.DUTY_STAFF,),
+                f"辖区外舆情（仅供关注）：{state.title}，{grade}。",
+            )
+        return None
     if event.kind is EventKind.OPENED:
         # grade I/II: the city's leader in charge is informed from the start (DESIGN.md §2)
         severe = state.grade in (Grade.I, Grade.II)

@@ -158,6 +158,12 @@ class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
     def post_ids(self) -> tuple[str, ...]:
         return tuple(m.post_id for m in self.members)
 
+    @property
+    def watch_only(self) -> bool:
+        """Outside the jurisdiction: shown, not assigned (DESIGN.md §2), so no clocks run.
+        An unknown place (None) counts as inside: a missed deadline costs more than a reminder."""
+        return self.location.in_jurisdiction is False
+
     def has_action(self, action_id: str) -> bool:
         return any(a.id == action_id for a in self.actions)
 

@@ -319,3 +319,14 @@ def test_ticking_the_clocks_live_or_not_gives_the_same_sequence(seed):
     keys = [msgspec.json.decode(n)["key"] for n in notes]
     assert len(event_ids) == len(set(event_ids)) and len(keys) == len(set(keys))
     assert len(events) > 40  # the run did something: posts, actions and clock events
+
+
+def test_a_later_regrade_replaces_the_earlier_manual_grade():
+    state = act(incident(Grade.IV), "regrade", "g1", 1, grade=Grade.II, reason="领导批示").state
+    out = act(state, "regrade", "g2", 2, grade=Grade.III, reason="核实后降级")
+    assert out.state.grade is Grade.III and out.state.grades.manual is Grade.III
+    graded = [e for e in out.events if e.kind is EventKind.GRADED]
+    assert graded[0].data["direction"] == "down"
+    assert {c.rule for c in out.state.clocks} == {"answer"}
+    # breaches and warnings already fired under II stay in the record
+    assert all(n.step is not Step.REGRADED for n in out.notifications)

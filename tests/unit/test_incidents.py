@@ -22,6 +22,7 @@ from incident_helpers import (
     post,
 )
 
+from monitor.domain import clocks
 from monitor.domain.events import EventKind, Role, Step
 from monitor.domain.incidents import (
     PostTimeError,
@@ -312,3 +313,17 @@ def test_a_post_first_fires_what_was_due_before_it_was_seen():
     out = join(state, post("p2", FIRE_TEXT_2, 6), classified("p2", grade=Grade.II))
     assert kinds(out.events)[-1] == "assigned"
     assert "deadline_breached" in kinds(out.events)
+
+
+def test_an_incident_outside_the_jurisdiction_is_shown_but_runs_no_clocks():
+    out = open_with(post("p1"), classified("p1", grade=Grade.I, location=SHANGHAI))
+    assert out.state.watch_only and out.state.clocks == ()
+    (intent,) = out.notifications
+    assert intent.roles == (Role.DUTY_STAFF,) and "辖区外" in intent.message
+    assert clocks.next_due(out.state) is None
+    assert clocks.evaluate(out.state, at(100)).events == ()
+
+
+def test_an_unknown_place_counts_as_inside():
+    out = open_with(post("p1"), classified("p1", grade=Grade.II, location=Location()))
+    assert not out.state.watch_only and len(out.state.clocks) == 3
