@@ -1,0 +1,238 @@
+"""The Store: a thin, synchronous, idempotent writer and reader over schema.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from monitor.domain import clocks
+from monitor.domain.events import Event, NotificationIntent
+from monitor.domain.state import IncidentState
+from monitor.store import schema
+
+_json = msgspec.json.Encoder()
+_state_decoder = msgspec.json.Decoder(IncidentState)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat()
+
+
+class OutboxConflict(RuntimeError):
+    """One idempotency key arrived with two different contents: a bug upstream, never silent."""
+
+
+@dataclass(frozen=True)
+class ArchiveRow:
+    seq: int
+    kind: str
+    id: str
+    key: str | None
+    body: bytes
+    accepted_at: str
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    id: str
+    key: str
+    state: IncidentState
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        connect_args: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            # the worker writes from a helper thread; SQLite serialises writers itself
+            connect_args = {"check_same_thread": False, "timeout": 30}
+        self.engine = sa.create_engine(url, connect_args=connect_args, future=True)
+        if url.startswith("sqlite"):
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        schema.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- inserts that ignore a row already there -----------------------------------------
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        if self.engine.dialect.name == "sqlite":
+            return sqlite.insert(table)
+        name = self.engine.dialect.name
+        raise ValueError(f"unsupported database {name!r}: use SQLite or PostgreSQL")
+
+    def archive(
+        self, kind: str, ident: str, body: bytes, key: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Archive one accepted input. True if it is new; False if that id was already kept."""
+        return self.archive_many([(kind, ident, body, key)], now) == 1
+
+    def archive_many(
+        self, rows: Sequence[tuple[str, str, bytes, str | None]], now: datetime | None = None
+    ) -> int:
+        if not rows:
+            return 0
+        at = iso(now or datetime.now(UTC))
+        values = [
+            {"kind": k, "id": i, "key": key, "body": b.decode(), "accepted_at": at}
+            for k, i, b, key in rows
+        ]
+        stmt = self._insert(schema.archive).on_conflict_do_nothing(index_elements=["kind", "id"])
+        with self.engine.begin() as conn:
+            return _inserted(conn, stmt.returning(schema.archive.c.seq), values)
+
+    def archived(self, after_seq: int = 0) -> Iterator[ArchiveRow]:
+        q = sa.select(schema.archive).where(schema.archive.c.seq > after_seq)
+        with self.engine.connect() as conn:
+            for r in conn.execute(q.order_by(schema.archive.c.seq)):
+                yield ArchiveRow(r.seq, r.kind, r.id, r.key, r.body.encode(), r.accepted_at)
+
+    def record_events(self, evs: Iterable[Event]) -> int:
+        values = [
+            {"id": e.id, "incident_id": e.incident_id, "kind": e.kind.value, "at": iso(e.at),
+             "body": _json.encode(e).decode()}
+            for e in evs
+        ]  # fmt: skip
+        if not values:
+            return 0
+        stmt = self._insert(schema.events).on_conflict_do_nothing(index_elements=["id"])
+        with self.engine.begin() as conn:
+            return _inserted(conn, stmt.returning(schema.events.c.seq), values)
+
+    def add_outbox(self, intents: Iterable[NotificationIntent]) -> int:
+        """Insert intents by key. A key already kept with other content raises OutboxConflict."""
+        values = [
+            {"key": n.key, "incident_id": n.incident_id, "at": iso(n.at),
+             "body": _json.encode(n).decode()}
+            for n in intents
+        ]  # fmt: skip
+        if not values:
+            return 0
+        stmt = self._insert(schema.outbox).on_conflict_do_nothing(index_elements=["key"])
+        with self.engine.begin() as conn:
+            added = _inserted(conn, stmt.returning(schema.outbox.c.seq), values)
+            if added < len(values):
+                _check_same(conn, values)
+            return added
+
+    def save_states(self, states: Iterable[IncidentState]) -> None:
+        """Upsert the read model; an older revision never overwrites a newer one."""
+        newest: dict[str, IncidentState] = {}
+        for s in states:
+            if s.id not in newest or _order(s) >= _order(newest[s.id]):
+                newest[s.id] = s
+        if not newest:
+            return
+        values = [_incident_values(s) for s in newest.values()]
+        ins = self._insert(schema.incidents)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: ins.excluded[c] for c in values[0] if c != "id"},
+            where=sa.or_(
+                ins.excluded.rev > schema.incidents.c.rev,
+                sa.and_(
+                    ins.excluded.rev == schema.incidents.c.rev,
+                    ins.excluded.fired >= schema.incidents.c.fired,
+                ),
+            ),
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, values)
+
+    def audit(
+        self, who: str, what: str, incident_id: str | None, detail: dict[str, Any],
+        now: datetime | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                schema.audit.insert().values(
+                    at=iso(now or datetime.now(UTC)), who=who, what=what,
+                    incident_id=incident_id, detail=json.dumps(detail, ensure_ascii=False),
+                )
+            )  # fmt: skip
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def incidents(self) -> list[IncidentRow]:
+        q = sa.select(schema.incidents).order_by(schema.incidents.c.first_seen)
+        with self.engine.connect() as conn:
+            return [
+                IncidentRow(r.id, r.key, _state_decoder.decode(r.state)) for r in conn.execute(q)
+            ]
+
+    def incident(self, ident: str) -> IncidentRow | None:
+        q = sa.select(schema.incidents).where(schema.incidents.c.id == ident)
+        with self.engine.connect() as conn:
+            r = conn.execute(q).first()
+        return IncidentRow(r.id, r.key, _state_decoder.decode(r.state)) if r else None
+
+    def events_of(self, incident_id: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(schema.events.c.body).order_by(schema.events.c.seq)
+        if incident_id is not None:
+            q = q.where(schema.events.c.incident_id == incident_id)
+        with self.engine.connect() as conn:
+            return [json.loads(b) for (b,) in conn.execute(q)]
+
+    def outbox_rows(self) -> list[dict[str, Any]]:
+        q = sa.select(schema.outbox.c.body).order_by(schema.outbox.c.seq)
+        with self.engine.connect() as conn:
+            return [json.loads(b) for (b,) in conn.execute(q)]
+
+    def audit_rows(self) -> list[dict[str, Any]]:
+        q = sa.select(schema.audit).order_by(schema.audit.c.seq)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def _inserted(conn: sa.Connection, stmt: Any, values: list[dict[str, Any]]) -> int:
+    """Rows actually inserted: ON CONFLICT DO NOTHING returns only those."""
+    return len(conn.execute(stmt, values).all())
+
+
+def _check_same(conn: sa.Connection, values: list[dict[str, Any]]) -> None:
+    keys = [v["key"] for v in values]
+    kept = dict(conn.execute(
+        sa.select(schema.outbox.c.key, schema.outbox.c.body).where(schema.outbox.c.key.in_(keys))
+    ).all())  # fmt: skip
+    for v in values:
+        if v["key"] in kept and json.loads(kept[v["key"]]) != json.loads(v["body"]):
+            raise OutboxConflict(f"notification key {v['key']!r} was kept with other content")
+
+
+def _order(s: IncidentState) -> tuple[int, int]:
+    return s.rev, len(s.fired)
+
+
+def _incident_values(s: IncidentState) -> dict[str, Any]:
+    due = clocks.next_due(s)
+    return {
+        "id": s.id, "key": s.key, "rev": s.rev, "fired": len(s.fired), "status": s.status.value,
+        "grade": s.grade.value,
+        "category": s.category, "title": s.title, "first_seen": iso(s.first_seen),
+        "next_due": iso(due) if due else None, "state": _json.encode(s).decode(),
+    }  # fmt: skip
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets `monitor incidents` read while the worker writes; synchronous=FULL so a power
+    # cut after commit keeps the row (kill -9 alone would not need it).
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()
