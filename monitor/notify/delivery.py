@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from tenacity import RetryCallState, wait_exponential, wait_random
 
 from monitor.domain.escalation import Plan, Recipient, Role, Step, plan
@@ -63,6 +63,9 @@ class NotifyMetrics:
         )
         self.unreachable = counter("unreachable", "Roles with no contact for a body", ["role"])
         self.bad_input = counter("bad_input", "Outbox records rejected as malformed", ["source"])
+        self.backlog = Gauge(
+            f"{prefix}_outbox", "Outbox rows by status", ["status"], registry=registry
+        )
 
 
 class SlidingWindow:
@@ -204,6 +207,8 @@ class Notifier:
         done = await asyncio.gather(
             *(self._drain(name, rows, now) for name, rows in groups.items())
         )
+        for status, count in self.outbox.count_by_status().items():
+            self.metrics.backlog.labels(status).set(count)
         return sum(done)
 
     async def run_forever(self, stop: asyncio.Event, interval_s: float = 1.0) -> None:

@@ -269,3 +269,44 @@ async def test_dry_run_channel_records_instead_of_sending(
     assert all(
         not getattr(services, f).service.received for f in ("wecom", "ding", "feishu", "hook")
     )
+
+
+async def test_the_rate_window_survives_a_restart(
+    sqlite_engine: Engine, services: Services, settings: NotifySettings, clock: FakeClock
+) -> None:
+    first = build_notifier(settings, sqlite_engine, clock)
+    for i in range(20):
+        first.submit(opened(clock, i, grade=Grade.IV))
+    await first.run_once()
+    wecom = services.wecom.service
+    assert len(wecom.accepted) == 20
+    clock.advance(seconds=10)
+    restarted = build_notifier(settings, sqlite_engine, clock)
+    restarted.recover()  # reads the last minute's sends back from the outbox
+    restarted.submit(opened(clock, 99, grade=Grade.IV))
+    await restarted.run_once()
+    assert len(wecom.received) == 20  # held: the robot's minute is already full
+    clock.advance(seconds=51)
+    await restarted.run_once()
+    assert len(wecom.accepted) == 21 and wecom.max_per_minute() <= 20
+
+
+async def test_replay_wiring_sends_nothing_and_backlog_is_exported(
+    tmp_path: Path, ladder_path: Path, services: Services, clock: FakeClock
+) -> None:
+    from monitor.notify.bootstrap import create_notifier
+
+    reg = CollectorRegistry()
+    n = create_notifier(f"sqlite:///{tmp_path / 'replay.db'}", reg, ladder_path, dry_run=True,
+                        clock=clock)  # fmt: skip
+    n.submit(opened(clock))
+    n.submit(opened(clock, 1, grade=Grade.IV, at=clock() + timedelta(hours=13)))
+    assert await n.run_once() == 5
+    assert all(
+        not getattr(services, f).service.received for f in ("wecom", "ding", "feishu", "hook")
+    )
+    assert services.mail.mails == []
+    recorded = [r["title"] for ch in n.channels.values() for r in ch.sent]  # type: ignore[attr-defined]
+    assert len(recorded) == 5 and all(t == "【新舆情事件】测试事件000号" for t in recorded)
+    assert metric(reg, "yuqing_notify_outbox", status="sent") == 5
+    assert metric(reg, "yuqing_notify_outbox", status="pending") == 3  # wecom, email, feishu: later
