@@ -11,7 +11,7 @@ import asyncio
 import os
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -62,8 +62,9 @@ class MemorySink:
 class KafkaSink:
     """aiokafka producer: posts to `posts.raw` keyed by post id, dead letters to `dlq`.
 
-    acks="all" and idempotence on, and `send` awaits every delivery, so "returned" means the
-    broker has the batch.
+    acks="all", and `send` awaits every delivery, so "returned" means the broker has the batch.
+    The idempotent producer stays off: the bundled Tansu broker rejects InitProducerId. A
+    retried send can therefore repeat a record; consumers drop repeats by post id.
     """
 
     def __init__(
@@ -73,20 +74,27 @@ class KafkaSink:
         topic: str = POSTS_TOPIC,
         dlq_topic: str = DLQ_TOPIC,
     ) -> None:
-        from aiokafka import AIOKafkaProducer
-
+        self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.dlq_topic = dlq_topic
         self._encoder = msgspec.json.Encoder()
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5
-        )
+        self._producer: Any = None
 
     async def start(self) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        # Built here, not in __init__: aiokafka binds the running event loop.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            acks="all",
+            linger_ms=5,
+        )
         await self._producer.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
     async def __aenter__(self) -> KafkaSink:
         await self.start()
@@ -95,19 +103,24 @@ class KafkaSink:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def _started(self) -> Any:
+        if self._producer is None:
+            raise RuntimeError("KafkaSink.start() was not awaited")
+        return self._producer
+
     async def send(self, posts: Sequence[Post]) -> None:
+        producer = self._started()
         futures = [
-            await self._producer.send(self.topic, self._encoder.encode(p), key=p.id.encode())
+            await producer.send(self.topic, self._encoder.encode(p), key=p.id.encode())
             for p in posts
         ]
         for fut in futures:
             await fut
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
+        producer = self._started()
         futures = [
-            await self._producer.send(
-                self.dlq_topic, self._encoder.encode(r), key=r.source.encode()
-            )
+            await producer.send(self.dlq_topic, self._encoder.encode(r), key=r.source.encode())
             for r in records
         ]
         for fut in futures:

@@ -45,9 +45,12 @@ async def create_topics(bootstrap: str, *names: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics(
-            [NewTopic(n, num_partitions=1, replication_factor=1) for n in names]
-        )
+        existing = set(await admin.list_topics())
+        wanted = [n for n in names if n not in existing]
+        if wanted:
+            await admin.create_topics(
+                [NewTopic(n, num_partitions=1, replication_factor=1) for n in wanted]
+            )
     finally:
         await admin.close()
 
@@ -97,6 +100,32 @@ async def test_feed_to_broker(bootstrap: str, http_server, make_runner) -> None:
     got = await read_all(bootstrap, topic, 3)
     titles = [msgspec.json.decode(v, type=Post).title for _, v in got]
     assert titles[0] == "雁江区某小区发生火灾 无人员伤亡" and len(titles) == 3
+
+
+@pytest.mark.broker
+async def test_replay_cli_into_the_broker(bootstrap: str, tmp_path) -> None:
+    import asyncio
+    import sys
+    from pathlib import Path
+
+    topic = f"posts-{uuid.uuid4().hex[:8]}"
+    await create_topics(bootstrap, topic, "dlq")
+    root = Path(__file__).resolve().parents[2]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", "replay", str(FIXTURES / "history.csv"), "--bootstrap", bootstrap,
+        "--topic", topic, "--checkpoint", f"sqlite:///{tmp_path / 'cp.db'}",
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert (
+        out.decode().strip() == "file-history: 3 posts sent, 2 bad records to the dead-letter log"
+    )
+    got = await read_all(bootstrap, topic, 3)
+    posts = [msgspec.json.decode(v, type=Post) for _, v in got]
+    assert [p.id for p in posts] == ["file:c1", "file:c2", "file:c5"]
+    assert posts[0].published_at.isoformat() == "2026-04-18T08:00:00+08:00"
 
 
 @pytest.fixture(scope="module")
