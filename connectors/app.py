@@ -63,6 +63,8 @@ def build_source(src: SourceConfig, env: Mapping[str, str]) -> Source:
             department=src.department,
             long_text=src.long_text,
             extend_url=src.extend_url,
+            long_text_limit=src.long_text_limit,
+            long_text_pause=src.long_text_pause,
         )
     if isinstance(src, WechatConfig):
         return _wechat(src, headers, env)

@@ -60,6 +60,7 @@ class PollContext:
     now: datetime
     seen: Callable[[Sequence[str]], set[str]]
     source: str
+    pause: Sleep = asyncio.sleep  # the runner's polite wait between extra requests
 
 
 @dataclass
@@ -215,6 +216,7 @@ class SourceRunner:
             now=self.clock(),
             seen=lambda ids: self.store.seen(self.name, ids),
             source=self.name,
+            pause=self._pause,
         )
 
     async def _deliver(self, page: Page) -> int:

@@ -87,6 +87,8 @@ class WeiboConfig(SourceConfig):
     uid: str | None = None
     long_text: Literal["fetch", "keep"] = "fetch"
     extend_url: str | None = None
+    long_text_limit: Annotated[int, Field(ge=0)] = 10  # extend calls per page
+    long_text_pause: Annotated[float, BeforeValidator(_seconds), Field(ge=0)] = 1.0
 
 
 class WechatConfig(SourceConfig):

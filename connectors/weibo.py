@@ -201,6 +201,8 @@ class WeiboSource(Source):
         headers: Mapping[str, str] | None = None,
         long_text: str = "fetch",
         extend_url: str | None = None,
+        long_text_limit: int = 10,
+        long_text_pause: float = 1.0,
     ) -> None:
         super().__init__(name, department=department)
         self.url = url
@@ -211,6 +213,8 @@ class WeiboSource(Source):
         self.headers = dict(headers or {})
         self.long_text = long_text
         self.extend_url = extend_url or (PC_EXTEND if self.layout == "pc" else MOBILE_EXTEND)
+        self.long_text_limit = long_text_limit
+        self.long_text_pause = long_text_pause
         self.long_text_failures = 0
 
     async def fetch(self, ctx: PollContext) -> Page:
@@ -236,7 +240,7 @@ class WeiboSource(Source):
             ctx, parsed.timeline_ids, posts, parsed.rejects, self._next_cursor(data, cursor)
         )
         if cut:
-            note = f"{cut} long texts kept cut: the extend endpoint failed"
+            note = f"{cut} long texts kept cut (extend endpoint failed or per-page limit)"
             page = dataclasses.replace(page, note=note)
         return page
 
@@ -276,9 +280,17 @@ class WeiboSource(Source):
     async def _complete_long_texts(self, ctx: PollContext, parsed: ParsedPage) -> list[Post]:
         if self.long_text != "fetch" or not parsed.long_text:
             return parsed.posts
-        fresh = set(parsed.long_text) - ctx.seen(list(parsed.long_text))
+        unseen = set(parsed.long_text) - ctx.seen(list(parsed.long_text))
+        fresh = [p.id for p in parsed.posts if p.id in unseen]
         full: dict[str, str] = {}
-        for post_id in fresh:
+        for n, post_id in enumerate(fresh):
+            if n >= self.long_text_limit:
+                # One extend call per status: past the limit the cut text is kept, so a page
+                # of long posts cannot turn into a burst that trips the site's rate limit.
+                self.long_text_failures += len(fresh) - n
+                break
+            if n:
+                await ctx.pause(self.long_text_pause)
             text = await self._long_text(ctx, parsed.long_text[post_id])
             if text is not None:
                 full[post_id] = text

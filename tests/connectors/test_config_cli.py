@@ -97,7 +97,7 @@ def test_sources_check_reports_each_and_fails_if_any_failed(
     # `sources check` reads the real clock: the newest is the status sent "刚刚" (just now).
     assert lines[1].startswith("✓ 微博 [weibo]: 10 posts; newest ")
     assert lines[1].endswith(
-        "这是一条很长的微博，列表里只显示开头 ...全文 (1 long texts kept cut: the extend endpoint failed)"
+        "这是一条很长的微博，列表里只显示开头 ...全文 (1 long texts kept cut (extend endpoint failed or per-page limit))"
     )
     assert lines[2].startswith("✗ 被拒 [weibo]: refused: HTTP 403 from")
     assert (

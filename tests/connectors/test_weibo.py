@@ -137,7 +137,7 @@ async def test_long_text_failure_keeps_cut_text(http_server, make_runner, sink) 
     cut = next(p for p in sink.posts if p.id == "weibo:5000000000000004")
     assert cut.text.startswith("这是一条很长的微博，列表里只显示开头")
     assert source.long_text_failures == 1
-    assert runner.health.note == "1 long texts kept cut: the extend endpoint failed"
+    assert runner.health.note == "1 long texts kept cut (extend endpoint failed or per-page limit)"
 
 
 async def test_paging_by_since_id_until_caught_up(http_server, make_runner, sink, store) -> None:
@@ -270,3 +270,24 @@ async def _one_failed_attempt(runner) -> None:
 
     runner._record_failure = record_then_stop
     await runner.poll_with_retry()
+
+
+async def test_long_text_calls_are_paced_and_capped(http_server, make_runner, sink, clock) -> None:
+    cut = "开头 ...<a href='/status/x'>全文</a>"
+    data = page([5, 4, 3], None)
+    for c in data["data"]["cards"]:
+        c["mblog"].update(isLongText=True, text=cut)
+    url = http_server.route("/api/container/getIndex", json_reply(data))
+    extend = http_server.route(
+        "/statuses/extend",
+        lambda s: json_reply({"ok": 1, "data": {"longTextContent": f"全文{s.query['id']}"}}),
+    )
+    source = WeiboSource(
+        "w", url, extend_url=extend + "?id={id}", long_text_limit=2, long_text_pause=3
+    )
+    runner = make_runner(source)
+    await runner.poll_once()
+    assert [p.text for p in sink.posts] == ["全文5", "全文4", "开头 ...全文"]
+    assert [h.query["id"] for h in http_server.hits("/statuses/extend")] == ["5", "4"]
+    assert clock.slept == [3]  # one pause between the two extend calls
+    assert runner.health.note == "1 long texts kept cut (extend endpoint failed or per-page limit)"
