@@ -33,6 +33,7 @@ from monitor.domain.model import Post
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 PRUNE_EVERY = timedelta(hours=24)
+MAX_SERVER_WAIT = 86_400.0
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -178,7 +179,9 @@ class SourceRunner:
     def _wait(self, retry_state: RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         hint = exc.retry_after if isinstance(exc, SourceError) and exc.retry_after else 0.0
-        return max(float(self._backoff(retry_state)), min(hint, self.schedule.backoff_max))
+        # The server's own hint wins even past backoff_max (WeChat freq control lasts hours);
+        # a day caps a nonsense Retry-After.
+        return max(float(self._backoff(retry_state)), min(hint, MAX_SERVER_WAIT))
 
     async def _pause(self, seconds: float) -> None:
         if self._stop.is_set():
