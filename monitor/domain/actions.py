@@ -59,6 +59,7 @@ __all__ = [
     "merge",
     "merge_out",
     "split",
+    "unknown_incident",
     "validate",
 ]
 
@@ -76,6 +77,11 @@ class ActionError(ValueError):
         self.action_id = action.id
         self.field = field
         self.reason = reason
+
+
+def unknown_incident(action: Action) -> ActionError:
+    """The refusal for an action naming no known incident (the edge looks incidents up)."""
+    return ActionError(action, "incident_id", f"no incident {action.incident_id!r}")
 
 
 # --- validation ------------------------------------------------------------------------------

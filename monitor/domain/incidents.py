@@ -50,9 +50,10 @@ from monitor.domain.events import Event, EventKind, utc
 from monitor.domain.model import Classification, Grade, Location, Post, Responsible
 from monitor.domain.outbox import intents_for
 from monitor.domain.policy import SEVERE, HeatPolicy, IncidentParams
-from monitor.domain.state import GradeSources, Heat, IncidentState, Member, Outcome
+from monitor.domain.state import GradeSources, Heat, IncidentState, Member, Outcome, Status
 
 Router = Callable[[str, Location, Grade], Responsible]
+LIVE = frozenset({Status.OPEN, Status.RESPONDING})
 
 TEXT_KEEP = 300  # characters of each kept text; bigrams beyond this add little but cost
 RECENT_IDS = 64  # newest post ids, so a redelivered post is dropped even past max_members
@@ -161,11 +162,6 @@ def _town_bonus(a: Location, b: Location) -> float:
     return 0.0
 
 
-def _in_window(state: IncidentState, t: datetime, window_s: int) -> bool:
-    window = timedelta(seconds=window_s)
-    return state.first_seen - window <= t <= state.last_seen + window
-
-
 def assign(
     candidates: Sequence[IncidentState],
     post: Post,
@@ -212,11 +208,13 @@ def _text_match(
     may_duplicate = len(mine) >= MIN_NEAR_DUP_BIGRAMS
     duplicate: Match | None = None
     best: Match | None = None
+    window = timedelta(seconds=params.assign.window_s)
+    earliest, latest = t - window, t + window
     for state in ordered:
-        if not _in_window(state, t, params.assign.window_s):
-            continue
+        if state.last_seen < earliest or state.first_seen > latest:
+            continue  # outside the window
         compatible = (
-            state.status.live
+            state.status in LIVE
             and state.family == family
             and _place_compatible(state.location, cls.location)
         )

@@ -44,13 +44,16 @@ class ActionKind(StrEnum):
     SPLIT = "split"
 
 
-class Action(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Action(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+):
     """A command from duty staff or a department. `id` makes it idempotent; `at` is when it
     happened (a release's publication time), which may be earlier than when it was recorded.
 
     Evidence by kind: release/follow_up need `url` (and `channel`); press_conference needs `url`
     or `place`; regrade needs `grade` and `reason`; merge needs `target` (the surviving
-    incident); split needs `post_ids`.
+    incident); split needs `post_ids`. Unknown fields are refused on decode, so a misspelt
+    `ulr` is an error rather than a release without evidence.
     """
 
     id: str

@@ -20,7 +20,7 @@ from incident_helpers import (
 )
 
 from monitor.domain import clocks
-from monitor.domain.actions import ActionError, apply_action, merge, split
+from monitor.domain.actions import ActionError, apply_action, merge, split, unknown_incident
 from monitor.domain.events import EventKind, Step
 from monitor.domain.model import Grade
 from monitor.domain.state import Action, IncidentState, Outcome, Status
@@ -330,3 +330,17 @@ def test_a_later_regrade_replaces_the_earlier_manual_grade():
     assert {c.rule for c in out.state.clocks} == {"answer"}
     # breaches and warnings already fired under II stay in the record
     assert all(n.step is not Step.REGRADED for n in out.notifications)
+
+
+def test_decoding_an_action_refuses_unknown_fields_and_names_them():
+    raw = (
+        b'{"id":"a","incident_id":"i","kind":"release","by":"x",'
+        b'"at":"2024-05-01T10:00:00+08:00","ulr":"https://a.cn"}'
+    )
+    with pytest.raises(msgspec.ValidationError, match="ulr"):
+        msgspec.json.decode(raw, type=Action)
+
+
+def test_unknown_incident_error_names_the_incident():
+    err = unknown_incident(action("release", "a9", 1, incident="20240501-nope", url=URL))
+    assert "a9" in str(err) and "no incident '20240501-nope'" in str(err)
