@@ -1,9 +1,15 @@
 """Incident assignment, heat and grade: which incident a classified post belongs to.
 
-    key = incident_key(cls, home, params)            partition key, known before assignment
-    decision = assign(candidates, post, cls, params) open | join | ignore
+    key = incident_key(cls, home, params)                  partition key, known before assignment
+    decision = assign(candidates, post, cls, params, home) open | join | ignore
     outcome = open_incident(post, cls, params, decision, router)
-    outcome = add_post(state, post, cls, params, router)
+    outcome = add_post(state, post, cls, params, router, decision)
+
+`candidates` are the incidents stored under `key` that are live or were active within the window
+(closed ones only take reposts and near duplicates). A join names `decision.incident_id`, which
+may be a merged incident's survivor. `add_post` is idempotent per post id and first fires the
+clock items due before the post was seen, so ticking the clocks in between or not (live or
+replay) yields the same event sequence.
 
 Partitioning: `incident_key` is f"{city_code or home}:{family}". Every incident a post could
 join shares that key (same family; the same city, since a post with no place is taken to be
