@@ -68,7 +68,8 @@ def main() -> None:
         print("casualty agreement: benchmarks/cec_casualties.py not present")
     else:
         for field, value in casualty_agreement(cec).items():
-            print(f"CEC casualty agreement {field}: {value:.3f}")
+            shown = f"{value:.0f}" if field.endswith((".n", ".extra")) else f"{value:.3f}"
+            print(f"CEC casualty agreement {field}: {shown}")
 
     thuc = read_jsonl("corpora/thucnews_titles_test_dev.jsonl")
     rate, by_label = false_incident_rate(clf, thuc, args.errors)
