@@ -89,7 +89,9 @@ def view(state: IncidentState, rule: ClockRule) -> ClockView:
 
 
 def refresh(state: IncidentState) -> IncidentState:
-    return msgspec.structs.replace(state, clocks=tuple(view(state, r) for r in applicable(state)))
+    """Recompute what readers and the fast path see; every change to a clock input calls it."""
+    views = tuple(view(state, r) for r in applicable(state))
+    return msgspec.structs.replace(state, clocks=views, next_due_at=compute_next_due(state))
 
 
 def _rule_items(state: IncidentState, rule: ClockRule) -> list[Item]:
@@ -136,6 +138,11 @@ def pending(state: IncidentState) -> list[Item]:
 
 
 def next_due(state: IncidentState) -> datetime | None:
+    """When evaluate next has something to fire (kept in state by `refresh`)."""
+    return state.next_due_at
+
+
+def compute_next_due(state: IncidentState) -> datetime | None:
     return min((i.due for i in pending(state)), default=None)
 
 
@@ -151,6 +158,8 @@ def catch_up(state: IncidentState, before: datetime) -> Outcome:
 
 
 def _fire(state: IncidentState, is_due: Callable[[datetime], bool]) -> Outcome:
+    if state.next_due_at is None or not is_due(state.next_due_at):
+        return Outcome(state=state)  # the common case, without building any item
     events: list[Event] = []
     current = state
     while True:

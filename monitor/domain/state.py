@@ -145,6 +145,7 @@ class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
     follow_up_anchor: datetime | None = None
     follow_up_cycle: int = 0
     clocks: tuple[ClockView, ...] = ()
+    next_due_at: datetime | None = None  # earliest unfired clock item; kept by clocks.refresh
     fired: tuple[str, ...] = ()
     acknowledged_at: datetime | None = None
     actions: tuple[Action, ...] = ()

@@ -192,6 +192,8 @@ def test_merge_moves_posts_heat_and_the_earliest_start():
     b = open_with(post("q1", OTHER_FIRE, 2), classified("q1", grade=Grade.III)).state
     m = action("merge", "m1", 3, incident=b.id, target=a.id)
     source, target = merge(b, a, m, at(3))
+    for s in (source.state, target.state):
+        assert s == clocks.refresh(s)  # cached views and schedule are current
     assert source.state.status is Status.MERGED and source.state.merged_into == a.id
     assert kinds(source.events)[-2:] == ["action_recorded", "merged"]
     assert target.state.post_ids == ("p1", "q1") and target.state.heat.posts == 2
@@ -210,6 +212,8 @@ def test_split_moves_posts_to_a_new_incident():
     s = action("split", "s1", 2, incident=state.id, post_ids=("p2",), note="雁江区居民楼起火")
     remaining, new = split(state, s, at(2), texts=[OTHER_FIRE])
     assert new is not None
+    for st in (remaining.state, new.state):
+        assert st == clocks.refresh(st)  # cached views and schedule are current
     assert remaining.state.post_ids == ("p1",) and remaining.state.grade is Grade.IV
     assert new.state.post_ids == ("p2",) and new.state.grade is Grade.II
     assert new.state.title == "雁江区居民楼起火" and new.state.first_seen == at(1)
@@ -286,6 +290,9 @@ def run(seed: int, ticks: bool) -> tuple[list[bytes], list[bytes], bytes]:
     def take(step: Outcome) -> IncidentState:
         events.extend(step.events)
         notes.extend(step.notifications)
+        # the cached schedule and clock views never go stale
+        assert step.state.next_due_at == clocks.compute_next_due(step.state)
+        assert step.state == clocks.refresh(step.state)
         return step.state
 
     for n in range(40):

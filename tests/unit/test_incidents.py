@@ -48,6 +48,7 @@ def test_open_emits_opened_and_assigned_and_notifies_duty_and_bodies():
     out = open_with(post("p1"), classified("p1", grade=Grade.II))
     assert kinds(out.events) == ["opened", "assigned"]
     state = out.state
+    assert state == clocks.refresh(state) and state.next_due_at == at(0.5)
     assert state.status is Status.OPEN and state.grade is Grade.II
     assert state.first_seen == at(0) and state.post_ids == ("p1",)
     assert state.responsible.bodies == ("市消防救援支队", "安岳县人民政府")
