@@ -56,6 +56,7 @@ class BundledBroker:
     host: str = LOCALHOST
     log_path: Path | None = None
     startup_timeout: float = 10.0
+    die_with_parent: bool = False  # Linux: the broker is killed when its parent dies, even by -9
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -105,6 +106,7 @@ class BundledBroker:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
+                preexec_fn=_parent_death_signal if self.die_with_parent else None,
             )
 
     def _wait_ready(self, port: int) -> bool:
@@ -139,6 +141,18 @@ class BundledBroker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _parent_death_signal() -> None:
+    """prctl(PR_SET_PDEATHSIG, SIGKILL): no orphan broker holding a port after `kill -9`."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return  # not glibc Linux; the broker is stopped by the normal shutdown path
+    libc.prctl(1, signal.SIGKILL)
 
 
 @contextlib.contextmanager

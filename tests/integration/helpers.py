@@ -34,3 +34,94 @@ def opened(p: Post) -> Outcome:
     params = IncidentParams()
     decision = incidents.assign([], p, cls, params, home="512000")
     return incidents.open_incident(p, cls, params, decision)
+
+
+# --- driving a real worker -------------------------------------------------------------------
+
+import asyncio  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import msgspec  # noqa: E402
+from aiokafka import AIOKafkaConsumer  # noqa: E402
+
+from monitor.runtime.producer import ensure_topics, send_all, send_ticks  # noqa: E402
+
+PARTITIONS = 4
+
+
+def start_worker(
+    broker_url: str, prefix: str, db: str, log: Path, live: bool = False
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable, "-m", "monitor", "worker", "--broker", broker_url, "--prefix", prefix,
+        "--partitions", str(PARTITIONS), "--db", db,
+    ]  # fmt: skip
+    if live:
+        cmd.append("--live")
+    asyncio.run(ensure_topics(broker_url, prefix, PARTITIONS))
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def feed(broker_url: str, prefix: str, posts: Sequence[Post]) -> None:
+    enc = msgspec.json.Encoder()
+    records = [(p.id.encode(), enc.encode(p)) for p in posts]
+    asyncio.run(send_all(broker_url, f"{prefix}posts.raw", records))
+
+
+def tick(broker_url: str, prefix: str, watermark: datetime) -> None:
+    asyncio.run(send_ticks(broker_url, f"{prefix}posts.classified", PARTITIONS, watermark))
+
+
+def wait_for(
+    cond: Callable[[], bool],
+    timeout: float = 60,
+    what: str = "condition",
+    procs: Sequence[subprocess.Popen[bytes]] = (),
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise AssertionError(f"process {p.args!r} exited with {p.returncode}")
+        if cond():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def _read_topic(bootstrap: str, topic: str, idle: float) -> list[tuple[bytes | None, bytes]]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    out: list[tuple[bytes | None, bytes]] = []
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=int(idle * 1000))
+            if not batch:
+                return out
+            for msgs in batch.values():
+                out.extend((m.key, m.value) for m in msgs if m.value is not None)
+    finally:
+        await consumer.stop()
+
+
+def read_topic(broker_url: str, topic: str, idle: float = 1.5) -> list[dict[str, object]]:
+    rows = asyncio.run(_read_topic(broker_url.removeprefix("kafka://"), topic, idle))
+    return [msgspec.json.decode(v) for _, v in rows]

@@ -1,0 +1,257 @@
+"""The subcommands: run (everything), worker (scale-out), post, incidents, act."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from monitor.runtime.datadir import Runtime, data_dir, default_db_url
+
+_post_decoder = msgspec.json.Decoder()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("run", help="run the monitor: broker, worker, store, status page")
+    r.add_argument("--data-dir")
+    r.add_argument("--config", help="city config YAML (default: Ziyang)")
+    r.add_argument("--port", type=int, default=8600, help="status page and /metrics port")
+    r.add_argument("--no-demo", action="store_true", help="do not feed the demo posts")
+    r.add_argument("--broker", help="kafka://HOST:PORT of an external broker")
+    r.add_argument("--db", help="database URL (default: SQLite in the data dir)")
+    r.add_argument("--partitions", type=int, default=4)
+    r.add_argument("--tick", type=float, default=1.0, help="seconds between wall-clock ticks")
+    r.set_defaults(func=cmd_run)
+
+    w = sub.add_parser("worker", help="run one pipeline worker (scale-out)")
+    w.add_argument("--broker", required=True, help="kafka://HOST:PORT")
+    w.add_argument("--db", help="database URL; without it this worker writes no store")
+    w.add_argument("--config")
+    w.add_argument("--prefix", default="", help="topic name prefix")
+    w.add_argument("--partitions", type=int, default=4)
+    w.add_argument("--live", action="store_true", help="tick clocks on wall time")
+    w.add_argument("--tick", type=float, default=1.0)
+    w.add_argument("--port", type=int, help="serve the status page and /metrics here")
+    w.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("post", help="feed JSONL posts into the running monitor")
+    p.add_argument("file", help="JSONL file, or - for stdin")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_post)
+
+    i = sub.add_parser("incidents", help="list incidents from the store")
+    i.add_argument("--data-dir")
+    i.add_argument("--db")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_incidents)
+
+    a = sub.add_parser("act", help="record an action on an incident")
+    a.add_argument("incident")
+    a.add_argument(
+        "action",
+        choices=["acknowledge", "release", "press_conference", "follow_up", "close", "regrade"],
+    )
+    a.add_argument("--at", help="when it happened, ISO 8601 with zone (default: now)")
+    a.add_argument("--url", help="evidence URL (required for release and follow_up)")
+    a.add_argument("--channel")
+    a.add_argument("--place")
+    a.add_argument("--grade", choices=["I", "II", "III", "IV"])
+    a.add_argument("--reason")
+    a.add_argument("--by", default=os.environ.get("USER", "duty"))
+    a.add_argument("--id", help="action id (default: random); the same id twice is one action")
+    a.add_argument("--data-dir")
+    a.set_defaults(func=cmd_act)
+
+
+# --- worker / run ----------------------------------------------------------------------------
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from monitor.metrics import Metrics
+    from monitor.runtime.serve import serve_in_worker
+    from streams.settings import StreamSettings
+    from streams.worker import run_worker
+
+    settings = StreamSettings(
+        broker=args.broker, prefix=args.prefix, partitions=args.partitions, store_url=args.db,
+        config_path=args.config, live=args.live, tick_interval=args.tick,
+    )  # fmt: skip
+    metrics = Metrics.create()
+    on_app = serve_in_worker(args.port, args.db, metrics.registry) if args.port else None
+    return run_worker(settings, metrics, on_app=on_app)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.runtime.orchestrate import run_embedded
+
+    return run_embedded(args)
+
+
+# --- post ------------------------------------------------------------------------------------
+
+
+def _running(directory: Path) -> Runtime:
+    rt = Runtime.read(directory)
+    if rt is None:
+        raise SystemExit(
+            f"monitor is not running for data dir {directory} (no live runtime.json); "
+            "start it with: monitor run --data-dir " + str(directory)
+        )
+    return rt
+
+
+def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    for number, raw in enumerate(stream, start=1):
+        if raw.strip():
+            yield number, raw.strip()
+
+
+def parse_posts(
+    stream: IO[bytes], where: str, now: datetime
+) -> tuple[list[Any], list[str]]:
+    """Good posts and one error line per bad record (file:line: reason)."""
+    from monitor.domain.model import Post
+
+    posts: list[Post] = []
+    errors: list[str] = []
+    for number, raw in _lines(stream):
+        try:
+            data = _post_decoder.decode(raw)
+            if not isinstance(data, dict):
+                raise ValueError("a line must be a JSON object")
+            if isinstance(data.get("id"), int):
+                data["id"] = str(data["id"])  # the classify JSONL allows numeric ids
+            data.setdefault("observed_at", now.isoformat())
+            post = msgspec.convert(data, Post)
+            for field in ("published_at", "observed_at"):
+                t = getattr(post, field)
+                if t is not None and t.tzinfo is None:
+                    raise ValueError(f"{field} {t.isoformat()} has no time zone")
+            if not post.text.strip():
+                raise ValueError("`text` is empty")
+            posts.append(post)
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            errors.append(f"{where}:{number}: {exc}")
+    return posts, errors
+
+
+def cmd_post(args: argparse.Namespace) -> int:
+    from monitor.store import Store
+    from streams.records import encoder
+
+    directory = data_dir(args.data_dir)
+    rt = _running(directory)
+    now = datetime.now(UTC)
+    if args.file == "-":
+        posts, errors = parse_posts(sys.stdin.buffer, "<stdin>", now)
+    else:
+        with open(args.file, "rb") as fh:
+            posts, errors = parse_posts(fh, args.file, now)
+    for e in errors:
+        print(f"rejected {e}", file=sys.stderr)
+    bodies = [(p.id, encoder.encode(p)) for p in posts]
+    store = Store(rt.db)
+    try:
+        # Archive first: once archived a post survives a crash of the memory-only broker,
+        # because `monitor run` replays the archive at start.
+        store.archive_many([("post", pid, body, None) for pid, body in bodies])
+    finally:
+        store.close()
+    from monitor.runtime.producer import send_all
+
+    sent = asyncio.run(
+        send_all(rt.broker, f"{rt.prefix}posts.raw", ((pid.encode(), b) for pid, b in bodies))
+    )
+    print(f"accepted {sent} posts, rejected {len(errors)}")
+    return 1 if errors else 0
+
+
+# --- incidents -------------------------------------------------------------------------------
+
+
+def _store_url(args: argparse.Namespace, directory: Path) -> str:
+    if getattr(args, "db", None):
+        return str(args.db)
+    rt = Runtime.read(directory)
+    return rt.db if rt else default_db_url(directory)
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    from monitor.runtime.views import incident_summary, render_table
+    from monitor.store import Store
+
+    directory = data_dir(args.data_dir)
+    store = Store(_store_url(args, directory))
+    try:
+        rows = [incident_summary(r.state) for r in store.incidents()]
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        print(render_table(rows))
+    return 0
+
+
+# --- act -------------------------------------------------------------------------------------
+
+
+def cmd_act(args: argparse.Namespace) -> int:
+    from monitor.domain.state import Action
+    from monitor.runtime.producer import send_all
+    from monitor.store import Store
+    from streams.records import ActionRequest, encoder
+
+    directory = data_dir(args.data_dir)
+    rt = _running(directory)
+    store = Store(rt.db)
+    try:
+        row = store.incident(args.incident)
+        if row is None:
+            print(f"error: unknown incident {args.incident!r}; see `monitor incidents`",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        now = datetime.now(UTC)
+        at = datetime.fromisoformat(args.at) if args.at else now
+        if at.tzinfo is None:
+            print(f"error: --at {args.at} has no time zone (add +08:00 or Z)", file=sys.stderr)
+            return 2
+        action = Action(
+            id=args.id or uuid.uuid4().hex, incident_id=args.incident, kind=args.action,
+            by=args.by, at=at, url=args.url, channel=args.channel, place=args.place,
+            grade=args.grade, reason=args.reason,
+        )  # fmt: skip
+        problem = _check_action(row.state, action, max(now, at))
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        req = ActionRequest(key=row.key, action=action, recorded_at=max(now, at))
+        body = encoder.encode(req)
+        store.archive("action", action.id, body, key=row.key)
+        detail = {"id": action.id, "url": args.url}
+        store.audit(args.by, f"act:{args.action}", args.incident, detail)
+    finally:
+        store.close()
+    asyncio.run(send_all(rt.broker, f"{rt.prefix}actions", [(row.key.encode(), body)]))
+    print(f"recorded {args.action} on {args.incident} (action {action.id})")
+    return 0
+
+
+def _check_action(state: Any, action: Any, now: datetime) -> str | None:
+    """Refuse here what the worker would refuse, so the user sees why at once."""
+    from monitor.domain.actions import ActionError, normalised, validate
+
+    try:
+        validate(state, normalised(action), now)
+    except ActionError as exc:
+        return str(exc)
+    return None

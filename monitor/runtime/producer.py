@@ -1,0 +1,106 @@
+"""Putting records on the pipeline's topics from outside the worker (CLI, replay, tests)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from aiokafka import AIOKafkaProducer
+
+from monitor.config import CityConfig
+from monitor.domain.incidents import incident_key
+from monitor.domain.model import Post
+from monitor.domain.policy import IncidentParams
+from monitor.service import Classifier
+from monitor.store import ArchiveRow
+from streams.records import (
+    ActionIn,
+    Classified,
+    Tick,
+    action_request_decoder,
+    encoder,
+    post_decoder,
+)
+
+
+def bootstrap(broker: str) -> str:
+    return broker.removeprefix("kafka://")
+
+
+async def send_all(broker: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+    """Send and wait for every ack: a record counts as accepted only once the broker has it."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(broker), linger_ms=5, acks="all")
+    await producer.start()
+    n = 0
+    try:
+        futures = []
+        for key, value in records:
+            futures.append(await producer.send(topic, value, key=key))
+            n += 1
+        for f in futures:
+            await f
+    finally:
+        await producer.stop()
+    return n
+
+
+TOPICS = (
+    "posts.raw", "posts.classified", "incident.events", "notifications", "incident.state",
+    "actions", "dlq",
+)  # fmt: skip
+
+
+async def ensure_topics(broker: str, prefix: str, partitions: int) -> None:
+    """Create the pipeline's topics with `partitions` partitions before anyone writes to them:
+    an auto-created topic would get the broker's default count and break co-partitioning."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(broker))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        names = [f"{prefix}{t}" for t in TOPICS]
+        wanted = [NewTopic(n, partitions, 1) for n in names if n not in existing]
+        if wanted:
+            # another process may have created them first
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(wanted)
+    finally:
+        await admin.close()
+
+
+async def send_ticks(broker: str, topic: str, partitions: int, watermark: datetime) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(broker), acks="all")
+    await producer.start()
+    try:
+        value = encoder.encode(Tick(watermark=watermark))
+        for p in range(partitions):
+            await producer.send_and_wait(topic, value, partition=p)
+    finally:
+        await producer.stop()
+
+
+def replay_records(
+    rows: Iterable[ArchiveRow], cfg: CityConfig
+) -> Sequence[tuple[bytes | None, bytes]]:
+    """Archive rows → posts.classified records, in archive order and keyed by incident key, so
+    each key's posts and actions reach its partition in the order they were accepted."""
+    classifier = Classifier.from_config(cfg)
+    params = IncidentParams.from_mapping(cfg.clocks)
+    home = cfg.jurisdiction.code
+    out: list[tuple[bytes | None, bytes]] = []
+    for row in rows:
+        if row.kind == "post":
+            post: Post = post_decoder.decode(row.body)
+            cls = classifier.classify(post)
+            if not cls.is_incident:
+                continue
+            key = incident_key(cls, home, params)
+            out.append((key.encode(), encoder.encode(Classified(key=key, post=post, cls=cls))))
+        elif row.kind == "action":
+            req = action_request_decoder.decode(row.body)
+            rec = ActionIn(key=req.key, action=req.action, recorded_at=req.recorded_at)
+            out.append((req.key.encode(), encoder.encode(rec)))
+    return out

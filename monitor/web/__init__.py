@@ -1,0 +1,1 @@
+"""Minimal status page (Simplified Chinese) and /metrics."""

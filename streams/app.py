@@ -1,0 +1,285 @@
+"""The Faust app: topics, the bucket Table and thin agents that call the domain.
+
+    posts.raw ──classify──▶ posts.classified ──incidents──▶ incident.events, notifications,
+    actions ──route──────▶      (key = incident key)            incident.state (read model)
+    bad records ─▶ dlq                                       ──sink──▶ store
+
+`posts.classified` is keyed by incident key (city × category family), so a post and every
+incident it could join live on one partition, in the Table partition of the same number; more
+workers split the keys. Clock ticks travel on the same topic, one per partition, so they are
+ordered with the posts and actions they follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import msgspec
+
+from monitor.config import load_config
+from monitor.domain.actions import ActionError
+from monitor.domain.incidents import incident_key
+from monitor.domain.policy import IncidentParams
+from monitor.domain.state import IncidentState
+from monitor.metrics import Metrics
+from monitor.service import Classifier
+from streams.processor import Bucket, Processor, Result, UnknownIncident, routing_router
+from streams.records import (
+    ActionIn,
+    Classified,
+    DeadLetter,
+    Tick,
+    action_request_decoder,
+    encoder,
+    input_decoder,
+    post_decoder,
+)
+from streams.settings import TUNED, StreamSettings
+
+log = logging.getLogger(__name__)
+bucket_decoder = msgspec.json.Decoder(Bucket)
+
+RAW = "posts.raw"
+CLASSIFIED = "posts.classified"
+EVENTS = "incident.events"
+NOTIFICATIONS = "notifications"
+STATE = "incident.state"
+ACTIONS = "actions"
+DLQ = "dlq"
+
+
+@dataclass
+class Pipeline:
+    app: faust.App
+    settings: StreamSettings
+    metrics: Metrics
+    topics: dict[str, faust.TopicT]
+
+
+def build_app(
+    settings: StreamSettings,
+    metrics: Metrics | None = None,
+    on_app: Callable[[faust.App], None] | None = None,
+) -> Pipeline:
+    cfg = load_config(settings.config_path)
+    classifier = Classifier.from_config(cfg)
+    params = IncidentParams.from_mapping(cfg.clocks)
+    processor = Processor(params, cfg.jurisdiction.code, routing_router(classifier.routing))
+    m = metrics or Metrics.create()
+    app = faust.App(
+        settings.faust_id,
+        broker=settings.broker,
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        # every record is msgspec JSON already; the Table's changelog too
+        key_serializer="raw",
+        value_serializer="raw",
+        **(TUNED if settings.tuned else {}),
+    )
+    topics = {
+        name: app.topic(
+            settings.topic(name),
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
+        for name in (RAW, CLASSIFIED, EVENTS, NOTIFICATIONS, STATE, ACTIONS, DLQ)
+    }
+    table = app.Table("buckets", partitions=settings.partitions)
+    cache: dict[bytes, tuple[bytes, Bucket]] = {}
+
+    def read_bucket(key: bytes) -> Bucket | None:
+        raw = table.get(key)
+        if raw is None:
+            return None
+        hit = cache.get(key)
+        if hit is not None and hit[0] is raw:
+            return hit[1]
+        bucket = bucket_decoder.decode(raw)
+        cache[key] = (raw, bucket)
+        return bucket
+
+    def write_bucket(key: bytes, bucket: Bucket) -> None:
+        raw = encoder.encode(bucket)
+        table[key] = raw
+        cache[key] = (raw, bucket)
+
+    async def dead(topic: str, reason: str, raw: bytes | None, event: Any = None) -> None:
+        msg = getattr(event, "message", None)
+        kind = reason.split(":", 1)[0]
+        m.dead_letters.labels(topic, kind).inc()
+        letter = DeadLetter(
+            topic=topic,
+            partition=getattr(msg, "partition", None),
+            offset=getattr(msg, "offset", None),
+            reason=reason,
+            raw=(raw or b"").decode("utf-8", "replace")[:10_000],
+            at=datetime.now(UTC),
+        )
+        log.warning("dead letter from %s: %s", topic, reason)
+        await topics[DLQ].send(key=topic.encode(), value=encoder.encode(letter))
+
+    async def publish(res: Result) -> None:
+        for e in res.events:
+            m.events.labels(e.kind.value).inc()
+            await topics[EVENTS].send(key=e.incident_id.encode(), value=encoder.encode(e))
+        for n in res.notifications:
+            m.notifications.labels(n.step.value).inc()
+            await topics[NOTIFICATIONS].send(key=n.incident_id.encode(), value=encoder.encode(n))
+        for s in res.changed.values():
+            await topics[STATE].send(key=s.id.encode(), value=encoder.encode(s))
+
+    @app.agent(topics[RAW], name=f"{settings.prefix}classify")
+    async def classify(stream: Any) -> None:
+        async for event in stream.events():
+            raw = event.value
+            m.posts_in.inc()
+            try:
+                post = post_decoder.decode(raw)
+                cls = classifier.classify(post)
+            except (msgspec.DecodeError, ValueError) as exc:
+                await dead(settings.topic(RAW), f"bad post: {exc}", raw, event)
+                continue
+            if not cls.is_incident:
+                m.posts_ignored.inc()
+                continue
+            key = incident_key(cls, cfg.jurisdiction.code, params)
+            rec = Classified(key=key, post=post, cls=cls)
+            await topics[CLASSIFIED].send(key=key.encode(), value=encoder.encode(rec))
+
+    @app.agent(topics[ACTIONS], name=f"{settings.prefix}route_actions")
+    async def route_actions(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                req = action_request_decoder.decode(event.value)
+            except msgspec.DecodeError as exc:
+                await dead(settings.topic(ACTIONS), f"bad action: {exc}", event.value, event)
+                continue
+            rec = ActionIn(key=req.key, action=req.action, recorded_at=req.recorded_at)
+            await topics[CLASSIFIED].send(key=req.key.encode(), value=encoder.encode(rec))
+
+    async def handle(rec: Any, partition: int, raw: bytes, event: Any) -> None:
+        if isinstance(rec, Tick):
+            m.inputs.labels("tick").inc()
+            for key in list(table.keys()):
+                bucket = read_bucket(key)
+                if bucket is None or bucket.partition != partition:
+                    continue
+                res = processor.on_tick(bucket, rec.watermark)
+                if res.changed or res.bucket != bucket:
+                    write_bucket(key, res.bucket)
+                await publish(res)
+            m.watermark.set(rec.watermark.timestamp())
+            return
+        key = rec.key.encode()
+        bucket = read_bucket(key) or Bucket(key=rec.key, partition=partition)
+        if isinstance(rec, Classified):
+            m.inputs.labels("post").inc()
+            res = processor.on_post(bucket, rec.post, rec.cls)
+        else:
+            m.inputs.labels("action").inc()
+            try:
+                res = processor.on_action(bucket, rec.action, rec.recorded_at)
+            except (UnknownIncident, ActionError) as exc:
+                await dead(settings.topic(ACTIONS), f"action refused: {exc}", raw, event)
+                return
+        write_bucket(key, res.bucket)
+        await publish(res)
+
+    @app.agent(topics[CLASSIFIED], name=f"{settings.prefix}incidents")
+    async def incidents_agent(stream: Any) -> None:
+        async for event in stream.events():
+            raw = event.value
+            try:
+                rec = input_decoder.decode(raw)
+            except msgspec.DecodeError as exc:
+                await dead(settings.topic(CLASSIFIED), f"bad input: {exc}", raw, event)
+                continue
+            try:
+                await handle(rec, event.message.partition, raw, event)
+            except ValueError as exc:  # a post the domain refuses (e.g. a time with no zone)
+                await dead(settings.topic(CLASSIFIED), f"refused: {exc}", raw, event)
+
+    if settings.live:
+
+        @app.timer(settings.tick_interval, name=f"{settings.prefix}ticker")
+        async def ticker() -> None:
+            now = datetime.now(UTC)
+            value = encoder.encode(Tick(watermark=now))
+            for p in range(settings.partitions):
+                await topics[CLASSIFIED].send(value=value, partition=p)
+
+    if settings.store_url:
+        _add_sink(app, settings, topics, m)
+    if on_app is not None:
+        on_app(app)
+    return Pipeline(app=app, settings=settings, metrics=m, topics=topics)
+
+
+def _add_sink(
+    app: faust.App, settings: StreamSettings, topics: dict[str, faust.TopicT], m: Metrics
+) -> None:
+    """Writes what the incident agent emitted into the store, in batches, off the event loop.
+    Every write is idempotent, so a batch redelivered after a crash changes nothing."""
+    from monitor.domain.events import Event, NotificationIntent
+    from monitor.store import Store
+
+    assert settings.store_url is not None
+    store = Store(settings.store_url)
+    ev_dec = msgspec.json.Decoder(Event)
+    nt_dec = msgspec.json.Decoder(NotificationIntent)
+    st_dec = msgspec.json.Decoder(IncidentState)
+
+    def sink(name: str, write: Callable[[list[bytes]], Awaitable[None]]) -> None:
+        async def agent(stream: Any) -> None:
+            async for batch in stream.take(1000, within=0.1):
+                await write(batch)
+
+        app.agent(topics[name], name=f"{settings.prefix}sink_{name}")(agent)
+
+    async def write_events(batch: list[bytes]) -> None:
+        n = await asyncio.to_thread(store.record_events, [ev_dec.decode(b) for b in batch])
+        m.store_writes.labels("events").inc(n)
+
+    async def write_outbox(batch: list[bytes]) -> None:
+        n = await asyncio.to_thread(store.add_outbox, [nt_dec.decode(b) for b in batch])
+        m.store_writes.labels("outbox").inc(n)
+
+    async def write_states(batch: list[bytes]) -> None:
+        states = [st_dec.decode(b) for b in batch]
+        await asyncio.to_thread(store.save_states, states)
+        m.store_writes.labels("incidents").inc(len(states))
+
+    async def archive_posts(batch: list[bytes]) -> None:
+        rows = []
+        for raw in batch:
+            try:
+                rows.append(("post", post_decoder.decode(raw).id, raw, None))
+            except msgspec.DecodeError:
+                continue  # the classify agent dead-letters it
+        n = await asyncio.to_thread(store.archive_many, rows)
+        m.store_writes.labels("archive").inc(n)
+
+    async def archive_actions(batch: list[bytes]) -> None:
+        rows = []
+        for raw in batch:
+            try:
+                req = action_request_decoder.decode(raw)
+            except msgspec.DecodeError:
+                continue  # the route agent dead-letters it
+            rows.append(("action", req.action.id, raw, req.key))
+        n = await asyncio.to_thread(store.archive_many, rows)
+        m.store_writes.labels("archive").inc(n)
+
+    sink(RAW, archive_posts)
+    sink(ACTIONS, archive_actions)
+    sink(EVENTS, write_events)
+    sink(NOTIFICATIONS, write_outbox)
+    sink(STATE, write_states)

@@ -1,0 +1,143 @@
+"""One incident key's worth of work: assign posts, apply actions, fire clocks.
+
+No Faust here: the agent hands in the bucket it read from its Table and writes back the bucket
+this returns, then publishes the events, intents and changed states. Kept apart so replays,
+benchmarks and tests drive exactly the code the worker runs.
+
+A bucket holds the incidents of one key (city × category family): every incident a post of that
+key could join. Incidents that can no longer take posts (not live and older than the assignment
+window) are dropped from the bucket; the store keeps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import msgspec
+
+from monitor.domain import actions, clocks, incidents
+from monitor.domain.events import Event, NotificationIntent
+from monitor.domain.model import Classification, Grade, Location, Post, Responsible
+from monitor.domain.policy import IncidentParams
+from monitor.domain.state import Action, ActionKind, IncidentState, Outcome
+
+Router = incidents.Router
+
+
+class Bucket(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    partition: int
+    incidents: tuple[IncidentState, ...] = ()
+    watermark: datetime | None = None
+
+
+class UnknownIncident(LookupError):
+    pass
+
+
+@dataclass
+class Result:
+    bucket: Bucket
+    events: list[Event] = field(default_factory=list)
+    notifications: list[NotificationIntent] = field(default_factory=list)
+    changed: dict[str, IncidentState] = field(default_factory=dict)
+
+    def take(self, out: Outcome) -> IncidentState:
+        self.events.extend(out.events)
+        self.notifications.extend(out.notifications)
+        if out.events or out.notifications:
+            self.changed[out.state.id] = out.state
+        return out.state
+
+
+class Processor:
+    def __init__(self, params: IncidentParams, home: str, router: Router | None = None) -> None:
+        self.params = params
+        self.home = home
+        self.router = router
+
+    # --- posts ---------------------------------------------------------------------------
+
+    def on_post(self, bucket: Bucket, post: Post, cls: Classification) -> Result:
+        res = Result(bucket)
+        states = list(bucket.incidents)
+        decision = incidents.assign(states, post, cls, self.params, self.home)
+        if decision.action == "open":
+            states.append(
+                res.take(incidents.open_incident(post, cls, self.params, decision, self.router))
+            )
+        elif decision.action == "join":
+            i = _index(states, decision.incident_id)
+            out = incidents.add_post(states[i], post, cls, self.params, self.router, decision)
+            states[i] = res.take(out)
+        seen = incidents.event_time(post)
+        if post.observed_at is not None:
+            seen = max(seen, post.observed_at)
+        return self._advance(res, states, seen)
+
+    # --- actions -------------------------------------------------------------------------
+
+    def on_action(self, bucket: Bucket, action: Action, recorded_at: datetime) -> Result:
+        """Raises UnknownIncident or actions.ActionError; the bucket is then unchanged."""
+        res = Result(bucket)
+        states = list(bucket.incidents)
+        i = _index(states, action.incident_id)
+        now = max(recorded_at, bucket.watermark or recorded_at)
+        kind = action.kind
+        if kind == ActionKind.MERGE:
+            j = _index(states, action.target)
+            src, dst = actions.merge(states[i], states[j], action, now)
+            states[i], states[j] = res.take(src), res.take(dst)
+        elif kind == ActionKind.SPLIT:
+            texts = states[i].texts
+            rest, created = actions.split(states[i], action, now, texts, self.params.heat)
+            states[i] = res.take(rest)
+            if created is not None:
+                states.append(res.take(created))
+        else:
+            states[i] = res.take(actions.apply_action(states[i], action, now, self.router))
+        return self._advance(res, states, now)
+
+    # --- clocks --------------------------------------------------------------------------
+
+    def on_tick(self, bucket: Bucket, watermark: datetime) -> Result:
+        return self._advance(Result(bucket), list(bucket.incidents), watermark)
+
+    def _advance(self, res: Result, states: list[IncidentState], t: datetime) -> Result:
+        """Move the bucket's watermark to `t` (never back) and fire what is due by it."""
+        wm = max(t, res.bucket.watermark) if res.bucket.watermark else t
+        states = [res.take(clocks.evaluate(s, wm)) for s in states]
+        kept = tuple(s for s in states if self._keep(s, wm))
+        res.bucket = msgspec.structs.replace(res.bucket, incidents=kept, watermark=wm)
+        return res
+
+    def _keep(self, s: IncidentState, wm: datetime) -> bool:
+        if s.status.live:
+            return True
+        return s.last_seen + timedelta(seconds=self.params.assign.window_s) >= wm
+
+
+def _index(states: list[IncidentState], incident_id: str | None) -> int:
+    for i, s in enumerate(states):
+        if s.id == incident_id:
+            return i
+    raise UnknownIncident(f"unknown incident {incident_id!r}")
+
+
+def routing_router(route: object) -> Router:
+    """Adapt the classifier's routing table to the domain's Router signature."""
+    from monitor.domain.routing import RoutingTable, responsible
+
+    if not isinstance(route, RoutingTable):
+        raise TypeError("expected a monitor.domain.routing.RoutingTable")
+
+    def router(category: str, loc: Location, grade: Grade) -> Responsible:
+        return responsible(category, grade, loc, route)
+
+    return router
+
+
+def all_states(results: Iterable[Result]) -> list[IncidentState]:
+    return [s for r in results for s in r.changed.values()]

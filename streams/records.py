@@ -1,0 +1,63 @@
+"""Records on the topics `streams/` owns. msgspec: validated on decode, fast to encode.
+
+`posts.classified` carries a tagged union so that posts, actions and clock ticks for one
+incident key pass through one partition in one order: that order is what makes a replay give
+the same `incident.events` as the live run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from monitor.domain.model import Classification, Post
+from monitor.domain.state import Action
+
+
+class Classified(msgspec.Struct, frozen=True, tag="post"):
+    key: str
+    post: Post
+    cls: Classification
+
+
+class ActionIn(msgspec.Struct, frozen=True, tag="action"):
+    """`recorded_at` is when the monitor accepted the action: the action's `now`."""
+
+    key: str
+    action: Action
+    recorded_at: datetime
+
+
+class Tick(msgspec.Struct, frozen=True, tag="tick"):
+    """Advance the clocks of every incident on this partition to `watermark`."""
+
+    watermark: datetime
+
+
+Input = Classified | ActionIn | Tick
+
+
+class ActionRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The `actions` topic: an action plus the incident key the store knew it under."""
+
+    key: str
+    action: Action
+    recorded_at: datetime
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """A record the worker refused, with the topic, position and reason. The worker goes on."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    reason: str
+    raw: str
+    at: datetime
+
+
+input_decoder = msgspec.json.Decoder(Input)
+post_decoder = msgspec.json.Decoder(Post)
+action_request_decoder = msgspec.json.Decoder(ActionRequest)
+encoder = msgspec.json.Encoder()

@@ -1,0 +1,36 @@
+"""One frozen settings object for a worker (topics, broker, store, clock mode)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Faust settings that lift throughput on Tansu; see streams/tuning.py for why each is here.
+TUNED: dict[str, Any] = {
+    # Linger 5 ms so outputs and changelog writes go out in batches instead of one produce
+    # request per record (measured: Table updates 2,100 → 4,900 msgs/s on Tansu).
+    "producer_linger": 0.005,
+    "producer_max_batch_size": 256 * 1024,
+    # No standby replicas: on one machine they double the changelog reading for nothing.
+    "table_standby_replicas": 0,
+}
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    broker: str  # kafka://host:port
+    app_id: str = "monitor"
+    prefix: str = ""  # prepended to every topic name; tests use a unique one each
+    partitions: int = 4
+    store_url: str | None = None
+    config_path: str | None = None
+    live: bool = False  # tick the clocks on wall time too (else only on event time)
+    tick_interval: float = 1.0
+    tuned: bool = True
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    @property
+    def faust_id(self) -> str:
+        return f"{self.prefix}{self.app_id}"

@@ -1,0 +1,65 @@
+"""The whole pipeline on the real bundled broker, with a worker process and a SQLite store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.runtime.broker import BundledBroker
+from monitor.store import Store, sqlite_url
+from tests.integration.helpers import (
+    BLAST, FIRE, SCHOOL, T0, feed, post, read_topic, start_worker, stop, tick, wait_for,
+)  # fmt: skip
+
+pytestmark = pytest.mark.broker
+
+
+def three_incidents() -> list:
+    posts = [
+        post("b1", BLAST, 0, author_followers=50_000),
+        post("s1", SCHOOL, 3),
+        post("f1", FIRE, 5),
+        post("b2", "转发：" + BLAST, 10, repost_of="b1"),
+        post("b3", "资阳雁江区宝台镇化工厂爆炸事故已造成12人死亡，救援仍在进行。", 20),
+        post("s2", "安岳县石羊镇中心小学多名学生疑似食物中毒送医，家长很着急。", 25),
+        post("n1", "今天资阳天气不错，适合出门散步。", 30),
+    ]
+    return posts
+
+
+def test_three_concurrent_incidents(broker: BundledBroker, prefix: str, tmp_path: Path) -> None:
+    db = sqlite_url(tmp_path / "monitor.db")
+    worker = start_worker(broker.url, prefix, db, tmp_path / "worker.log")
+    store = Store(db)
+    try:
+        feed(broker.url, prefix, three_incidents())
+        wait_for(lambda: sum(r.state.heat.posts for r in store.incidents()) == 6, 90, "6 posts", [worker])
+        # event time moves past 5 h: the grade II blast has no release, so it breaches
+        tick(broker.url, prefix, T0 + timedelta(hours=5, minutes=1))
+        wait_for(
+            lambda: any(e["kind"] == "deadline_breached" for e in store.events_of()), 60, "breach",
+            [worker],
+        )
+    finally:
+        stop(worker)
+    rows = {r.state.title[:6]: r.state for r in store.incidents()}
+    assert len(rows) == 3, list(rows)
+    blast = next(s for s in rows.values() if s.category == "work_safety")
+    school = next(s for s in rows.values() if s.category == "food_drug")
+    fire = next(s for s in rows.values() if s.category == "fire")
+    assert blast.grade.value == "II" and blast.heat.posts == 3
+    assert "市应急管理局" in blast.responsible.bodies
+    assert "雁江区人民政府" in blast.responsible.bodies
+    assert school.grade.value == "III" and school.heat.posts == 2
+    assert fire.grade.value == "IV" and fire.heat.posts == 1
+    kinds = [(e["incident_id"], e["kind"]) for e in store.events_of()]
+    assert (blast.id, "deadline_breached") in kinds
+    assert sum(1 for i, k in kinds if k == "opened") == 3
+    # III/IV run the 48 h answer clock: nothing breaches for them at 5 h
+    assert (school.id, "deadline_breached") not in kinds
+    assert store.outbox_rows(), "opening an incident notifies duty staff"
+    events = read_topic(broker.url, f"{prefix}incident.events")
+    assert {e["id"] for e in events} == {e["id"] for e in store.events_of()}
+    store.close()
