@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine, event
 
 from monitor.notify.channels import Channel, DryRunChannel, make_channel
 from monitor.notify.config import ChannelSpec, NotifySettings, load_ladder
@@ -31,6 +32,22 @@ def channels_for(
     }
 
 
+def _engine(db_url: str) -> Engine:
+    engine = create_engine(db_url)
+    if engine.dialect.name == "sqlite":
+        # WAL with synchronous=NORMAL: a commit survives a killed process (the case that
+        # matters for "no resend after kill -9"), at a fraction of a full fsync per commit.
+        event.listen(engine, "connect", _sqlite_wal)
+    return engine
+
+
+def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
 def create_notifier(
     db_url: str,
     registry: CollectorRegistry,
@@ -42,7 +59,7 @@ def create_notifier(
     policy: DeliveryPolicy | None = None,
 ) -> Notifier:
     settings = load_ladder(ladder)
-    outbox = Outbox(create_engine(db_url))
+    outbox = Outbox(_engine(db_url))
     outbox.create()
     channels = channels_for(settings, client, dry_run)
     return Notifier(settings, outbox, channels, clock, registry, policy)

@@ -133,10 +133,8 @@ class Outbox:
         values = [_new_values(r, now) for r in rows]
         stmt = _insert_ignore(self.engine.dialect.name).values(values)
         with self.engine.begin() as conn:
-            before = conn.execute(select(func.count()).select_from(outbox_table)).scalar_one()
-            conn.execute(stmt)
-            after = conn.execute(select(func.count()).select_from(outbox_table)).scalar_one()
-        return int(after - before)
+            # INSERT … ON CONFLICT DO NOTHING reports only the rows it inserted.
+            return int(conn.execute(stmt).rowcount)
 
     def due(self, now: datetime, limit: int) -> list[OutboxRow]:
         t = outbox_table
@@ -159,7 +157,8 @@ class Outbox:
                 .where(t.c.id.in_(ids), t.c.status == PENDING)
                 .values(status=INFLIGHT, claim_id=claim_id, claimed_at=now, batch_key=batch_key)
             )
-        return self._rows(select(*(t.c[f] for f in _FIELDS)).where(t.c.claim_id == claim_id))
+        q = select(*(t.c[f] for f in _FIELDS)).where(t.c.id.in_(ids), t.c.claim_id == claim_id)
+        return self._rows(q)
 
     def mark_sent(self, ids: Sequence[int], now: datetime, answer: str) -> None:
         self._set(
