@@ -137,6 +137,7 @@ class Notifier:
 
     def submit(self, msg: OutboxMessage) -> Plan:
         """Plan who hears of `msg` and persist one row per channel. Repeats are ignored."""
+        _check(msg)
         decided = plan(self.settings.ladder, msg.trigger())
         self._enqueue(msg, decided)
         if decided.unreachable:
@@ -147,6 +148,7 @@ class Notifier:
         """Decode a record from the outbox topic; a bad one goes to the dead-letter sink."""
         try:
             msg = decode_message(raw, source)
+            _check(msg, source)
         except BadMessage as exc:
             self.metrics.bad_input.labels(source).inc()
             self.dead_letter(raw, str(exc))
@@ -193,7 +195,7 @@ class Notifier:
                 "进程在发送过程中中断，无法确认以下通知是否送达，请人工核实",
             )
         for name in self.channels:
-            self._window(name).times.extend(self.outbox.sends_since(name, now - WINDOW))
+            self._window(name).times = deque(sorted(self.outbox.sends_since(name, now - WINDOW)))
         return uncertain
 
     # --- draining -----------------------------------------------------------------------
@@ -395,6 +397,15 @@ class Notifier:
         )  # fmt: skip
         self._enqueue(alert, _duty_only(plan(self.settings.ladder, alert.trigger())))
         self.metrics.alerts.labels("unreachable").inc()
+
+
+def _check(msg: OutboxMessage, source: str = "notification") -> None:
+    """What decoding cannot see on an in-process record: times without a zone."""
+    naive = [f"clocks[{i}].deadline" for i, c in enumerate(msg.clocks) if c.deadline.tzinfo is None]
+    if msg.at.tzinfo is None:
+        naive.insert(0, "at")
+    if naive:
+        raise BadMessage(f"{source} {msg.key!r}: time without a zone in {', '.join(naive)}")
 
 
 def _duty_only(decided: Plan) -> Plan:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import msgspec
 
@@ -33,9 +33,13 @@ STEP_HEADINGS = {
 CST = timezone(timedelta(hours=8))
 
 
+# Decoding rejects a time without a zone: "10:00" could be Beijing time or UTC, 8 hours apart.
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
 class ClockView(msgspec.Struct, frozen=True, kw_only=True):
     name: str
-    deadline: datetime
+    deadline: AwareTime
     stopped: bool = False
 
 
@@ -46,7 +50,7 @@ class OutboxMessage(msgspec.Struct, frozen=True, kw_only=True):
     incident_id: str
     step: Step
     grade: Grade | None
-    at: datetime
+    at: AwareTime
     title: str
     place: str | None = None
     bodies: tuple[str, ...] = ()

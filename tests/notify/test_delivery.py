@@ -310,3 +310,23 @@ async def test_replay_wiring_sends_nothing_and_backlog_is_exported(
     assert len(recorded) == 5 and all(t == "【新舆情事件】测试事件000号" for t in recorded)
     assert metric(reg, "yuqing_notify_outbox", status="sent") == 5
     assert metric(reg, "yuqing_notify_outbox", status="pending") == 3  # wecom, email, feishu: later
+
+
+async def test_times_without_a_zone_are_refused_on_both_paths(
+    sqlite_engine: Engine, settings: NotifySettings, clock: FakeClock
+) -> None:
+    import msgspec
+
+    from monitor.notify.delivery import BadMessage
+
+    dead: list[str] = []
+    n = build_notifier(
+        settings, sqlite_engine, clock, dead_letter=lambda raw, why: dead.append(why)
+    )
+    raw = msgspec.json.encode(opened(clock)).replace(b'Z"', b'"')  # strip the zone
+    assert n.submit_raw(raw, "notifications@3") is None
+    assert "Expected `datetime` with a timezone component" in dead[0] and "$.at" in dead[0]
+    naive = opened(clock, at=clock().replace(tzinfo=None))
+    with pytest.raises(BadMessage, match="time without a zone in at"):
+        n.submit(naive)
+    assert n.outbox.all() == []
