@@ -222,12 +222,12 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Ladder(msgspec.Struct, frozen=True, kw_only=True):
-    """The whole policy: the tree, the people, quiet hours and the re-escalation delay."""
+    """Who hears of each step: the tree, the people and quiet hours. When steps fire is the
+    incident clocks' business (city config `clocks`), so it is configured once."""
 
     route: Route
     contacts: tuple[Contact, ...]
     quiet_hours: QuietHours | None = None
-    unacknowledged_after_min: int = 30
     version: str = "1"
 
 
@@ -290,8 +290,3 @@ def _add(into: list[Recipient], person: Contact, reach: Reach) -> None:
     r = Recipient(name=person.name, role=person.role, body=person.body, address=reach.address)
     if r not in into:
         into.append(r)
-
-
-def unacknowledged_due(opened_at: datetime, ladder: Ladder) -> datetime:
-    """When an unacknowledged notification re-escalates to the department head."""
-    return opened_at + timedelta(minutes=ladder.unacknowledged_after_min)

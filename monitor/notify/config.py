@@ -89,7 +89,6 @@ class QuietSpec(Strict):
 class LadderFile(Strict):
     version: Name = "1"
     utc_offset: Name = "+08:00"
-    unacknowledged_after_min: int = Field(default=30, ge=1, le=24 * 60)
     quiet_hours: QuietSpec | None = None
     channels: tuple[ChannelSpec, ...] = Field(min_length=1)
     route: RouteSpec
@@ -127,7 +126,6 @@ def load_ladder(
         route=_route(spec.route),
         contacts=tuple(_contact(c) for c in spec.contacts),
         quiet_hours=_quiet(spec.quiet_hours, _offset_min(spec.utc_offset)),
-        unacknowledged_after_min=spec.unacknowledged_after_min,
         version=spec.version,
     )
     return NotifySettings(ladder=ladder, channels={c.name: c for c in spec.channels})

@@ -40,7 +40,7 @@ def issues(tmp_path: Path, text: str, bodies: set[str] | None = None) -> list[st
 
 def test_shipped_ziyang_ladder_is_valid_against_the_city_config() -> None:
     settings = load_ladder(DEFAULT_LADDER, city_bodies(load_config()))
-    assert settings.ladder.unacknowledged_after_min == 30
+    assert settings.ladder.quiet_hours is not None
     assert {c.type for c in settings.channels.values()} == {
         "wecom", "dingtalk", "feishu", "email", "webhook"}  # fmt: skip
 

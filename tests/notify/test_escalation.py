@@ -135,7 +135,3 @@ def test_quiet_hours_reach_the_plan_and_a_route_can_waive_them() -> None:
     assert {d.not_before for d in urgent.deliveries} == {night}
     alert = esc.plan(LADDER, trig(Step.DELIVERY_FAILED, Grade.IV, at=night))
     assert {d.not_before for d in alert.deliveries} == {night}
-
-
-def test_unacknowledged_due_after_configured_minutes() -> None:
-    assert esc.unacknowledged_due(AT, LADDER) == AT + timedelta(minutes=30)
