@@ -81,6 +81,9 @@ def build_app(
         # every record is msgspec JSON already; the Table's changelog too
         key_serializer="raw",
         value_serializer="raw",
+        broker_session_timeout=settings.session_timeout,
+        broker_rebalance_timeout=settings.session_timeout,
+        broker_heartbeat_interval=max(0.5, settings.session_timeout / 10),
         **(TUNED if settings.tuned else {}),
     )
     topics = {

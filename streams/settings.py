@@ -27,6 +27,9 @@ class StreamSettings:
     live: bool = False  # tick the clocks on wall time too (else only on event time)
     tick_interval: float = 1.0
     tuned: bool = True
+    # Tansu answers a JoinGroup only when the rebalance timeout ends, so this is also the
+    # start-up delay; it is also how soon a surviving worker takes over a killed one's work.
+    session_timeout: float = 6.0
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"

@@ -87,7 +87,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )  # fmt: skip
     metrics = Metrics.create()
     on_app = serve_in_worker(args.port, args.db, metrics.registry) if args.port else None
-    return run_worker(settings, metrics, on_app=on_app)
+    level = os.environ.get("MONITOR_LOGLEVEL", "warning")
+    return run_worker(settings, metrics, on_app=on_app, loglevel=level)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

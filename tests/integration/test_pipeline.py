@@ -10,7 +10,17 @@ import pytest
 from monitor.runtime.broker import BundledBroker
 from monitor.store import Store, sqlite_url
 from tests.integration.helpers import (
-    BLAST, FIRE, SCHOOL, T0, feed, post, read_topic, start_worker, stop, tick, wait_for,
+    BLAST,
+    FIRE,
+    SCHOOL,
+    T0,
+    feed,
+    post,
+    read_topic,
+    start_worker,
+    stop,
+    tick,
+    wait_for,
 )  # fmt: skip
 
 pytestmark = pytest.mark.broker
