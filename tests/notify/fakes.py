@@ -261,6 +261,7 @@ class Mail:
     rcpt_tos: list[str]
     mail_from: str
     message: EmailMessage
+    raw: bytes
 
 
 class MailSink:
@@ -270,7 +271,8 @@ class MailSink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = message_from_bytes(envelope.original_content, policy=policy.default)
         assert isinstance(msg, EmailMessage)
-        self.mails.append(Mail(list(envelope.rcpt_tos), envelope.mail_from, msg))
+        raw = envelope.original_content
+        self.mails.append(Mail(list(envelope.rcpt_tos), envelope.mail_from, msg, raw))
         return "250 Message accepted for delivery"
 
 

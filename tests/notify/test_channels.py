@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from monitor.domain.escalation import Recipient, Role
-from monitor.notify.channels import make_channel, webhook_signature
+from monitor.notify.channels import mail_message_id, make_channel, webhook_signature
 from monitor.notify.config import ChannelSpec
 from monitor.notify.message import render
 from tests.notify.conftest import FakeClock, Services
@@ -131,6 +131,8 @@ async def test_email_multipart_with_chinese_subject(services: Services, clock: F
     assert mail.rcpt_tos == ["duty@example.invalid", "zfb@example.invalid"]
     m: EmailMessage = mail.message
     assert m["Subject"] == "【新舆情事件】雁江区某化工厂爆炸"
+    assert mail.raw.startswith(b"Subject: =?utf-8?b?")  # RFC 2047 on the wire, not raw UTF-8
+    assert m["Message-ID"] == mail_message_id("notify:i1:opened/duty-email")
     assert m.get_content_type() == "multipart/alternative"
     plain = m.get_body(("plain",))
     rich = m.get_body(("html",))
