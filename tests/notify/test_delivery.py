@@ -330,3 +330,24 @@ async def test_times_without_a_zone_are_refused_on_both_paths(
     with pytest.raises(BadMessage, match="time without a zone in at"):
         n.submit(naive)
     assert n.outbox.all() == []
+
+
+async def test_run_forever_sends_and_stops_on_request(
+    tmp_path: Path, ladder_path: Path, clock: FakeClock
+) -> None:
+    import asyncio
+
+    from monitor.notify.bootstrap import create_notifier
+
+    n = create_notifier(f"sqlite:///{tmp_path / 'loop.db'}", CollectorRegistry(), ladder_path,
+                        dry_run=True, clock=clock)  # fmt: skip
+    n.submit(opened(clock))
+    stop = asyncio.Event()
+    task = asyncio.create_task(n.run_forever(stop, interval_s=0.01))
+    for _ in range(200):
+        if {r.status for r in n.outbox.all()} == {SENT}:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    assert {r.status for r in n.outbox.all()} == {SENT}
