@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from prometheus_client import REGISTRY
 
 from monitor.config import ConfigError, load_config
 from monitor.domain.escalation import Step, Trigger, plan
 from monitor.domain.model import Grade
+from monitor.notify.bootstrap import create_notifier
 from monitor.notify.channels import SendResult, make_channel
 from monitor.notify.config import (
     DEFAULT_LADDER,
@@ -20,6 +23,7 @@ from monitor.notify.config import (
     load_channels,
     load_ladder,
 )
+from monitor.notify.delivery import Notifier
 from monitor.notify.message import ClockView, OutboxMessage, render
 
 
@@ -39,6 +43,14 @@ def register(subparsers: Any) -> None:
     r.add_argument("--body", action="append", default=[], help="responsible body (repeatable)")
     r.add_argument("--warning-before-min", type=int)
     r.set_defaults(func=cmd_route)
+
+    d = sub.add_parser("run", help="drain the notification outbox (recover, then send)")
+    d.add_argument("--db", required=True, help="SQLAlchemy URL of the outbox database")
+    d.add_argument("--ladder", default=str(DEFAULT_LADDER))
+    d.add_argument("--dry-run", action="store_true", help="record instead of sending (replays)")
+    d.add_argument("--once", action="store_true", help="one pass, then exit")
+    d.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
+    d.set_defaults(func=cmd_run)
 
     c = sub.add_parser("check", help="validate an escalation ladder file")
     c.add_argument("--ladder", default=str(DEFAULT_LADDER))
@@ -114,3 +126,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     counts = f"{len(ladder.contacts)} contacts, {len(settings.channels)} channels"
     print(f"ok: {counts}, version {ladder.version}")
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        notifier = create_notifier(args.db, REGISTRY, args.ladder, dry_run=args.dry_run)
+    except ConfigError as exc:
+        print(exc)
+        return 2
+    uncertain = notifier.recover()
+    if uncertain:
+        print(f"{len(uncertain)} notification(s) cut off by the last stop: marked uncertain")
+    if args.once:
+        sent = asyncio.run(notifier.run_once())
+        print(f"sent {sent}; outbox: {notifier.outbox.count_by_status()}")
+        return 0
+    asyncio.run(_run_until_signal(notifier, args.interval))
+    return 0
+
+
+async def _run_until_signal(notifier: Notifier, interval: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await notifier.run_forever(stop, interval)

@@ -80,3 +80,22 @@ def test_notify_route_and_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert "分管副市长[分管领导]" in out and "市应急管理局联络人[部门联络人]" in out
     assert main(["notify", "check"]) == 0
     assert capsys.readouterr().out.startswith("ok: 46 contacts, 5 channels")
+
+
+def test_notify_run_once_drains_an_outbox_in_dry_run(
+    tmp_path: Path, ladder_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from monitor.notify.bootstrap import create_notifier
+    from tests.notify.conftest import FakeClock
+    from tests.notify.test_delivery import opened
+
+    db = f"sqlite:///{tmp_path / 'outbox.db'}"
+    clock = FakeClock(datetime.now(UTC))
+    create_notifier(db, CollectorRegistry(), ladder_path, clock=clock).submit(opened(clock))
+    assert (
+        main(["notify", "run", "--db", db, "--ladder", str(ladder_path), "--dry-run", "--once"])
+        == 0
+    )
+    assert capsys.readouterr().out == "sent 5; outbox: {'sent': 5}\n"
