@@ -281,7 +281,24 @@ def _add_sink(
         n = await asyncio.to_thread(store.archive_many, rows)
         m.store_writes.labels("archive").inc(n)
 
+    async def archive_inputs(batch: list[bytes]) -> None:
+        # The incident agent's input in the order it saw it: replaying this log rebuilds the
+        # same incidents with the same ids, which the order of posts.raw alone would not.
+        rows = []
+        for raw in batch:
+            try:
+                rec = input_decoder.decode(raw)
+            except msgspec.DecodeError:
+                continue  # the incident agent dead-letters it
+            if isinstance(rec, Classified):
+                rows.append(("input", f"post:{rec.post.id}", raw, rec.key))
+            elif isinstance(rec, ActionIn):
+                rows.append(("input", f"action:{rec.action.id}", raw, rec.key))
+        n = await asyncio.to_thread(store.archive_many, rows)
+        m.store_writes.labels("archive").inc(n)
+
     sink(RAW, archive_posts)
+    sink(CLASSIFIED, archive_inputs)
     sink(ACTIONS, archive_actions)
     sink(EVENTS, write_events)
     sink(NOTIFICATIONS, write_outbox)

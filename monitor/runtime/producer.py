@@ -85,13 +85,22 @@ async def send_ticks(broker: str, topic: str, partitions: int, watermark: dateti
 def replay_records(
     rows: Iterable[ArchiveRow], cfg: CityConfig
 ) -> Sequence[tuple[bytes | None, bytes]]:
-    """Archive rows → posts.classified records, in archive order and keyed by incident key, so
-    each key's posts and actions reach its partition in the order they were accepted."""
+    """Archive → posts.classified records, keyed by incident key.
+
+    First the incident agent's inputs in the order it saw them (kind "input"): that order made
+    the incidents and their ids. Then accepted posts and actions that never reached it (the
+    monitor died first), in the order they were accepted."""
     classifier = Classifier.from_config(cfg)
     params = IncidentParams.from_mapping(cfg.clocks)
     home = cfg.jurisdiction.code
-    out: list[tuple[bytes | None, bytes]] = []
-    for row in rows:
+    all_rows = list(rows)
+    out: list[tuple[bytes | None, bytes]] = [
+        (r.key.encode() if r.key else None, r.body) for r in all_rows if r.kind == "input"
+    ]
+    done = {r.id for r in all_rows if r.kind == "input"}
+    for row in all_rows:
+        if f"{row.kind}:{row.id}" in done:
+            continue
         if row.kind == "post":
             post: Post = post_decoder.decode(row.body)
             cls = classifier.classify(post)

@@ -1,0 +1,128 @@
+"""`monitor run` as a user runs it: post, act, SIGKILL, restart. Clocks shortened by config
+(5 h → 25 s) as Alertmanager's acceptance tests do, because this test runs on wall time."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.config import DEFAULT_CONFIG
+from monitor.runtime.broker import free_port
+from monitor.store import Store
+from tests.integration.helpers import BLAST, SCHOOL, wait_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+SHORT_CLOCKS = """
+clocks:
+  release: {after: 25s, warnings: [20s]}
+  press_conference: {after: 1h, warnings: [30m]}
+  follow_up: {after: 1h, warnings: [30m]}
+  answer: {after: 1h, warnings: [30m]}
+  unacknowledged_after: 30m
+"""
+
+
+def short_config(tmp: Path) -> Path:
+    text = DEFAULT_CONFIG.read_text("utf-8")
+    head, _, tail = text.partition("\nclocks:\n")
+    # keep everything after the clocks block (it ends at the next top-level key)
+    rest = [ln for ln in tail.splitlines() if ln and not ln.startswith((" ", "#"))]
+    after = tail[tail.index(rest[0]) :] if rest else ""
+    path = tmp / "city.yaml"
+    path.write_text(head + SHORT_CLOCKS + after, "utf-8")
+    return path
+
+
+def monitor(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def start_run(data: Path, config: Path, port: int) -> subprocess.Popen[bytes]:
+    log = open(data.parent / "run.log", "ab")  # noqa: SIM115  (kept open for the child)
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--data-dir", str(data), "--config", str(config),
+         "--port", str(port), "--no-demo", "--tick", "0.5"],
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
+    )  # fmt: skip
+
+
+def runtime_ready(data: Path) -> bool:
+    return (data / "runtime.json").exists()
+
+
+def test_restart_after_sigkill_keeps_state_and_fires_missed_deadline_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    config = short_config(tmp_path)
+    port = free_port()
+    run = start_run(data, config, port)
+    try:
+        wait_for(lambda: runtime_ready(data), 30, "runtime.json", [run])
+        started = time.monotonic()
+        now = datetime.now(UTC).isoformat()
+        posts = tmp_path / "posts.jsonl"
+        posts.write_text(
+            json.dumps({"id": "r-blast", "text": BLAST, "published_at": now}, ensure_ascii=False)
+            + "\n"
+            + json.dumps({"id": "r-school", "text": SCHOOL, "published_at": now},
+                         ensure_ascii=False)  # fmt: skip
+            + "\n{not json\n",
+            "utf-8",
+        )
+        out = monitor("post", "--data-dir", str(data), str(posts))
+        assert out.returncode == 1, out.stderr  # one bad line, reported with its line number
+        assert "posts.jsonl:3:" in out.stderr and "accepted 2 posts" in out.stdout
+        db = json.loads((data / "runtime.json").read_text())["db"]
+        store = Store(db)
+        wait_for(lambda: len(store.incidents()) == 2, 40, "two incidents", [run])
+        school = next(r.state for r in store.incidents() if r.state.category == "food_drug")
+        acted = monitor("act", "--data-dir", str(data), school.id, "acknowledge", "--by", "值班员")
+        assert acted.returncode == 0, acted.stderr
+        unknown = monitor("act", "--data-dir", str(data), "no-such-incident", "acknowledge")
+        assert unknown.returncode == 2 and "unknown incident" in unknown.stderr
+        wait_for(lambda: _acted(store, school.id), 30, "action applied", [run])
+        blast = next(r.state for r in store.incidents() if r.state.category == "work_safety")
+        assert not _breaches(store, blast.id)
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    assert time.monotonic() - started < 22, "too slow to kill before the deadline"
+    time.sleep(max(0.0, 27 - (time.monotonic() - started)))  # the deadline passes while down
+    run = start_run(data, config, port)
+    try:
+        wait_for(lambda: runtime_ready(data), 30, "runtime.json after restart", [run])
+        wait_for(lambda: len(_breaches(store, blast.id)) >= 1, 40, "breach at restart", [run])
+        time.sleep(2)  # more ticks: the breach must not fire again
+        assert len(_breaches(store, blast.id)) == 1
+        keys = [n["key"] for n in store.outbox_rows()]
+        assert len(keys) == len(set(keys))
+        assert len(store.incidents()) == 2
+        assert _acted(store, school.id), "the action survived the restart"
+        listing = monitor("incidents", "--data-dir", str(data), "--json")
+        rows = json.loads(listing.stdout)
+        assert {r["id"] for r in rows} == {school.id, blast.id}
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(30)
+        store.close()
+    # `incidents` reads the store with the monitor down too
+    assert monitor("incidents", "--data-dir", str(data)).returncode == 0
+
+
+def _acted(store: Store, incident_id: str) -> bool:
+    row = store.incident(incident_id)
+    return row is not None and any(a.kind == "acknowledge" for a in row.state.actions)
+
+
+def _breaches(store: Store, incident_id: str) -> list[dict[str, object]]:
+    return [e for e in store.events_of(incident_id) if e["kind"] == "deadline_breached"]
