@@ -71,14 +71,11 @@ def test_restart_after_sigkill_keeps_state_and_fires_missed_deadline_once(tmp_pa
         started = time.monotonic()
         now = datetime.now(UTC).isoformat()
         posts = tmp_path / "posts.jsonl"
-        posts.write_text(
-            json.dumps({"id": "r-blast", "text": BLAST, "published_at": now}, ensure_ascii=False)
-            + "\n"
-            + json.dumps({"id": "r-school", "text": SCHOOL, "published_at": now},
-                         ensure_ascii=False)  # fmt: skip
-            + "\n{not json\n",
-            "utf-8",
-        )
+        lines = [
+            json.dumps({"id": pid, "text": text, "published_at": now}, ensure_ascii=False)
+            for pid, text in (("r-blast", BLAST), ("r-school", SCHOOL))
+        ]
+        posts.write_text("\n".join([*lines, "{not json"]) + "\n", "utf-8")
         out = monitor("post", "--data-dir", str(data), str(posts))
         assert out.returncode == 1, out.stderr  # one bad line, reported with its line number
         assert "posts.jsonl:3:" in out.stderr and "accepted 2 posts" in out.stdout
