@@ -109,11 +109,6 @@ def build_app(
         cache[key] = (raw, bucket)
         return bucket
 
-    def write_bucket(key: bytes, bucket: Bucket) -> None:
-        raw = encoder.encode(bucket)
-        table[key] = raw
-        cache[key] = (raw, bucket)
-
     async def dead(topic: str, reason: str, raw: bytes | None, event: Any = None) -> None:
         msg = getattr(event, "message", None)
         kind = reason.split(":", 1)[0]
@@ -168,47 +163,63 @@ def build_app(
             rec = ActionIn(key=req.key, action=req.action, recorded_at=req.recorded_at)
             await topics[CLASSIFIED].send(key=req.key.encode(), value=encoder.encode(rec))
 
-    async def handle(rec: Any, partition: int, raw: bytes, event: Any) -> None:
+    pending: dict[bytes, Bucket] = {}  # buckets changed in the current batch
+
+    def current(key: bytes) -> Bucket | None:
+        return pending.get(key) or read_bucket(key)
+
+    def handle(rec: Any, partition: int, out: Result) -> None:
+        """Apply one input; collect what to publish into `out`. Raises for refused input."""
         if isinstance(rec, Tick):
             m.inputs.labels("tick").inc()
-            for key in list(table.keys()):
-                bucket = read_bucket(key)
+            for key in {*table.keys(), *pending}:
+                bucket = current(key)
                 if bucket is None or bucket.partition != partition:
                     continue
                 res = processor.on_tick(bucket, rec.watermark)
                 if res.changed or res.bucket != bucket:
-                    write_bucket(key, res.bucket)
-                await publish(res)
+                    pending[key] = res.bucket
+                _merge(out, res)
             m.watermark.set(rec.watermark.timestamp())
             return
         key = rec.key.encode()
-        bucket = read_bucket(key) or Bucket(key=rec.key, partition=partition)
+        bucket = current(key) or Bucket(key=rec.key, partition=partition)
         if isinstance(rec, Classified):
             m.inputs.labels("post").inc()
             res = processor.on_post(bucket, rec.post, rec.cls)
         else:
             m.inputs.labels("action").inc()
-            try:
-                res = processor.on_action(bucket, rec.action, rec.recorded_at)
-            except (UnknownIncident, ActionError) as exc:
-                await dead(settings.topic(ACTIONS), f"action refused: {exc}", raw, event)
-                return
-        write_bucket(key, res.bucket)
-        await publish(res)
+            res = processor.on_action(bucket, rec.action, rec.recorded_at)
+        pending[key] = res.bucket
+        _merge(out, res)
+
+    def flush_buckets() -> None:
+        # One changelog write per key per batch, not per record: a bucket is the size of all
+        # its incidents, and writing it for every post was most of the cost (see tuning.py).
+        for key, bucket in pending.items():
+            raw = encoder.encode(bucket)
+            table.data[key] = raw
+            table.send_changelog(bucket.partition, key, raw)
+            cache[key] = (raw, bucket)
+        pending.clear()
 
     @app.agent(topics[CLASSIFIED], name=f"{settings.prefix}incidents")
     async def incidents_agent(stream: Any) -> None:
-        async for event in stream.events():
-            raw = event.value
-            try:
-                rec = input_decoder.decode(raw)
-            except msgspec.DecodeError as exc:
-                await dead(settings.topic(CLASSIFIED), f"bad input: {exc}", raw, event)
-                continue
-            try:
-                await handle(rec, event.message.partition, raw, event)
-            except ValueError as exc:  # a post the domain refuses (e.g. a time with no zone)
-                await dead(settings.topic(CLASSIFIED), f"refused: {exc}", raw, event)
+        async for batch in stream.take_events(settings.batch, within=settings.batch_within):
+            out = Result(Bucket(key="", partition=-1))
+            for event in batch:
+                raw = event.value
+                try:
+                    rec = input_decoder.decode(raw)
+                    handle(rec, event.message.partition, out)
+                except msgspec.DecodeError as exc:
+                    await dead(settings.topic(CLASSIFIED), f"bad input: {exc}", raw, event)
+                except (UnknownIncident, ActionError) as exc:
+                    await dead(settings.topic(ACTIONS), f"action refused: {exc}", raw, event)
+                except ValueError as exc:  # a post the domain refuses (e.g. a naive time)
+                    await dead(settings.topic(CLASSIFIED), f"refused: {exc}", raw, event)
+            flush_buckets()
+            await publish(out)
 
     if settings.live:
 
@@ -224,6 +235,12 @@ def build_app(
     if on_app is not None:
         on_app(app)
     return Pipeline(app=app, settings=settings, metrics=m, topics=topics)
+
+
+def _merge(into: Result, res: Result) -> None:
+    into.events.extend(res.events)
+    into.notifications.extend(res.notifications)
+    into.changed.update(res.changed)  # the newest state of each incident in the batch
 
 
 def _add_sink(

@@ -27,6 +27,8 @@ class StreamSettings:
     live: bool = False  # tick the clocks on wall time too (else only on event time)
     tick_interval: float = 1.0
     tuned: bool = True
+    batch: int = 500  # records the incident agent takes at once (within batch_within seconds)
+    batch_within: float = 0.02
     # Tansu answers a JoinGroup only when the rebalance timeout ends, so this is also the
     # start-up delay; it is also how soon a surviving worker takes over a killed one's work.
     session_timeout: float = 6.0

@@ -1,0 +1,233 @@
+"""Throughput on the bundled Tansu broker, all measured in one run:
+
+  1. raw aiokafka: consume the topic in a consumer group (fetch_max_wait_ms=1500, as Faust);
+  2. a plain Faust agent that only counts, and one that also updates a Table, with Faust's
+     defaults ("before") and with streams/settings.py TUNED plus the spinner-less Worker
+     ("after");
+  3. end to end: one pipeline worker, posts.raw → posts.classified → incident.events.
+
+    .venv/bin/python -m benchmarks.pipeline [--messages 30000] [--posts 20000]
+
+Each Faust run is a fresh child process (one Faust app per process). Rates are measured from
+the first record the agent sees to the last, so start-up and group joins are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from aiokafka import AIOKafkaConsumer
+
+from monitor.domain.model import Post
+from monitor.runtime.broker import BundledBroker
+from monitor.runtime.producer import ensure_topics, send_all
+
+PARTITIONS = 4
+
+
+# --- 1. raw consumption ----------------------------------------------------------------------
+
+
+async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
+    c = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"raw-{topic}",
+        auto_offset_reset="earliest", fetch_max_wait_ms=1500,
+    )  # fmt: skip
+    await c.start()
+    got, t0 = 0, None
+    try:
+        while got < n:
+            batch = await c.getmany(timeout_ms=1000, max_records=10_000)
+            if batch and t0 is None:
+                t0 = time.perf_counter()
+            got += sum(len(v) for v in batch.values())
+    finally:
+        await c.stop()
+    return n / (time.perf_counter() - (t0 or time.perf_counter()))
+
+
+# --- 2. plain Faust agents (child process) ---------------------------------------------------
+
+
+def faust_child(broker: str, topic: str, n: int, variant: str) -> None:
+    import faust
+    from faust.worker import Worker
+
+    from streams.settings import TUNED
+    from streams.worker import make_worker
+
+    tuned = variant.endswith("after")
+    extra = dict(TUNED) if tuned else {}
+    app = faust.App(
+        f"bench-{variant}-{topic}", broker=broker, store="memory://", web_enabled=False,
+        topic_partitions=PARTITIONS, broker_session_timeout=6, broker_rebalance_timeout=6,
+        broker_heartbeat_interval=0.6, **extra,
+    )  # fmt: skip
+    source = app.topic(topic, key_serializer="raw", value_serializer="raw")
+    table = app.Table(f"count-{variant}", default=int, partitions=PARTITIONS)
+    st: dict[str, float] = {"n": 0, "t0": 0.0, "c0": 0.0}
+    with_table = variant.startswith("table")
+
+    @app.agent(source)
+    async def count(stream):  # type: ignore[no-untyped-def]
+        async for key, _ in stream.items():
+            if not st["n"]:
+                st["t0"], st["c0"] = time.perf_counter(), time.process_time()
+            if with_table:
+                table[key] += 1
+            st["n"] += 1
+            if st["n"] == n:
+                wall = time.perf_counter() - st["t0"]
+                cpu = (time.process_time() - st["c0"]) / wall
+                sys.__stdout__.write(json.dumps({"rate": n / wall, "cpu": cpu}) + "\n")
+                sys.__stdout__.flush()
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    worker = make_worker(app) if tuned else Worker(app, loglevel="warning", quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        pass
+
+
+def run_child(*args: str, timeout: float = 300) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pipeline", "--child", *args],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    for line in out.stdout.splitlines():
+        if '{"rate"' in line:  # Faust's spinner may prefix terminal escapes on the line
+            return dict(json.loads(line[line.index('{"rate"') :]))
+    raise RuntimeError(f"child {args} printed no result:\n{out.stderr[-2000:]}")
+
+
+# --- 3. end to end ---------------------------------------------------------------------------
+
+PLACES = [
+    ("雁江区", "宝台镇"), ("雁江区", "临江镇"), ("雁江区", "中和镇"), ("雁江区", "丰裕镇"),
+    ("安岳县", "石羊镇"), ("安岳县", "岳阳镇"), ("安岳县", "周礼镇"), ("乐至县", "天池街道"),
+    ("乐至县", "童家镇"), ("乐至县", "回澜镇"),
+]  # fmt: skip
+TEMPLATES = [
+    "{c}{t}一化工厂发生爆炸，已造成{n}人死亡，多人受伤，现场浓烟滚滚。",
+    "{c}{t}一居民楼发生火灾，{n}人受伤，消防正在扑救。",
+    "{c}{t}中心小学{n}名学生午餐后呕吐腹泻，疑似食物中毒送医。",
+    "{c}{t}一工地拖欠{n}名农民工工资，工人聚集讨薪。",
+    "{c}{t}发生一起交通事故，一辆货车与客车相撞，{n}人受伤。",
+    "{c}{t}一企业偷排污水，河水发黑发臭，附近{n}户居民投诉。",
+]
+
+
+def bench_posts(n: int, start: datetime, seed: int = 7) -> list[Post]:
+    """Incident posts only (every post yields an `assigned` event): 60 distinct events, each
+    reported, reposted and retold, over about n seconds of event time."""
+    rng = random.Random(seed)
+    stories = [
+        TEMPLATES[i % len(TEMPLATES)].format(c=c, t=t, n=3 + (i % 7))
+        for i, (c, t) in enumerate(PLACES * len(TEMPLATES))
+    ]
+    posts = []
+    for i in range(n):
+        s = rng.randrange(len(stories))
+        at = start + timedelta(seconds=i)
+        repost = f"b{i - 1}" if i and rng.random() < 0.2 else None
+        text = ("转发：" if repost else "") + stories[s] + f"（网友{rng.randrange(10_000)}）"
+        posts.append(Post(
+            id=f"b{i}", text=text, source="weibo", published_at=at, observed_at=at,
+            author_followers=rng.randrange(50_000), repost_of=repost,
+        ))  # fmt: skip
+    return posts
+
+
+def pipeline_child(broker: str, prefix: str) -> None:
+    from streams.settings import StreamSettings
+    from streams.worker import run_worker
+
+    run_worker(StreamSettings(broker=broker, prefix=prefix, partitions=PARTITIONS))
+
+
+async def _timestamps(bootstrap: str, topic: str, want: int, kind: bytes | None) -> list[int]:
+    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await c.start()
+    stamps: list[int] = []
+    idle = 0
+    try:
+        while len(stamps) < want and idle < 60:
+            batch = await c.getmany(timeout_ms=1000, max_records=10_000)
+            idle = 0 if batch else idle + 1
+            for msgs in batch.values():
+                stamps.extend(
+                    m.timestamp for m in msgs if kind is None or (m.value and kind in m.value)
+                )
+    finally:
+        await c.stop()
+    return stamps
+
+
+def end_to_end(broker: BundledBroker, n: int) -> dict[str, float]:
+    prefix = f"e2e{int(time.time())}."
+    asyncio.run(ensure_topics(broker.url, prefix, PARTITIONS))
+    posts = bench_posts(n, datetime(2026, 5, 1, tzinfo=UTC))
+    enc = msgspec.json.Encoder()
+    asyncio.run(send_all(broker.url, f"{prefix}posts.raw", [(p.id.encode(), enc.encode(p)) for p in posts]))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.pipeline", "--child", "pipeline", broker.url, prefix],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assigned = asyncio.run(
+            _timestamps(broker.bootstrap, f"{prefix}incident.events", n, b'"assigned"')
+        )
+        classified = asyncio.run(_timestamps(broker.bootstrap, f"{prefix}posts.classified", 1, None))
+    finally:
+        child.terminate()
+        child.wait(30)
+    span = (max(assigned) - min(classified)) / 1000
+    return {"posts": len(assigned), "rate": len(assigned) / span, "seconds": span}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=30_000)
+    ap.add_argument("--posts", type=int, default=20_000)
+    ap.add_argument("--child", nargs="+")
+    args = ap.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        if kind == "pipeline":
+            pipeline_child(rest[0], rest[1])
+        else:
+            faust_child(rest[0], rest[1], int(rest[2]), kind)
+        return 0
+    with BundledBroker() as broker:
+        topic = f"bench{int(time.time())}"
+        asyncio.run(ensure_topics(broker.url, topic + ".", PARTITIONS))
+        value = json.dumps({"id": "x", "text": "资阳" * 120}, ensure_ascii=False).encode()[:300]
+        records = [(str(i).encode(), value) for i in range(args.messages)]
+        t = time.perf_counter()
+        asyncio.run(send_all(broker.url, topic + ".posts.raw", records))
+        print(f"produce (aiokafka, acks=all)       {args.messages / (time.perf_counter() - t):>9,.0f} msgs/s")
+        src = topic + ".posts.raw"
+        rate = asyncio.run(raw_consume(broker.bootstrap, src, args.messages))
+        print(f"raw aiokafka consume (group)        {rate:>9,.0f} msgs/s")
+        for variant in ("plain-before", "plain-after", "table-before", "table-after"):
+            r = run_child(variant, broker.url, src, str(args.messages))
+            print(f"faust {variant:<14} agent         {r['rate']:>9,.0f} msgs/s  (cpu {r['cpu']:.2f} cores)")
+        e2e = end_to_end(broker, args.posts)
+        print(f"end to end posts.raw→incident.events {e2e['rate']:>8,.0f} posts/s  "
+              f"({e2e['posts']:.0f} posts in {e2e['seconds']:.1f} s, one worker)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
