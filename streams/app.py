@@ -41,6 +41,7 @@ from streams.records import (
     post_decoder,
 )
 from streams.settings import TUNED, StreamSettings
+from streams.tuning import FastFetchApp
 
 log = logging.getLogger(__name__)
 bucket_decoder = msgspec.json.Decoder(Bucket)
@@ -72,7 +73,8 @@ def build_app(
     params = IncidentParams.from_mapping(cfg.clocks)
     processor = Processor(params, cfg.jurisdiction.code, routing_router(classifier.routing))
     m = metrics or Metrics.create()
-    app = faust.App(
+    app_class = FastFetchApp if settings.tuned else faust.App
+    app = app_class(
         settings.faust_id,
         broker=settings.broker,
         store="memory://",
