@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: Chromium for the dashboard test, Prometheus for scraping and
-# promtool. Installs only what is missing; needs root (or sudo) when something is.
+# promtool, docker-compose to validate docker-compose.yml (`config` only: it needs no engine).
+# Installs only what is missing; needs root (or sudo) when something is.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v promtool >/dev/null || need+=(prometheus)
+command -v docker-compose >/dev/null || need+=(docker-compose)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
