@@ -97,7 +97,8 @@ def build_app(
         )
         for name in (RAW, CLASSIFIED, EVENTS, NOTIFICATIONS, STATE, ACTIONS, DLQ)
     }
-    table = app.Table("buckets", partitions=settings.partitions)
+    # bytes → the "raw" codec, for the changelog and for recovery from it
+    table = app.Table("buckets", partitions=settings.partitions, key_type=bytes, value_type=bytes)
     cache: dict[bytes, tuple[bytes, Bucket]] = {}
 
     def read_bucket(key: bytes) -> Bucket | None:
@@ -195,14 +196,18 @@ def build_app(
         pending[key] = res.bucket
         _merge(out, res)
 
-    def flush_buckets() -> None:
+    async def flush_buckets() -> None:
         # One changelog write per key per batch, not per record: a bucket is the size of all
-        # its incidents, and writing it for every post was most of the cost (see tuning.py).
+        # its incidents, and writing it for every post was most of the cost.
+        # Awaited send, not Table.__setitem__'s send_soon: the latter goes through Faust's
+        # ProducerBuffer, whose flush before an offset commit gives up after 0.1 s per record,
+        # so a commit could cover inputs whose state never reached the changelog (seen as
+        # lost posts after a SIGKILL). A direct send is covered by the producer flush.
         for key, bucket in pending.items():
             raw = encoder.encode(bucket)
             table.data[key] = raw
-            table.send_changelog(bucket.partition, key, raw)
             cache[key] = (raw, bucket)
+            await table.changelog_topic.send(key=key, value=raw, partition=bucket.partition)
         pending.clear()
 
     @app.agent(topics[CLASSIFIED], name=f"{settings.prefix}incidents")
@@ -220,7 +225,7 @@ def build_app(
                     await dead(settings.topic(ACTIONS), f"action refused: {exc}", raw, event)
                 except ValueError as exc:  # a post the domain refuses (e.g. a naive time)
                     await dead(settings.topic(CLASSIFIED), f"refused: {exc}", raw, event)
-            flush_buckets()
+            await flush_buckets()
             await publish(out)
 
     if settings.live:
