@@ -103,12 +103,18 @@ def build_app(
 
     def read_bucket(key: bytes) -> Bucket | None:
         raw = table.get(key)
-        if raw is None:
-            return None
         hit = cache.get(key)
+        if raw is None:
+            return hit[1] if hit is not None else None
         if hit is not None and hit[0] is raw:
             return hit[1]
         bucket = bucket_decoder.decode(raw)
+        if hit is not None and hit[1].seq > bucket.seq:
+            # Faust resumes the agents before changelog recovery has finished, and recovery
+            # then writes older values over newer ones (seen as posts lost after a rebalance).
+            # The copy with more inputs applied is the newer one; after losing and regaining a
+            # partition the table's copy wins the same way.
+            return hit[1]
         cache[key] = (raw, bucket)
         return bucket
 

@@ -31,6 +31,7 @@ class Bucket(msgspec.Struct, frozen=True, kw_only=True):
     partition: int
     incidents: tuple[IncidentState, ...] = ()
     watermark: datetime | None = None
+    seq: int = 0  # inputs applied; orders two copies of one bucket (see streams/app.py)
 
 
 class UnknownIncident(LookupError):
@@ -114,7 +115,9 @@ class Processor:
         wm = max(t, res.bucket.watermark) if res.bucket.watermark else t
         states = [res.take(clocks.evaluate(s, wm)) for s in states]
         kept = tuple(s for s in states if self._keep(s, wm))
-        res.bucket = msgspec.structs.replace(res.bucket, incidents=kept, watermark=wm)
+        res.bucket = msgspec.structs.replace(
+            res.bucket, incidents=kept, watermark=wm, seq=res.bucket.seq + 1
+        )
         return res
 
     def _keep(self, s: IncidentState, wm: datetime) -> bool:
