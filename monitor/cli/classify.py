@@ -12,6 +12,7 @@ import msgspec
 
 from monitor.config import ConfigError, load_config
 from monitor.domain.model import MAX_TEXT_BYTES
+from monitor.service import Classifier, Engine, contract
 
 # A line may carry more than the text; leave room for the other fields around a 1 MB text.
 MAX_LINE_BYTES = MAX_TEXT_BYTES + 64_000
@@ -75,15 +76,19 @@ def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
             yield number, stripped
 
 
-def run_classify(args: argparse.Namespace) -> int:
-    from monitor.service import Classifier, contract
-
+def _classifier(args: argparse.Namespace, engine: Engine = "fast") -> Classifier | None:
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return None
+    return Classifier.from_config(cfg, engine=engine)
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    classifier = _classifier(args, args.engine)
+    if classifier is None:
         return 2
-    classifier = Classifier.from_config(cfg, engine=args.engine)
     source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
     dead = open(args.dead_letter, "ab") if args.dead_letter else None  # noqa: SIM115
     out = sys.stdout.buffer
@@ -133,14 +138,10 @@ def run_check_config(args: argparse.Namespace) -> int:
 
 
 def run_route(args: argparse.Namespace) -> int:
-    from monitor.service import Classifier, contract
-
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    classifier = _classifier(args)
+    if classifier is None:
         return 2
-    result = contract(Classifier.from_config(cfg).classify_text("cli", args.text))
+    result = contract(classifier.classify_text("cli", args.text))
     loc, duty = result["location"], result["responsible"]
     place = "".join(p for p in (loc["city"], loc["county"], loc["town"]) if p) or "未识别"
     print(f"类别: {result['category']}  事件: {'是' if result['is_incident'] else '否'}")
