@@ -55,7 +55,7 @@ PARTITIONS = 4
 
 
 def start_worker(
-    broker_url: str, prefix: str, db: str, log: Path, live: bool = False
+    broker_url: str, prefix: str, db: str, log: Path, live: bool = False, port: int | None = None
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable, "-m", "monitor", "worker", "--broker", broker_url, "--prefix", prefix,
@@ -63,6 +63,8 @@ def start_worker(
     ]  # fmt: skip
     if live:
         cmd.append("--live")
+    if port is not None:
+        cmd += ["--port", str(port)]
     asyncio.run(ensure_topics(broker_url, prefix, PARTITIONS))
     with open(log, "ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))

@@ -1,0 +1,67 @@
+"""Bad input on every path: a clear reason in dlq, a metric, and the worker goes on."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from monitor.domain.state import Action
+from monitor.runtime.broker import BundledBroker, free_port
+from monitor.runtime.producer import send_all
+from monitor.store import Store, sqlite_url
+from streams.records import ActionRequest, encoder
+from tests.integration.helpers import (
+    FIRE,
+    T0,
+    feed,
+    post,
+    read_topic,
+    start_worker,
+    stop,
+    wait_for,
+)
+
+pytestmark = pytest.mark.broker
+
+
+def test_bad_records_go_to_dlq_and_the_worker_goes_on(
+    broker: BundledBroker, prefix: str, tmp_path: Path
+) -> None:
+    db = sqlite_url(tmp_path / "monitor.db")
+    port = free_port()
+    worker = start_worker(broker.url, prefix, db, tmp_path / "worker.log", port=port)
+    store = Store(db)
+    naive = b'{"id": "n1", "text": "' + FIRE.encode() + b'", "published_at": "2026-05-01T08:00:00"}'
+    bad_posts = [(b"x", b"{not json"), (b"y", b'{"id": 5}'), (b"n1", naive)]
+    ghost = Action(id="a-ghost", incident_id="no-such", kind="acknowledge", by="值班员", at=T0)
+    bad_action = ActionRequest(key="5120:safety", action=ghost, recorded_at=T0)
+    try:
+        asyncio.run(send_all(broker.url, f"{prefix}posts.raw", bad_posts))
+        asyncio.run(send_all(broker.url, f"{prefix}actions",
+                             [(b"5120:safety", encoder.encode(bad_action)), (b"k", b"[]")]))  # fmt: skip
+        feed(broker.url, prefix, [post("ok1", FIRE, 1)])
+        wait_for(lambda: len(store.incidents()) == 1, 60, "the good post's incident", [worker])
+        wait_for(lambda: len(read_topic(broker.url, f"{prefix}dlq", idle=0.5)) >= 5, 30, "dlq",
+                 [worker])  # fmt: skip
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        status = httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
+    finally:
+        stop(worker)
+    letters = read_topic(broker.url, f"{prefix}dlq")
+    reasons = [str(d["reason"]) for d in letters]
+    assert any(r.startswith("bad post") and "JSON" in r for r in reasons)
+    assert any("$.id" in r for r in reasons), "a wrongly typed field is named with its path"
+    assert any("time zone" in r for r in reasons), "a naive event time is refused, named"
+    assert any("unknown incident 'no-such'" in r for r in reasons)
+    assert any(r.startswith("bad action") for r in reasons)
+    assert all(d["raw"] is not None and d["topic"] for d in letters)
+    assert 'monitor_dead_letters_total{reason="bad post",topic=' in metrics
+    assert "舆情回应监测" in status and "火灾" in status
+    state = store.incidents()[0].state
+    assert state.post_ids == ("ok1",)
+    assert state.first_seen == T0 + timedelta(minutes=1)
+    store.close()
