@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--live", action="store_true", help="tick clocks on wall time")
     w.add_argument("--tick", type=float, default=1.0)
     w.add_argument("--port", type=int, help="serve the status page and /metrics here")
+    w.add_argument("--faust-defaults", action="store_true",
+                   help="without streams/tuning.py (to measure what it changes)")  # fmt: skip
     w.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("post", help="feed JSONL posts into the running monitor")
@@ -84,6 +86,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = StreamSettings(
         broker=args.broker, prefix=args.prefix, partitions=args.partitions, store_url=args.db,
         config_path=args.config, live=args.live, tick_interval=args.tick,
+        tuned=not args.faust_defaults,
     )  # fmt: skip
     metrics = Metrics.create()
     on_app = serve_in_worker(args.port, args.db, metrics.registry) if args.port else None
