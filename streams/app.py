@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -233,6 +234,9 @@ def build_app(
                     await dead(settings.topic(CLASSIFIED), f"refused: {exc}", raw, event)
             await flush_buckets()
             await publish(out)
+            now_ms = time.time() * 1000
+            for event in batch:
+                m.processing.observe(max(0.0, (now_ms - event.message.timestamp) / 1000))
 
     if settings.live:
 

@@ -33,7 +33,11 @@ def serve_in_worker(
             if store is None:
                 return
             web_app = create_app(store, registry)
-            config = uvicorn.Config(web_app, host=LOCALHOST_WEB, port=port, log_level="warning")
+            # no lifespan: the page needs no start-up hooks, and Faust cancels this task on
+            # shutdown, which a lifespan handler would report as an error
+            config = uvicorn.Config(
+                web_app, host=LOCALHOST_WEB, port=port, log_level="warning", lifespan="off"
+            )
             await _EmbeddedServer(config).serve()
 
     return attach
