@@ -22,6 +22,7 @@ class Metrics:
     dead_letters: Counter
     store_writes: Counter
     watermark: Gauge
+    incidents_live: Gauge
     processing: Histogram
 
     @classmethod
@@ -52,9 +53,13 @@ class Metrics:
             watermark=Gauge(
                 f"{p}_watermark_seconds", "Newest clock watermark (unix seconds)", registry=reg
             ),
+            incidents_live=Gauge(
+                f"{p}_incidents_live", "Live incidents held by this worker (at the last tick)",
+                registry=reg,
+            ),
             processing=Histogram(
-                f"{p}_classified_to_event_seconds",
-                "From a post's record in posts.classified to its events being sent",
+                f"{p}_post_to_event_seconds",
+                "From a classified post's record in posts.classified to its events being sent",
                 buckets=LATENCY_BUCKETS, registry=reg,
             ),
         )

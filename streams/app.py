@@ -191,6 +191,10 @@ def build_app(
                     pending[key] = res.bucket
                 _merge(out, res)
             m.watermark.set(rec.watermark.timestamp())
+            buckets = (current(k) for k in {*table.keys(), *pending})
+            m.incidents_live.set(
+                sum(1 for b in buckets if b for s in b.incidents if s.status.live)
+            )
             return
         key = rec.key.encode()
         bucket = current(key) or Bucket(key=rec.key, partition=partition)
