@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitor.domain.state import IncidentState
+
+# Officials read Beijing time; stored and exchanged times stay UTC with their offset.
+DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
 
 STATUS_LABELS = {"open": "待处置", "responding": "处置中", "closed": "已关闭", "merged": "已合并"}
 CLOCK_LABELS = {
@@ -48,7 +53,7 @@ def render_table(rows: list[dict[str, Any]]) -> str:
     lines = []
     for r in rows:
         clocks = "；".join(
-            f"{c['label']} {c['deadline'][:16]} {c['status_label']}" for c in r["clocks"]
+            f"{c['label']} {local(c['deadline'])} {c['status_label']}" for c in r["clocks"]
         )
         lines.append(
             f"{r['id']}  {r['grade']}级({r['grade_label']})  {r['state_label']}  "
@@ -56,3 +61,8 @@ def render_table(rows: list[dict[str, Any]]) -> str:
             f"    时限：{clocks or '—'}  帖子数：{r['posts']}"
         )
     return "\n".join(lines)
+
+
+def local(iso: str) -> str:
+    """An ISO time as Beijing wall time, to the minute: 2026-11-25 22:24."""
+    return datetime.fromisoformat(iso).astimezone(DISPLAY_TZ).strftime("%Y-%m-%d %H:%M")
