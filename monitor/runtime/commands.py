@@ -211,51 +211,31 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 def cmd_act(args: argparse.Namespace) -> int:
     from monitor.domain.state import Action
-    from monitor.runtime.producer import send_all
+    from monitor.runtime.actions import ActionRefused, submit_action, topic_sender
     from monitor.store import Store
-    from streams.records import ActionRequest, encoder
 
     directory = data_dir(args.data_dir)
     rt = _running(directory)
+    now = datetime.now(UTC)
+    at = datetime.fromisoformat(args.at) if args.at else now
+    if at.tzinfo is None:
+        print(f"error: --at {args.at} has no time zone (add +08:00 or Z)", file=sys.stderr)
+        return 2
+    action = Action(
+        id=args.id or uuid.uuid4().hex, incident_id=args.incident, kind=args.action,
+        by=args.by, at=at, url=args.url, channel=args.channel, place=args.place,
+        grade=args.grade, reason=args.reason,
+    )  # fmt: skip
     store = Store(rt.db)
+    send = topic_sender(rt.broker, f"{rt.prefix}actions")
     try:
-        row = store.incident(args.incident)
-        if row is None:
-            print(f"error: unknown incident {args.incident!r}; see `monitor incidents`",
-                  file=sys.stderr)  # fmt: skip
-            return 2
-        now = datetime.now(UTC)
-        at = datetime.fromisoformat(args.at) if args.at else now
-        if at.tzinfo is None:
-            print(f"error: --at {args.at} has no time zone (add +08:00 or Z)", file=sys.stderr)
-            return 2
-        action = Action(
-            id=args.id or uuid.uuid4().hex, incident_id=args.incident, kind=args.action,
-            by=args.by, at=at, url=args.url, channel=args.channel, place=args.place,
-            grade=args.grade, reason=args.reason,
-        )  # fmt: skip
-        problem = _check_action(row.state, action, max(now, at))
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
-        req = ActionRequest(key=row.key, action=action, recorded_at=max(now, at))
-        body = encoder.encode(req)
-        store.archive("action", action.id, body, key=row.key)
-        detail = {"id": action.id, "url": args.url}
-        store.audit(args.by, f"act:{args.action}", args.incident, detail)
+        recorded = asyncio.run(submit_action(store, action, send, now, at_given=bool(args.at)))
+    except ActionRefused as exc:
+        hint = "; see `monitor incidents`" if exc.status == 404 else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
+        return 2
     finally:
         store.close()
-    asyncio.run(send_all(rt.broker, f"{rt.prefix}actions", [(row.key.encode(), body)]))
-    print(f"recorded {args.action} on {args.incident} (action {action.id})")
+    again = " (already recorded: same action)" if recorded.duplicate else ""
+    print(f"recorded {args.action} on {args.incident} (action {action.id}){again}")
     return 0
-
-
-def _check_action(state: Any, action: Any, now: datetime) -> str | None:
-    """Refuse here what the worker would refuse, so the user sees why at once."""
-    from monitor.domain.actions import ActionError, normalised, validate
-
-    try:
-        validate(state, normalised(action), now)
-    except ActionError as exc:
-        return str(exc)
-    return None

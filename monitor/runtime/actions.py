@@ -1,0 +1,134 @@
+"""One path for every action, whether typed at `monitor act` or posted to the HTTP API:
+
+    recorded = await submit_action(store, action, send, now, at_given=True)
+
+It refuses (ActionRefused, with an HTTP-like status) what the worker would refuse, so the user
+sees why at once and nothing changes; else it archives the action (so a crash of the memory-only
+broker cannot lose it: `monitor run` replays the archive), audits who/when, and sends it to the
+`actions` topic. An id already archived is the same action again (200, the original result, sent
+again in case the first send never reached the broker; the worker ignores an applied id) or a
+conflict (409) if the content differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from monitor.domain.actions import ActionError, normalised, validate
+from monitor.domain.state import Action, IncidentState
+from monitor.store import Store, schema
+from streams.records import ActionRequest, encoder
+
+Send = Callable[[str, bytes], Awaitable[None]]
+_request_decoder = msgspec.json.Decoder(ActionRequest)
+
+
+class ActionRefused(ValueError):
+    """`status`: 404 unknown incident, 409 conflicts with what is recorded, 422 bad answer."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Recorded:
+    request: ActionRequest
+    duplicate: bool
+
+    @property
+    def action(self) -> Action:
+        return self.request.action
+
+    def as_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = msgspec.to_builtins(self.request.action)
+        return {"status": "recorded", "key": self.request.key, "action": result,
+                "recorded_at": self.request.recorded_at.isoformat()}  # fmt: skip
+
+
+def _refusal(exc: ActionError) -> ActionRefused:
+    # a clash with the record (closed incident, id reused) is a conflict; the rest is bad input
+    status = 409 if exc.field in ("id", "incident_id") else 422
+    return ActionRefused(status, str(exc), exc.field)
+
+
+def _same(kept: Action, new: Action, at_given: bool) -> bool:
+    if not at_given:
+        # a retry without `at` means "now" again: the original time stands
+        new = msgspec.structs.replace(new, at=kept.at)
+    return kept == new
+
+
+def _archived(store: Store, action_id: str) -> ActionRequest | None:
+    t = schema.archive
+    q = sa.select(t.c.body).where(t.c.kind == "action", t.c.id == action_id)
+    with store.engine.connect() as conn:
+        body = conn.execute(q).scalar_one_or_none()
+    return _request_decoder.decode(body) if body is not None else None
+
+
+def _again(kept: ActionRequest, action: Action, at_given: bool) -> Recorded:
+    if not _same(kept.action, action, at_given):
+        raise ActionRefused(
+            409, f"action id {action.id!r} was already used for a different action", "id"
+        )
+    return Recorded(kept, duplicate=True)
+
+
+def check(state: IncidentState, action: Action, now: datetime) -> Action:
+    """The normalised action, or ActionRefused saying what is wrong with it."""
+    try:
+        action = normalised(action)
+        validate(state, action, now)
+    except ActionError as exc:
+        raise _refusal(exc) from None
+    return action
+
+
+def record_action(store: Store, action: Action, now: datetime, at_given: bool = True) -> Recorded:
+    """Validate, archive and audit (no send). Synchronous: the store is."""
+    row = store.incident(action.incident_id)
+    if row is None:
+        raise ActionRefused(404, f"unknown incident {action.incident_id!r}", "incident_id")
+    if action.at.tzinfo is None:
+        raise ActionRefused(422, f"at: {action.at.isoformat()} has no time zone", "at")
+    kept = _archived(store, action.id)
+    if kept is not None:
+        return _again(kept, normalised(action), at_given)
+    action = check(row.state, action, now)
+    req = ActionRequest(key=row.key, action=action, recorded_at=max(now, action.at))
+    if not store.archive("action", action.id, encoder.encode(req), key=row.key, now=now):
+        kept = _archived(store, action.id)  # a concurrent request with the same id won
+        assert kept is not None
+        return _again(kept, action, at_given)
+    detail = {"id": action.id, "url": action.url, "at": action.at.isoformat(),
+              "channel": action.channel, "place": action.place, "reason": action.reason,
+              "grade": action.grade.value if action.grade else None}  # fmt: skip
+    store.audit(action.by, f"act:{action.kind}", action.incident_id, detail, now=now)
+    return Recorded(req, duplicate=False)
+
+
+async def submit_action(
+    store: Store, action: Action, send: Send, now: datetime, at_given: bool = True
+) -> Recorded:
+    recorded = await asyncio.to_thread(record_action, store, action, now, at_given)
+    await send(recorded.request.key, encoder.encode(recorded.request))
+    return recorded
+
+
+def topic_sender(broker: str, topic: str) -> Send:
+    """Send to `topic` on `broker` and wait for the ack."""
+    from monitor.runtime.producer import send_all
+
+    async def send(key: str, body: bytes) -> None:
+        await send_all(broker, topic, [(key.encode(), body)])
+
+    return send
