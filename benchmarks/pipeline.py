@@ -224,11 +224,30 @@ def end_to_end(broker: BundledBroker, n: int, noise: float = 0.0) -> dict[str, f
     return {"posts": n, "incident_posts": len(assigned), "rate": n / span, "seconds": span}
 
 
+def faust_agents(
+    broker: BundledBroker, src: str, records: list[tuple[bytes | None, bytes]], n: int
+) -> None:
+    print("Faust agent, topic already full (the agent never meets the log end):")
+    for variant in ("plain-before", "plain-after", "table-before", "table-after"):
+        r = run_child(variant, broker.url, src, str(n))
+        print(f"  {variant:<13} {r['rate']:>9,.0f} msgs/s  (cpu {r['cpu']:.2f} cores)")
+    print("Faust agent, records produced while it consumes (live; it reaches the log end):")
+    for i, variant in enumerate(("plain-before", "plain-after", "table-before", "table-after")):
+        live_topic = f"{src}.live{i}"
+        asyncio.run(ensure_topics(broker.url, live_topic + ".", PARTITIONS))
+        r = run_child(variant, broker.url, live_topic + ".posts.raw", str(n),
+                      live=records)  # fmt: skip
+        print(f"  {variant:<13} {r['rate']:>9,.0f} msgs/s  (cpu {r['cpu']:.2f} cores)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=30_000)
     ap.add_argument("--posts", type=int, default=20_000)
     ap.add_argument("--child", nargs="+")
+    ap.add_argument(
+        "--skip-agents", action="store_true", help="only produce, raw consume and end to end"
+    )
     args = ap.parse_args()
     if args.child:
         kind, *rest = args.child
@@ -249,17 +268,8 @@ def main() -> int:
         src = topic + ".posts.raw"
         rate = asyncio.run(raw_consume(broker.bootstrap, src, args.messages))
         print(f"raw aiokafka consume (group)        {rate:>9,.0f} msgs/s")
-        print("Faust agent, topic already full (the agent never meets the log end):")
-        for variant in ("plain-before", "plain-after", "table-before", "table-after"):
-            r = run_child(variant, broker.url, src, str(args.messages))
-            print(f"  {variant:<13} {r['rate']:>9,.0f} msgs/s  (cpu {r['cpu']:.2f} cores)")
-        print("Faust agent, records produced while it consumes (live; it reaches the log end):")
-        for i, variant in enumerate(("plain-before", "plain-after", "table-before", "table-after")):
-            live_topic = f"{topic}.live{i}"
-            asyncio.run(ensure_topics(broker.url, live_topic + ".", PARTITIONS))
-            r = run_child(variant, broker.url, live_topic + ".posts.raw", str(args.messages),
-                          live=records)  # fmt: skip
-            print(f"  {variant:<13} {r['rate']:>9,.0f} msgs/s  (cpu {r['cpu']:.2f} cores)")
+        if not args.skip_agents:
+            faust_agents(broker, src, records, args.messages)
         print("End to end, one worker, posts.raw → posts.classified → incident.events:")
         for noise in (0.0, 0.9):
             e2e = end_to_end(broker, args.posts, noise)

@@ -64,7 +64,7 @@ class Processor:
     def on_post(self, bucket: Bucket, post: Post, cls: Classification) -> Result:
         res = Result(bucket)
         states = list(bucket.incidents)
-        if any(_holds(s, post.id) for s in states):
+        if any(s.holds(post.id) for s in states):
             # Redelivered (at-least-once): assign() could pick another incident for it when
             # its text is no longer among those the first one keeps.
             return res
@@ -124,10 +124,6 @@ class Processor:
         if s.status.live:
             return True
         return s.last_seen + timedelta(seconds=self.params.assign.window_s) >= wm
-
-
-def _holds(state: IncidentState, post_id: str) -> bool:
-    return post_id in state.recent_ids or any(m.post_id == post_id for m in state.members)
 
 
 def _index(states: list[IncidentState], incident_id: str | None) -> int:

@@ -195,7 +195,7 @@ def _repost_match(ordered: Sequence[IncidentState], post: Post) -> Match | None:
     if not post.repost_of:
         return None
     for state in ordered:
-        if any(m.post_id == post.repost_of for m in state.members):
+        if post.repost_of in state.member_ids:
             return state, f"repost of {post.repost_of}", 1.0
     return None
 
@@ -455,7 +455,7 @@ def add_post(
 
     Clocks are first caught up to when the post was seen, so the event sequence is the same
     whether the edge ticked the clocks in between (live) or not (a replay at full speed)."""
-    if post.id in state.recent_ids or any(m.post_id == post.id for m in state.members):
+    if state.holds(post.id):
         return Outcome(state=state)
     t = event_time(post)
     seen = _seen(post, t)

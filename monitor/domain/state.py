@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
+from operator import attrgetter
 
 import msgspec
 
@@ -82,6 +84,9 @@ class Member(msgspec.Struct, frozen=True, array_like=True):
     repost_of: str | None = None
 
 
+_POST_ID = attrgetter("post_id")
+
+
 class Heat(msgspec.Struct, frozen=True, kw_only=True):
     posts: int = 0
     reach: int = 0  # sum of authors' followers over posts (an author posting twice counts twice)
@@ -117,7 +122,8 @@ class ClockView(msgspec.Struct, frozen=True, kw_only=True):
     cycle: int = 0
 
 
-class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
+class IncidentState(msgspec.Struct, frozen=True, kw_only=True, dict=True):
+    # dict=True only to let cached_property store member_ids; the encoding is unchanged.
     id: str
     key: str
     category: str
@@ -161,6 +167,17 @@ class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def post_ids(self) -> tuple[str, ...]:
         return tuple(m.post_id for m in self.members)
+
+    @cached_property
+    def member_ids(self) -> frozenset[str]:
+        """Every post of its bucket asks every incident whether it holds the post (redelivery)
+        or its original (repost): a scan of up to max_members ids each time was most of a
+        worker's CPU. Built once per state value, never serialised."""
+        return frozenset(map(_POST_ID, self.members))
+
+    def holds(self, post_id: str) -> bool:
+        """A member, or among the newest ids (which go on past max_members)."""
+        return post_id in self.recent_ids or post_id in self.member_ids
 
     @property
     def watch_only(self) -> bool:
