@@ -95,6 +95,8 @@ def check(state: IncidentState, action: Action, now: datetime) -> Action:
 
 def record_action(store: Store, action: Action, now: datetime, at_given: bool = True) -> Recorded:
     """Validate, archive and audit (no send). Synchronous: the store is."""
+    # a round trip checks field types (a grade given as text becomes a Grade)
+    action = msgspec.convert(msgspec.to_builtins(action), Action)
     row = store.incident(action.incident_id)
     if row is None:
         raise ActionRefused(404, f"unknown incident {action.incident_id!r}", "incident_id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import faust
 import uvicorn
@@ -11,6 +12,10 @@ from prometheus_client import CollectorRegistry
 
 from monitor.runtime.datadir import LOCALHOST_WEB
 from monitor.store import Store
+
+if TYPE_CHECKING:
+    from monitor.runtime.actions import Send
+    from monitor.web.auth import Users
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -21,7 +26,8 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 def serve_in_worker(
-    port: int, db: str | None, registry: CollectorRegistry
+    port: int, db: str | None, registry: CollectorRegistry, *,
+    users: Users | None = None, send: Send | None = None,
 ) -> Callable[[faust.App], None]:
     def attach(app: faust.App) -> None:
         from monitor.web.status import create_app
@@ -32,7 +38,7 @@ def serve_in_worker(
         async def web() -> None:
             if store is None:
                 return
-            web_app = create_app(store, registry)
+            web_app = create_app(store, registry, users=users, send=send)
             # no lifespan: the page needs no start-up hooks, and Faust cancels this task on
             # shutdown, which a lifespan handler would report as an error
             config = uvicorn.Config(

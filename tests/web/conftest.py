@@ -1,0 +1,118 @@
+"""Real parts for the web tests: a SQLite store holding incidents the domain opened, users from
+a YAML file, and the API served by a real uvicorn on 127.0.0.1 where a browser needs one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from monitor.config import load_config
+from monitor.domain import incidents
+from monitor.domain.model import Post
+from monitor.domain.policy import IncidentParams
+from monitor.domain.state import IncidentState
+from monitor.service import Classifier
+from monitor.store import Store
+from monitor.web.auth import Users
+from streams.records import ActionRequest, encoder
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+BLAST = "资阳市雁江区宝台镇一化工厂发生爆炸，已造成12人死亡，多人受伤，现场浓烟滚滚。"
+SCHOOL = "安岳县石羊镇中心小学学生午餐后出现呕吐腹泻，疑似食物中毒，20余名学生送医。"
+
+TOKENS = {
+    "duty": "duty-token-0123456789",
+    "admin": "admin-token-0123456789",
+    "leader": "leader-token-0123456789",
+    "emergency": "emergency-token-0123456789",  # 市应急管理局, responsible for the blast
+    "education": "education-token-0123456789",  # 市教育局, responsible for neither
+}
+
+
+def skip_or_fail(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+def open_incident(pid: str, text: str, at: datetime) -> tuple[IncidentState, list[object]]:
+    p = Post(id=pid, text=text, source="weibo", published_at=at, observed_at=at)
+    cls = Classifier.from_config(load_config()).classify(p)
+    params = IncidentParams()
+    out = incidents.open_incident(p, cls, params, incidents.assign([], p, cls, params, "512000"))
+    return out.state, list(out.events)
+
+
+class World:
+    """A store with two incidents opened by the domain 1 h ago, and what the API sent."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.now = datetime.now(UTC)
+        self.store = Store(f"sqlite:///{tmp / 'monitor.db'}")
+        self.blast, ev1 = open_incident("p-blast", BLAST, self.now - timedelta(hours=1))
+        self.school, ev2 = open_incident("p-school", SCHOOL, self.now - timedelta(hours=2))
+        self.store.save_states([self.blast, self.school])
+        self.store.record_events([*ev1, *ev2])  # type: ignore[list-item]
+        self.sent: list[tuple[str, ActionRequest]] = []
+
+    async def send(self, key: str, body: bytes) -> None:
+        self.sent.append((key, msgspec.json.decode(body, type=ActionRequest)))
+
+    def put_state(self, state: IncidentState) -> None:
+        self.store.save_states([state])
+
+    def archive_post(self, p: Post) -> None:
+        self.store.archive("post", p.id, encoder.encode(p))
+
+    def snapshot(self) -> tuple[object, ...]:
+        """Everything an answer may change, to show a refused one changed nothing."""
+        return (
+            [r.state for r in self.store.incidents()],
+            list(self.store.archived()),
+            self.store.audit_rows(),
+            list(self.sent),
+        )
+
+
+def users_file(tmp: Path) -> Path:
+    path = tmp / "users.yaml"
+    doc = {"users": [
+        {"token": TOKENS["duty"], "name": "值班员甲", "role": "duty"},
+        {"token": TOKENS["admin"], "name": "管理员", "role": "admin"},
+        {"token": TOKENS["leader"], "name": "分管领导", "role": "leader"},
+        {"token": TOKENS["emergency"], "name": "应急局联络员", "role": "department",
+         "body": "市应急管理局"},
+        {"token": TOKENS["education"], "name": "教育局联络员", "role": "department",
+         "body": "市教育局"},
+    ]}  # fmt: skip
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path)
+    yield w
+    w.store.close()
+
+
+@pytest.fixture
+def users(tmp_path: Path) -> Users:
+    return Users.load(users_file(tmp_path))
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+def auth(who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[who]}"}
