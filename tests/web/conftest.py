@@ -116,3 +116,19 @@ def registry() -> CollectorRegistry:
 
 def auth(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[who]}"}
+
+
+# --- the bundled broker (as tests/integration/conftest.py, which this package must not edit) --
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[object]:
+    from monitor.runtime.broker import BrokerError, BundledBroker
+
+    try:
+        b = BundledBroker().start()
+    except BrokerError as exc:
+        skip_or_fail(f"bundled Tansu broker unavailable: {exc}")
+        raise
+    yield b
+    b.stop()

@@ -1,0 +1,150 @@
+"""The bridge from the `notifications` topic to the notifier's outbox.
+
+    bridge = NotifyBridge(broker, topic, notifier, dlq_topic=..., store=..., link_base=...)
+    await bridge.run(stop)
+
+Each record is a NotificationIntent from the incident agent. It is decoded, given the incident's
+clocks from the read model (when the store has it) and a link to its page, and submitted; only
+then is its offset committed. A crash between the two re-reads the record and submits it
+again, which adds nothing: the outbox is keyed by the intent's idempotency key. So every record
+reaches the outbox once, and the outbox sends it once.
+
+A record that is not a valid intent goes to the dead-letter topic with the reason, and counts
+in `yuqing_notify_bad_input_total{source="notifications"}`; the bridge goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from monitor.domain.events import NotificationIntent
+from monitor.notify.channels import Channel, DryRunChannel, make_channel
+from monitor.notify.config import ChannelSpec, load_channels
+from monitor.notify.delivery import BadMessage, Notifier
+from monitor.notify.message import clock_views, from_intent
+from monitor.runtime.producer import bootstrap
+from monitor.store import Store
+from streams.records import DeadLetter, encoder
+
+log = logging.getLogger(__name__)
+GROUP = "monitor-notify-bridge"
+_intent = msgspec.json.Decoder(NotificationIntent)
+
+
+class NotifyBridge:
+    def __init__(
+        self,
+        broker: str,
+        topic: str,
+        notifier: Notifier,
+        *,
+        dlq_topic: str | None = None,
+        store: Store | None = None,
+        link_base: str | None = None,
+        group: str = GROUP,
+    ) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.notifier = notifier
+        self.dlq_topic = dlq_topic
+        self.store = store
+        self.link_base = link_base.rstrip("/") if link_base else None
+        self.group = group
+        self._producer: AIOKafkaProducer | None = None
+
+    async def run(self, stop: asyncio.Event, poll_ms: int = 500) -> None:
+        consumer = AIOKafkaConsumer(
+            self.topic, bootstrap_servers=bootstrap(self.broker), group_id=self.group,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+        )  # fmt: skip
+        await consumer.start()
+        if self.dlq_topic:
+            self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap(self.broker), acks="all")
+            await self._producer.start()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=poll_ms)
+                for tp, records in batches.items():
+                    await self._take(consumer, tp, records)
+        finally:
+            await consumer.stop()
+            if self._producer is not None:
+                await self._producer.stop()
+
+    async def _take(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
+        for r in records:
+            await self.handle(r.value or b"", f"{tp.topic}@{tp.partition}:{r.offset}")
+            # commit after each submit: a crash re-reads at most the one record in hand
+            await consumer.commit({tp: r.offset + 1})
+
+    async def handle(self, raw: bytes, where: str) -> bool:
+        """Submit one record; False if it went to the dead letters."""
+        try:
+            intent = _intent.decode(raw)
+            await asyncio.to_thread(self.notifier.submit, self._message(intent))
+        except (msgspec.DecodeError, msgspec.ValidationError, BadMessage, ValueError) as exc:
+            await self._dead(raw, f"{where}: not a valid notification intent: {exc}")
+            return False
+        return True
+
+    def _message(self, intent: NotificationIntent) -> Any:
+        row = self.store.incident(intent.incident_id) if self.store is not None else None
+        views = clock_views(c for c in row.state.clocks if c.status == "running") if row else ()
+        link = f"{self.link_base}/#incident/{intent.incident_id}" if self.link_base else None
+        return from_intent(intent, views, link=link)
+
+    async def _dead(self, raw: bytes, reason: str) -> None:
+        self.notifier.metrics.bad_input.labels("notifications").inc()
+        self.notifier.dead_letter(raw, reason)
+        if self._producer is None or self.dlq_topic is None:
+            return
+        letter = DeadLetter(
+            topic=self.topic, partition=None, offset=None, reason=reason,
+            raw=raw.decode("utf-8", "replace")[:10_000], at=datetime.now(UTC),
+        )  # fmt: skip
+        await self._producer.send_and_wait(
+            self.dlq_topic, encoder.encode(letter), key=self.topic.encode()
+        )
+
+
+def dry_run_channels(notifier: Notifier, record_to: Path) -> None:
+    """Every channel of the ladder records to `record_to` (JSON lines) instead of sending."""
+    notifier.channels = {
+        name: DryRunChannel(ChannelSpec(name=name, type="dryrun", url=f"dryrun:{record_to}"))
+        for name in notifier.settings.channels
+    }
+
+
+def use_channels_file(notifier: Notifier, path: str | Path) -> list[str]:
+    """Real channels from a `channels:` file replace the ladder's channels of the same name.
+    Returns the ladder's channels the file does not name (they stay as they were)."""
+    specs = load_channels(path)
+    unknown = [s.name for s in specs if s.name not in notifier.settings.channels]
+    if unknown:
+        names = ", ".join(notifier.settings.channels)
+        raise ValueError(f"{path}: channels {', '.join(unknown)} are not in the ladder ({names})")
+    given: dict[str, Channel] = {s.name: make_channel(s) for s in specs}
+    notifier.channels = {**notifier.channels, **given}
+    return [n for n in notifier.settings.channels if n not in given]
+
+
+async def run_notifier(notifier: Notifier, bridge: NotifyBridge, stop: asyncio.Event) -> None:
+    """The bridge and the outbox sender side by side until `stop` (or cancellation)."""
+    notifier.recover()
+    sender = asyncio.create_task(notifier.run_forever(stop))
+    try:
+        await bridge.run(stop)
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
