@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--db", help="database URL (default: SQLite in the data dir)")
     r.add_argument("--partitions", type=int, default=4)
     r.add_argument("--tick", type=float, default=1.0, help="seconds between wall-clock ticks")
+    r.add_argument("--channels", help="YAML `channels:` file: send for real (default: dry run)")
     r.set_defaults(func=cmd_run)
 
     w = sub.add_parser("worker", help="run one pipeline worker (scale-out)")

@@ -18,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import faust
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from monitor.domain.events import NotificationIntent
+from monitor.notify.bootstrap import create_notifier
 from monitor.notify.channels import Channel, DryRunChannel, make_channel
 from monitor.notify.config import ChannelSpec, load_channels
 from monitor.notify.delivery import BadMessage, Notifier
@@ -148,3 +151,40 @@ async def run_notifier(notifier: Notifier, bridge: NotifyBridge, stop: asyncio.E
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
+
+
+def notify_in_worker(
+    broker: str,
+    prefix: str,
+    outbox_db: str,
+    registry: Any,
+    *,
+    store_db: str | None,
+    record_to: Path,
+    channels_file: str | None = None,
+    link_base: str | None = None,
+) -> Callable[[faust.App], None]:
+    """A Faust task that runs the bridge and the sender inside the worker (`monitor run`).
+
+    Without `channels_file` every channel is a dry run recorded to `record_to`, so a newcomer
+    sees what would be sent and nothing leaves the machine."""
+    notifier = create_notifier(outbox_db, registry, dry_run=True)
+    dry_run_channels(notifier, record_to)
+    if channels_file:
+        use_channels_file(notifier, channels_file)
+
+    def attach(app: faust.App) -> None:
+        @app.task
+        async def notify() -> None:
+            store = Store(store_db) if store_db else None
+            bridge = NotifyBridge(
+                broker, f"{prefix}notifications", notifier, dlq_topic=f"{prefix}dlq",
+                store=store, link_base=link_base,
+            )  # fmt: skip
+            try:
+                await run_notifier(notifier, bridge, asyncio.Event())
+            finally:
+                if store is not None:
+                    store.close()
+
+    return attach

@@ -13,8 +13,11 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -83,7 +86,14 @@ def run_embedded(args: argparse.Namespace) -> int:
             config_path=args.config, live=True, tick_interval=args.tick,
         )  # fmt: skip
         metrics = Metrics.create()
-        return run_worker(settings, metrics, serve_in_worker(args.port, db, metrics.registry))
+        web = _web(args, directory, broker_url, db, metrics.registry)
+        notify = _notify(args, directory, broker_url, db, metrics.registry)
+
+        def attach(app: Any) -> None:
+            web(app)
+            notify(app)
+
+        return run_worker(settings, metrics, attach)
     finally:
         Runtime.remove(directory)
         store.close()
@@ -99,3 +109,40 @@ def _feed_demo(store: Store, broker_url: str) -> None:
     if new:
         asyncio.run(send_all(broker_url, "posts.raw", ((pid.encode(), b) for pid, b in bodies)))
         _say(f"已送入 {new} 条演示帖子")
+
+
+def _web(
+    args: argparse.Namespace, directory: Path, broker_url: str, db: str, registry: Any
+) -> Callable[[Any], None]:
+    """The dashboard and API, with a local admin token made once for a newcomer."""
+    from monitor.runtime.actions import topic_sender
+    from monitor.web.auth import Users, ensure_local_admin, local_admin_token
+
+    created = ensure_local_admin(directory)
+    token = created or local_admin_token(directory)
+    if token:
+        _say(f"值班台：http://127.0.0.1:{args.port}/?token={token}"
+             f"（本机管理员令牌，保存在 {directory / 'users.yaml'}）")  # fmt: skip
+    users = Users.from_env(directory)
+    send = topic_sender(broker_url, "actions")
+    return serve_in_worker(args.port, db, registry, users=users, send=send)
+
+
+def _notify(
+    args: argparse.Namespace, directory: Path, broker_url: str, db: str, registry: Any
+) -> Callable[[Any], None]:
+    """notifications topic → outbox → channels; dry run unless --channels names real ones."""
+    from monitor.runtime.notify_bridge import notify_in_worker
+
+    record_to = directory / "notifications-dry-run.jsonl"
+    # its own SQLite file: two writers on one file would wait on each other's locks
+    outbox_db = f"sqlite:///{directory / 'notify.db'}" if db.startswith("sqlite") else db
+    channels = getattr(args, "channels", None)
+    if channels:
+        _say(f"通知渠道：{channels}（其余渠道仅记录不发送）")
+    else:
+        _say(f"通知为演练模式：只记录不发送，见 {record_to}")
+    return notify_in_worker(
+        broker_url, "", outbox_db, registry, store_db=db, record_to=record_to,
+        channels_file=channels, link_base=f"http://127.0.0.1:{args.port}",
+    )  # fmt: skip
