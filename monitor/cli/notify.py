@@ -50,6 +50,8 @@ def register(subparsers: Any) -> None:
     d.add_argument("--dry-run", action="store_true", help="record instead of sending (replays)")
     d.add_argument("--once", action="store_true", help="one pass, then exit")
     d.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
+    d.add_argument("--port", type=int, help="serve /metrics on this port")
+    d.add_argument("--host", default="127.0.0.1", help="address for /metrics")
     d.set_defaults(func=cmd_run)
 
     c = sub.add_parser("check", help="validate an escalation ladder file")
@@ -137,6 +139,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     uncertain = notifier.recover()
     if uncertain:
         print(f"{len(uncertain)} notification(s) cut off by the last stop: marked uncertain")
+    if args.port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.port, addr=args.host, registry=REGISTRY)
+        print(f"metrics at http://{args.host}:{args.port}/metrics", flush=True)
     if args.once:
         sent = asyncio.run(notifier.run_once())
         print(f"sent {sent}; outbox: {notifier.outbox.count_by_status()}")
