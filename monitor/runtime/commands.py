@@ -90,7 +90,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         tuned=not args.faust_defaults,
     )  # fmt: skip
     metrics = Metrics.create()
-    on_app = serve_in_worker(args.port, args.db, metrics.registry) if args.port else None
+    from monitor.runtime.actions import topic_sender
+
+    # users from MONITOR_USERS_FILE / MONITOR_ADMIN_TOKEN (monitor.web.auth)
+    send = topic_sender(args.broker, f"{args.prefix}actions")
+    on_app = (
+        serve_in_worker(args.port, args.db, metrics.registry, send=send) if args.port else None
+    )
     level = os.environ.get("MONITOR_LOGLEVEL", "warning")
     return run_worker(settings, metrics, on_app=on_app, loglevel=level)
 
