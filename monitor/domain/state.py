@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from functools import cached_property
 from operator import attrgetter
 
 import msgspec
@@ -85,6 +84,22 @@ class Member(msgspec.Struct, frozen=True, array_like=True):
 
 
 _POST_ID = attrgetter("post_id")
+# Keyed by the members tuple's identity, which survives msgspec.structs.replace of any other
+# field and every clock firing, so a full incident (max_members) builds its set once. The entry
+# holds the tuple, so its id cannot be reused while cached.
+_MEMBER_IDS: dict[int, tuple[tuple[Member, ...], frozenset[str]]] = {}
+_MEMBER_IDS_MAX = 4096
+
+
+def member_ids(members: tuple[Member, ...]) -> frozenset[str]:
+    hit = _MEMBER_IDS.get(id(members))
+    if hit is not None and hit[0] is members:
+        return hit[1]
+    ids = frozenset(map(_POST_ID, members))
+    if len(_MEMBER_IDS) >= _MEMBER_IDS_MAX:
+        del _MEMBER_IDS[next(iter(_MEMBER_IDS))]  # the oldest entry
+    _MEMBER_IDS[id(members)] = (members, ids)
+    return ids
 
 
 class Heat(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,8 +137,7 @@ class ClockView(msgspec.Struct, frozen=True, kw_only=True):
     cycle: int = 0
 
 
-class IncidentState(msgspec.Struct, frozen=True, kw_only=True, dict=True):
-    # dict=True only to let cached_property store member_ids; the encoding is unchanged.
+class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     key: str
     category: str
@@ -168,12 +182,12 @@ class IncidentState(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     def post_ids(self) -> tuple[str, ...]:
         return tuple(m.post_id for m in self.members)
 
-    @cached_property
+    @property
     def member_ids(self) -> frozenset[str]:
         """Every post of its bucket asks every incident whether it holds the post (redelivery)
         or its original (repost): a scan of up to max_members ids each time was most of a
-        worker's CPU. Built once per state value, never serialised."""
-        return frozenset(map(_POST_ID, self.members))
+        worker's CPU."""
+        return member_ids(self.members)
 
     def holds(self, post_id: str) -> bool:
         """A member, or among the newest ids (which go on past max_members)."""
