@@ -67,6 +67,8 @@ class NotifyBridge:
         consumer = AIOKafkaConsumer(
             self.topic, bootstrap_servers=bootstrap(self.broker), group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest",
+            # a restarted bridge takes its partitions over sooner (6 s is Kafka's minimum)
+            session_timeout_ms=6000, heartbeat_interval_ms=1000, rebalance_timeout_ms=3000,
         )  # fmt: skip
         await consumer.start()
         if self.dlq_topic:
