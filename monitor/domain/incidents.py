@@ -270,11 +270,16 @@ def add_heat(heat: Heat, t: datetime, reach: int, media: bool, policy: HeatPolic
     )
 
 
+# Grade.rank builds list(Grade) per call; heat_grade runs for every post.
+_RANK = {g: g.rank for g in Grade}
+
+
 def heat_grade(heat: Heat, policy: HeatPolicy) -> tuple[Grade | None, str | None]:
     """The gravest heat rule met (any one criterion suffices), never above the cap."""
     found: tuple[Grade | None, str | None] = (None, None)
-    for rule in sorted(policy.rules, key=lambda r: r.grade.rank):
-        if rule.grade.rank > policy.cap.rank:
+    cap = _RANK[policy.cap]
+    for rule in sorted(policy.rules, key=lambda r: _RANK[r.grade]):
+        if _RANK[rule.grade] > cap:
             continue
         basis = _heat_basis(heat, rule.posts, rule.reach, rule.velocity, rule.media)
         if basis:
