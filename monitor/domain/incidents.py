@@ -270,8 +270,14 @@ def add_heat(heat: Heat, t: datetime, reach: int, media: bool, policy: HeatPolic
     )
 
 
-# Grade.rank builds list(Grade) per call; heat_grade runs for every post.
+# Grade.rank builds list(Grade) per call; heat_grade and _graver run for every post.
 _RANK = {g: g.rank for g in Grade}
+
+
+def _graver(*grades: Grade | None) -> Grade | None:
+    """Grade.graver with the rank table."""
+    present = [g for g in grades if g is not None]
+    return max(present, key=_RANK.__getitem__) if present else None
 
 
 def heat_grade(heat: Heat, policy: HeatPolicy) -> tuple[Grade | None, str | None]:
@@ -302,7 +308,7 @@ def _heat_basis(
 
 
 def combined_grade(sources: GradeSources) -> Grade:
-    return Grade.graver(sources.fact, sources.heat, sources.manual) or Grade.IV
+    return _graver(sources.fact, sources.heat, sources.manual) or Grade.IV
 
 
 def set_grade(
@@ -497,8 +503,8 @@ def _sources_after(
 ) -> GradeSources:
     old = state.grades
     hgrade, hbasis = heat_grade(heat, params.heat)
-    fact = Grade.graver(old.fact, cls.grade)
-    new_heat = Grade.graver(old.heat, hgrade)
+    fact = _graver(old.fact, cls.grade)
+    new_heat = _graver(old.heat, hgrade)
     return msgspec.structs.replace(
         old, fact=fact, fact_basis=old.fact_basis if fact == old.fact else cls.grade_basis,
         heat=new_heat, heat_basis=old.heat_basis if new_heat == old.heat else hbasis,

@@ -191,7 +191,7 @@ class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
 
     def holds(self, post_id: str) -> bool:
         """A member, or among the newest ids (which go on past max_members)."""
-        return post_id in self.recent_ids or post_id in self.member_ids
+        return post_id in self.recent_ids or post_id in member_ids(self.members)
 
     @property
     def watch_only(self) -> bool:
