@@ -9,6 +9,7 @@ No `from __future__ import annotations` here: FastAPI reads the dependency annot
 """
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry, Counter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from monitor.domain.evidence import Candidate, EvidencePolicy, confirm
@@ -31,6 +33,7 @@ from monitor.web.auth import Role, User, Users
 from monitor.web.evidence import candidates
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -48,16 +51,30 @@ def _error_body(message: str, field: str | None = None, **extra: Any) -> dict[st
     return body | extra
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+def install_error_handlers(app: FastAPI, registry: CollectorRegistry) -> None:
+    """Refusals answer with JSON `{"error", "field"?}`, are logged and counted: the API is an
+    input path like a topic, and a burst of bad answers must show on the dashboards."""
+    refused = Counter(
+        "monitor_web_refused", "API requests refused", ["status", "path"], registry=registry
+    )
+
+    def count(request: Request, status: int, message: str) -> None:
+        route = request.scope.get("route")
+        path = getattr(route, "path", "other")
+        refused.labels(str(status), path).inc()
+        log.warning("refused %s %s (%d): %s", request.method, request.url.path, status, message)
+
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
+        count(request, exc.status, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(_error_body(exc.message, exc.field), exc.status, headers=headers)
 
-    async def invalid(_: Request, exc: Exception) -> JSONResponse:
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         message = "请求无效 / invalid request: " + "; ".join(problems)
+        count(request, 422, message)
         return JSONResponse(_error_body(message, detail=problems), 422)
 
     app.add_exception_handler(ApiError, api_error)

@@ -40,7 +40,7 @@ def create_app(
         send=send, clock=clock, evidence=evidence or EvidencePolicy(),
     )  # fmt: skip
     app = FastAPI(title="舆情回应监测 API", version="1")
-    install_error_handlers(app)
+    install_error_handlers(app, registry)
     app.include_router(router(deps))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -83,7 +83,12 @@ async def test_release_recorded_archived_audited_and_sent(
     ],
 )
 async def test_bad_answers_change_nothing(
-    client: httpx.AsyncClient, world: World, body: dict[str, str], status: int, words: str
+    client: httpx.AsyncClient,
+    world: World,
+    registry: CollectorRegistry,
+    body: dict[str, str],
+    status: int,
+    words: str,
 ) -> None:
     if body.get("at") == "FUTURE":
         body["at"] = (world.now + timedelta(minutes=5)).isoformat()
@@ -92,6 +97,8 @@ async def test_bad_answers_change_nothing(
     assert resp.status_code == status, resp.text
     assert words in resp.json()["error"]
     assert world.snapshot() == before
+    labels = {"status": str(status), "path": "/api/incidents/{incident_id}/actions"}
+    assert registry.get_sample_value("monitor_web_refused_total", labels) == 1
 
 
 async def test_unknown_incident_is_404(client: httpx.AsyncClient, world: World) -> None:
