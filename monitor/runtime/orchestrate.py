@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from monitor.config import load_config
+from monitor.config import ConfigError, load_config
 from monitor.domain.model import Post
 from monitor.metrics import Metrics
 from monitor.runtime.broker import BundledBroker
@@ -142,7 +142,11 @@ def _notify(
         _say(f"通知渠道：{channels}（其余渠道仅记录不发送）")
     else:
         _say(f"通知为演练模式：只记录不发送，见 {record_to}")
-    return notify_in_worker(
-        broker_url, "", outbox_db, registry, store_db=db, record_to=record_to,
-        channels_file=channels, link_base=f"http://127.0.0.1:{args.port}",
-    )  # fmt: skip
+    try:
+        return notify_in_worker(
+            broker_url, "", outbox_db, registry, store_db=db, record_to=record_to,
+            channels_file=channels, link_base=f"http://127.0.0.1:{args.port}",
+        )  # fmt: skip
+    except (ConfigError, ValueError) as exc:  # a bad channels or ladder file
+        _say(f"错误：通知渠道配置无效：{exc}")
+        raise SystemExit(2) from None
