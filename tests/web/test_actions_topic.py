@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
 
@@ -15,6 +16,8 @@ from monitor.web.auth import Users
 from monitor.web.status import create_app
 from streams.records import action_request_decoder
 from tests.web.conftest import World, auth
+
+pytestmark = pytest.mark.broker
 
 
 async def test_answer_reaches_the_actions_topic(broker: Any, world: World, users: Users) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
 
@@ -21,6 +22,8 @@ from monitor.runtime.notify_bridge import NotifyBridge, dry_run_channels
 from monitor.runtime.producer import bootstrap, ensure_topics, send_all
 from streams.records import encoder
 from tests.web.conftest import BLAST, open_incident
+
+pytestmark = pytest.mark.broker
 
 
 async def wait_until(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
