@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -152,3 +152,38 @@ class JsonlFileSink:
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
         await asyncio.to_thread(self._append, self.dlq_path, records)
+
+
+Archive = Callable[[Sequence[tuple[str, bytes]]], object]
+
+
+class ArchivingSink:
+    """Archives each batch (post id, JSON body) before handing it to the inner sink.
+
+    The bundled broker keeps nothing on disk: a post that reached only `posts.raw` is gone if
+    `monitor run` dies before the worker archived it, while the source's checkpoint has already
+    moved on. Archived first, it is replayed when `monitor run` starts again.
+    """
+
+    def __init__(self, archive: Archive, inner: Sink) -> None:
+        self._archive = archive
+        self.inner = inner
+        self._encoder = msgspec.json.Encoder()
+
+    async def start(self) -> None:
+        start = getattr(self.inner, "start", None)
+        if start is not None:
+            await start()
+
+    async def stop(self) -> None:
+        stop = getattr(self.inner, "stop", None)
+        if stop is not None:
+            await stop()
+
+    async def send(self, posts: Sequence[Post]) -> None:
+        bodies = [(p.id, self._encoder.encode(p)) for p in posts]
+        await asyncio.to_thread(self._archive, bodies)
+        await self.inner.send(posts)
+
+    async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
+        await self.inner.dead_letter(records)

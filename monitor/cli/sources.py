@@ -56,6 +56,12 @@ def _sink_args(parser: argparse.ArgumentParser) -> None:
         "--bootstrap", default=None, help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})"
     )
     target.add_argument("--out", default=None, help="append posts to this JSONL file instead")
+    target.add_argument(
+        "--data-dir",
+        default=None,
+        help="feed the `monitor run` of this data dir: archive each post in its store, then "
+        "send it to its broker",
+    )
     parser.add_argument("--topic", default="posts.raw")
     parser.add_argument(
         "--checkpoint",
@@ -94,10 +100,32 @@ def _sink(args: argparse.Namespace) -> Any:
 
     if args.out:
         return JsonlFileSink(args.out)
+    if args.data_dir:
+        return _monitor_sink(args.data_dir, args.topic)
     bootstrap = args.bootstrap or os.environ.get(BOOTSTRAP_ENV)
     if not bootstrap:
         raise SystemExit(f"error: give --bootstrap, --out or set ${BOOTSTRAP_ENV}")
     return KafkaSink(bootstrap, topic=args.topic)
+
+
+def _monitor_sink(directory: str, topic: str) -> Any:
+    """Archive-then-send into a running embedded monitor, found through its data dir."""
+    from pathlib import Path
+
+    from connectors.sink import ArchivingSink, KafkaSink
+    from monitor.runtime.datadir import Runtime
+    from monitor.runtime.producer import bootstrap
+    from monitor.store import Store
+
+    rt = Runtime.read(Path(directory))
+    if rt is None:
+        raise SystemExit(f"error: no running monitor in {directory} (start `monitor run` there)")
+    store = Store(rt.db)
+
+    def archive(bodies: Any) -> None:
+        store.archive_many([("post", pid, body, None) for pid, body in bodies])
+
+    return ArchivingSink(archive, KafkaSink(bootstrap(rt.broker), topic=f"{rt.prefix}{topic}"))
 
 
 async def _with_sink(sink: Any, body: Any) -> int:
