@@ -52,6 +52,12 @@ def register(subparsers: Any) -> None:
     d.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
     d.add_argument("--port", type=int, help="serve /metrics on this port")
     d.add_argument("--host", default="127.0.0.1", help="address for /metrics")
+    d.add_argument(
+        "--broker", help="kafka://HOST:PORT: also fill the outbox from the notifications topic"
+    )
+    d.add_argument("--prefix", default="", help="topic prefix used by the workers")
+    d.add_argument("--store", help="database URL of the incident store (clocks in messages)")
+    d.add_argument("--link-base", help="dashboard URL for the incident links")
     d.set_defaults(func=cmd_run)
 
     c = sub.add_parser("check", help="validate an escalation ladder file")
@@ -148,7 +154,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         sent = asyncio.run(notifier.run_once())
         print(f"sent {sent}; outbox: {notifier.outbox.count_by_status()}")
         return 0
-    asyncio.run(_run_until_signal(notifier, args.interval))
+    if args.broker:
+        asyncio.run(_bridge_until_signal(notifier, args))
+    else:
+        asyncio.run(_run_until_signal(notifier, args.interval))
     return 0
 
 
@@ -158,3 +167,24 @@ async def _run_until_signal(notifier: Notifier, interval: float) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await notifier.run_forever(stop, interval)
+
+
+async def _bridge_until_signal(notifier: Notifier, args: argparse.Namespace) -> None:
+    """The notifications topic → outbox bridge and the sender, for a scaled-out deployment."""
+    from monitor.runtime.notify_bridge import NotifyBridge, run_notifier
+    from monitor.store import Store
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    store = Store(args.store) if args.store else None
+    bridge = NotifyBridge(
+        args.broker, f"{args.prefix}notifications", notifier, dlq_topic=f"{args.prefix}dlq",
+        store=store, link_base=args.link_base,
+    )  # fmt: skip
+    try:
+        await run_notifier(notifier, bridge, stop)
+    finally:
+        if store is not None:
+            store.close()
