@@ -29,7 +29,7 @@ lint: setup ## ruff, mypy and the import contracts
 	$(VENV)/bin/lint-imports
 
 test: setup system-deps lint ## install everything, lint, run every test
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -rs -p no:cacheprovider
 
 eval: setup ## accuracy on the reference data in ../shared/data
 	$(PY) -m benchmarks.eval_cec
