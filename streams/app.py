@@ -54,6 +54,7 @@ NOTIFICATIONS = "notifications"
 STATE = "incident.state"
 ACTIONS = "actions"
 DLQ = "dlq"
+CLASSIFY_WITHIN = 0.01  # s; the classify agent's batch wait, added to detection latency
 
 
 @dataclass
@@ -157,21 +158,25 @@ def build_app(
 
     @app.agent(topics[RAW], name=f"{settings.prefix}classify")
     async def classify(stream: Any) -> None:
-        async for event in stream.events():
-            raw = event.value
-            m.posts_in.inc()
-            try:
-                post = post_decoder.decode(raw)
-                cls = classifier.classify(post)
-            except (msgspec.DecodeError, ValueError) as exc:
-                await dead(settings.topic(RAW), f"bad post: {exc}", raw, event)
-                continue
-            if not cls.is_incident:
-                m.posts_ignored.inc()
-                continue
-            key = incident_key(cls, cfg.jurisdiction.code, params)
-            rec = Classified(key=key, post=post, cls=cls)
-            await send(CLASSIFIED, key.encode(), encoder.encode(rec))
+        # In batches: the metrics move once per batch, and the loop does less per record.
+        async for batch in stream.take_events(settings.batch, within=CLASSIFY_WITHIN):
+            m.posts_in.inc(len(batch))
+            ignored = 0
+            for event in batch:
+                raw = event.value
+                try:
+                    post = post_decoder.decode(raw)
+                    cls = classifier.classify(post)
+                except (msgspec.DecodeError, ValueError) as exc:
+                    await dead(settings.topic(RAW), f"bad post: {exc}", raw, event)
+                    continue
+                if not cls.is_incident:
+                    ignored += 1
+                    continue
+                key = incident_key(cls, cfg.jurisdiction.code, params)
+                rec = Classified(key=key, post=post, cls=cls)
+                await send(CLASSIFIED, key.encode(), encoder.encode(rec))
+            m.posts_ignored.inc(ignored)
 
     @app.agent(topics[ACTIONS], name=f"{settings.prefix}route_actions")
     async def route_actions(stream: Any) -> None:
