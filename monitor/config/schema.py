@@ -115,6 +115,7 @@ class CityConfig(Strict):
     escalation: dict[str, Any] = Field(default_factory=dict)
     contacts: dict[str, Any] = Field(default_factory=dict)
     official_accounts: tuple[dict[str, Any], ...] = ()
+    evidence: dict[str, Any] = Field(default_factory=dict)
 
     def department_names(self) -> set[str]:
         return {d.name for d in self.departments}

@@ -75,6 +75,10 @@ def _archived(store: Store, action_id: str) -> ActionRequest | None:
     return _request_decoder.decode(body) if body is not None else None
 
 
+def is_archived(store: Store, action_id: str) -> bool:
+    return _archived(store, action_id) is not None
+
+
 def _again(kept: ActionRequest, action: Action, at_given: bool) -> Recorded:
     if not _same(kept.action, action, at_given):
         raise ActionRefused(

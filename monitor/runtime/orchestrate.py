@@ -88,10 +88,12 @@ def run_embedded(args: argparse.Namespace) -> int:
         metrics = Metrics.create()
         web = _web(args, directory, broker_url, db, metrics.registry)
         notify = _notify(args, directory, broker_url, db, metrics.registry)
+        confirm = _auto_confirm(cfg.evidence, db, broker_url)
 
         def attach(app: Any) -> None:
             web(app)
             notify(app)
+            confirm(app)
 
         return run_worker(settings, metrics, attach)
     finally:
@@ -126,6 +128,21 @@ def _web(
     users = Users.from_env(directory)
     send = topic_sender(broker_url, "actions")
     return serve_in_worker(args.port, db, registry, users=users, send=send)
+
+
+def _auto_confirm(section: dict[str, Any], db: str, broker_url: str) -> Callable[[Any], None]:
+    """Official posts confirm themselves as releases only where the city config allows it."""
+    from monitor.runtime.actions import topic_sender
+    from monitor.runtime.auto_confirm import auto_confirm_in_worker, evidence_policy
+
+    try:
+        policy = evidence_policy(section)
+    except ValueError as exc:
+        _say(f"错误：城市配置 evidence 段无效：{exc}")
+        raise SystemExit(2) from None
+    if policy.auto_confirm:
+        _say(f"官方账号发布相似度达 {policy.auto_confirm_at} 即自动确认为权威发布")
+    return auto_confirm_in_worker(db, policy, topic_sender(broker_url, "actions"))
 
 
 def _notify(
