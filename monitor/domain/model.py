@@ -25,7 +25,7 @@ class Grade(StrEnum):
     @property
     def rank(self) -> int:
         """Higher is graver: I → 4, IV → 1."""
-        return 4 - list(Grade).index(self)
+        return GRADE_RANKS[self]
 
     @property
     def label(self) -> str:
@@ -38,6 +38,7 @@ class Grade(StrEnum):
 
 
 GRADE_LABELS = {Grade.I: "特别重大", Grade.II: "重大", Grade.III: "较大", Grade.IV: "一般"}
+GRADE_RANKS = {Grade.I: 4, Grade.II: 3, Grade.III: 2, Grade.IV: 1}
 
 
 class Post(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
