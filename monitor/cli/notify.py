@@ -179,6 +179,10 @@ async def _bridge_until_signal(notifier: Notifier, args: argparse.Namespace) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     store = Store(args.store) if args.store else None
+    if store is not None:
+        from monitor.notify.audit import audit_deliveries
+
+        notifier.on_sent = audit_deliveries(store)
     bridge = NotifyBridge(
         args.broker, f"{args.prefix}notifications", notifier, dlq_topic=f"{args.prefix}dlq",
         store=store, link_base=args.link_base,

@@ -111,6 +111,11 @@ def decode_message(raw: bytes, source: str) -> OutboxMessage:
         raise BadMessage(f"{source}: not JSON: {exc}") from exc
 
 
+# Told of every delivery once it is marked sent (rows, when, the service's answer): the edge
+# writes it to the incident audit log.
+OnSent = Callable[[Sequence[OutboxRow], datetime, str], None]
+
+
 class Notifier:
     """Turns notification intents into outbox rows and drains the outbox through channels."""
 
@@ -123,7 +128,9 @@ class Notifier:
         registry: CollectorRegistry,
         policy: DeliveryPolicy | None = None,
         dead_letter: Callable[[bytes, str], None] | None = None,
+        on_sent: OnSent | None = None,
     ) -> None:
+        self.on_sent = on_sent
         self.settings = settings
         self.outbox = outbox
         self.channels = channels
@@ -303,6 +310,8 @@ class Notifier:
         if result.ok:
             self.outbox.mark_sent(ids, now, result.answer)
             self.metrics.sent.labels(name).inc(len(rows))
+            if self.on_sent is not None:
+                self.on_sent(rows, now, result.answer)
             if len(rows) > 1:
                 self.metrics.coalesced.labels(name).inc(len(rows))
             return len(rows)

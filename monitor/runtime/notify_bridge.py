@@ -28,6 +28,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from monitor.domain.events import NotificationIntent
+from monitor.notify.audit import audit_deliveries
 from monitor.notify.bootstrap import create_notifier
 from monitor.notify.channels import Channel, DryRunChannel, make_channel
 from monitor.notify.config import ChannelSpec, load_channels
@@ -171,6 +172,8 @@ def notify_in_worker(
     Without `channels_file` every channel is a dry run recorded to `record_to`, so a newcomer
     sees what would be sent and nothing leaves the machine."""
     notifier = create_notifier(outbox_db, registry, dry_run=True)
+    if store_db:
+        notifier.on_sent = audit_deliveries(Store(store_db))
     dry_run_channels(notifier, record_to)
     if channels_file:
         use_channels_file(notifier, channels_file)

@@ -1,10 +1,13 @@
 """End to end through the incident domain: a grade-II incident opens, the department is told,
 nobody acknowledges, the head is told after 30 minutes; an official release at 4 h 30 min stops
-the 5-hour clock and the 24-hour press-conference warning still reaches the department."""
+the 5-hour clock and the 24-hour press-conference warning still reaches the department. The
+whole story, deliveries and the answer, is in the incident audit log with who and when."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -12,9 +15,13 @@ from monitor.domain import clocks
 from monitor.domain.actions import apply_action
 from monitor.domain.evidence import Candidate, EvidencePolicy, confirm, match_official
 from monitor.domain.state import IncidentState, Outcome
+from monitor.notify.audit import WHO, audit_deliveries
 from monitor.notify.config import NotifySettings
 from monitor.notify.delivery import Notifier
 from monitor.notify.message import clock_views, from_intent
+from monitor.runtime.actions import record_action
+from monitor.store import Store
+from monitor.store.db import iso, sqlite_url
 from tests.notify.conftest import FakeClock, Services, build_notifier
 from tests.notify.incident_builders import T0, at, fire_incident, official_post
 
@@ -47,12 +54,13 @@ async def run_until(n: Notifier, clock: FakeClock, state: IncidentState, hours: 
 
 
 async def test_grade_two_escalates_to_the_head_and_keeps_the_press_conference_clock(
-    sqlite_engine: Engine, services: Services, settings: NotifySettings
+    sqlite_engine: Engine, services: Services, settings: NotifySettings, tmp_path: Path
 ) -> None:
     clock = FakeClock(T0.astimezone(UTC))
     for name in ("wecom", "ding", "feishu", "hook"):
         getattr(services, name).service.clock = clock
-    n = build_notifier(settings, sqlite_engine, clock)
+    store = Store(sqlite_url(tmp_path / "monitor.db"))
+    n = build_notifier(settings, sqlite_engine, clock, on_sent=audit_deliveries(store))
 
     opened = fire_incident()
     assert publish(n, opened) == ["opened:"]
@@ -75,7 +83,11 @@ async def test_grade_two_escalates_to_the_head_and_keeps_the_press_conference_cl
     state = (await run_until(n, clock, out.state, hours=4.5)).state
     cand = match_official(official_post(), [state], EvidencePolicy(), now=clock())
     assert isinstance(cand, Candidate)
-    recorded = apply_action(state, confirm(cand, by="值班员 李四"), now=clock())
+    store.save_states([state])
+    # the answer takes the path `monitor act` and the API take: validated, archived, audited
+    answered_at = clock()
+    answer = record_action(store, confirm(cand, by="值班员 李四"), now=answered_at).action
+    recorded = apply_action(state, answer, now=clock())
     publish(n, recorded)
     rest = await run_until(n, clock, recorded.state, hours=24)
     fired = [(e.kind.value, e.data.get("rule")) for e in rest.events]
@@ -86,3 +98,16 @@ async def test_grade_two_escalates_to_the_head_and_keeps_the_press_conference_cl
     last = warnings[-1]["card"]["elements"][0]["text"]["content"]
     assert "信息发布：已完成" in last and "召开新闻发布会" in last
     assert {r.status for r in n.outbox.all()} == {"sent"}
+
+    story = [(r["who"], r["what"], r["at"]) for r in store.audit_rows()]
+    assert (WHO, "notify:opened", iso(at(0))) in story
+    assert (WHO, "notify:unacknowledged", iso(at(0.5))) in story
+    assert ("值班员 李四", "act:release", iso(answered_at)) in story
+    [release] = [r for r in store.audit_rows() if r["what"] == "act:release"]
+    assert json.loads(release["detail"])["at"] == iso(at(4.5))  # the post's time, not now
+    warned = [a for w, what, a in story if what == "notify:warning"]
+    assert warned and max(warned) > iso(at(4.5))  # the 24 h warning, after the release
+    heads = [json.loads(r["detail"])["to"] for r in store.audit_rows()
+             if r["what"] == "notify:unacknowledged"]  # fmt: skip
+    assert heads and all(heads)
+    store.close()
