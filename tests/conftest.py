@@ -1,12 +1,27 @@
+"""Shared real parts: the reference data, one bundled Tansu broker per session, and the rule
+that a missing program skips a test, except under CI=true, where a skip would hide a broken
+environment, so it fails instead."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from monitor.runtime.broker import BrokerError, BundledBroker
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("YUQING_SHARED_DATA", ROOT.parent / "shared" / "data"))
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get("MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def skip_or_fail(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +30,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[BundledBroker]:
+    try:
+        b = BundledBroker().start()
+    except BrokerError as exc:
+        skip_or_fail(f"bundled Tansu broker unavailable: {exc}")
+        raise
+    yield b
+    b.stop()

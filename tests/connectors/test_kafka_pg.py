@@ -14,29 +14,14 @@ from connectors.checkpoint import CheckpointStore
 from connectors.rss import RssSource
 from connectors.sink import DeadLetter, KafkaSink
 from monitor.domain.model import Post
+from monitor.runtime.broker import BundledBroker
+from tests.conftest import PG_URL, skip_or_fail
 from tests.connectors.conftest import FIXTURES, Reply
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_URL = os.environ.get("MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def skip_or_fail(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
-def bootstrap() -> Iterator[str]:
-    from monitor.runtime.broker import BrokerError, BundledBroker
-
-    try:
-        broker = BundledBroker().start()
-    except BrokerError as exc:
-        skip_or_fail(f"bundled Tansu broker unavailable: {exc}")
-        raise
-    yield broker.bootstrap
-    broker.stop()
+def bootstrap(broker: BundledBroker) -> str:
+    return broker.bootstrap
 
 
 async def create_topics(bootstrap: str, *names: str) -> None:

@@ -4,33 +4,14 @@ would hide a broken environment, so they fail instead."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from monitor.runtime.broker import BrokerError, BundledBroker
+from tests.conftest import IN_CI, PG_URL, skip_or_fail
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_URL = os.environ.get("MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def skip_or_fail(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def broker() -> Iterator[BundledBroker]:
-    try:
-        b = BundledBroker().start()
-    except BrokerError as exc:
-        skip_or_fail(f"bundled Tansu broker unavailable: {exc}")
-        raise
-    yield b
-    b.stop()
+__all__ = ["IN_CI", "PG_URL", "skip_or_fail"]  # the session broker is tests/conftest.py's
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ a YAML file, and the API served by a real uvicorn on 127.0.0.1 where a browser n
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,8 +21,9 @@ from monitor.service import Classifier
 from monitor.store import Store
 from monitor.web.auth import Users
 from streams.records import ActionRequest, encoder
+from tests.conftest import IN_CI, skip_or_fail
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+__all__ = ["IN_CI", "skip_or_fail"]
 
 BLAST = "资阳市雁江区宝台镇一化工厂发生爆炸，已造成12人死亡，多人受伤，现场浓烟滚滚。"
 SCHOOL = "安岳县石羊镇中心小学学生午餐后出现呕吐腹泻，疑似食物中毒，20余名学生送医。"
@@ -35,12 +35,6 @@ TOKENS = {
     "emergency": "emergency-token-0123456789",  # 市应急管理局, responsible for the blast
     "education": "education-token-0123456789",  # 市教育局, responsible for neither
 }
-
-
-def skip_or_fail(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
 
 
 def open_incident(pid: str, text: str, at: datetime) -> tuple[IncidentState, list[object]]:
@@ -117,18 +111,3 @@ def registry() -> CollectorRegistry:
 def auth(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[who]}"}
 
-
-# --- the bundled broker (as tests/integration/conftest.py, which this package must not edit) --
-
-
-@pytest.fixture(scope="session")
-def broker() -> Iterator[object]:
-    from monitor.runtime.broker import BrokerError, BundledBroker
-
-    try:
-        b = BundledBroker().start()
-    except BrokerError as exc:
-        skip_or_fail(f"bundled Tansu broker unavailable: {exc}")
-        raise
-    yield b
-    b.stop()
