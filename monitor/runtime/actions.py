@@ -109,6 +109,7 @@ def record_action(store: Store, action: Action, now: datetime, at_given: bool = 
     kept = _archived(store, action.id)
     if kept is not None:
         return _again(kept, normalised(action), at_given)
+    _check_merge_target(store, row.key, action)
     action = check(row.state, action, now)
     req = ActionRequest(key=row.key, action=action, recorded_at=max(now, action.at))
     if not store.archive("action", action.id, encoder.encode(req), key=row.key, now=now):
@@ -120,6 +121,20 @@ def record_action(store: Store, action: Action, now: datetime, at_given: bool = 
               "grade": action.grade.value if action.grade else None}  # fmt: skip
     store.audit(action.by, f"act:{action.kind}", action.incident_id, detail, now=now)
     return Recorded(req, duplicate=False)
+
+
+def _check_merge_target(store: Store, key: str, action: Action) -> None:
+    """A merge joins two incidents of one worker partition (same city and category family)."""
+    if action.kind != "merge" or not action.target:
+        return
+    target = store.incident(action.target)
+    if target is None:
+        raise ActionRefused(404, f"unknown incident {action.target!r} to merge into", "target")
+    if target.key != key:
+        raise ActionRefused(
+            422, f"cannot merge across categories: {action.incident_id} is {key}, "
+            f"{action.target} is {target.key}", "target",
+        )  # fmt: skip
 
 
 async def submit_action(

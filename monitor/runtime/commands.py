@@ -61,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("incident")
     a.add_argument(
         "action",
-        choices=["acknowledge", "release", "press_conference", "follow_up", "close", "regrade"],
+        choices=["acknowledge", "release", "press_conference", "follow_up", "close", "regrade",
+                 "merge", "split"],
     )
     a.add_argument("--at", help="when it happened, ISO 8601 with zone (default: now)")
     a.add_argument("--url", help="evidence URL (required for release and follow_up)")
@@ -69,6 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--place")
     a.add_argument("--grade", choices=["I", "II", "III", "IV"])
     a.add_argument("--reason")
+    a.add_argument("--into", help="merge: the incident that survives")
+    a.add_argument("--posts", help="split: comma-separated post ids that become a new incident")
     a.add_argument("--by", default=os.environ.get("USER", "duty"))
     a.add_argument("--id", help="action id (default: random); the same id twice is one action")
     a.add_argument("--data-dir")
@@ -231,7 +234,8 @@ def cmd_act(args: argparse.Namespace) -> int:
     action = Action(
         id=args.id or uuid.uuid4().hex, incident_id=args.incident, kind=args.action,
         by=args.by, at=at, url=args.url, channel=args.channel, place=args.place,
-        grade=args.grade, reason=args.reason,
+        grade=args.grade, reason=args.reason, target=args.into,
+        post_ids=tuple(p.strip() for p in (args.posts or "").split(",") if p.strip()),
     )  # fmt: skip
     store = Store(rt.db)
     send = topic_sender(rt.broker, f"{rt.prefix}actions")

@@ -83,7 +83,9 @@ def install_error_handlers(app: FastAPI, registry: CollectorRegistry) -> None:
 
 # --- request bodies --------------------------------------------------------------------------
 
-Kind = Literal["acknowledge", "release", "press_conference", "follow_up", "close", "regrade"]
+Kind = Literal[
+    "acknowledge", "release", "press_conference", "follow_up", "close", "regrade", "merge", "split"
+]
 
 
 class ActionIn(BaseModel):
@@ -100,6 +102,8 @@ class ActionIn(BaseModel):
     place: str | None = None
     grade: Literal["I", "II", "III", "IV"] | None = None
     reason: str | None = None
+    target: str | None = Field(None, description="merge: the incident that survives")
+    post_ids: list[str] = Field(default_factory=list, description="split: posts to move out")
 
     @model_validator(mode="after")
     def _evidence(self) -> "ActionIn":
@@ -109,6 +113,10 @@ class ActionIn(BaseModel):
             raise ValueError("press_conference needs `url` or `place`")
         if self.kind == "regrade" and not (self.grade and (self.reason or "").strip()):
             raise ValueError("regrade needs `grade` and `reason`")
+        if self.kind == "merge" and not (self.target or "").strip():
+            raise ValueError("merge needs `target`, the incident that survives")
+        if self.kind == "split" and not self.post_ids:
+            raise ValueError("split needs `post_ids`, the posts that become a new incident")
         return self
 
 
@@ -181,11 +189,15 @@ def router(deps: Deps) -> APIRouter:
     @api.post("/incidents/{incident_id}/actions", summary="Record an answer (idempotent by id)")
     async def act(incident_id: str, body: ActionIn, user: Authed) -> JSONResponse:
         may_act(user, await state_of(incident_id))
+        if body.kind in ("merge", "split") and user.role not in (Role.DUTY, Role.ADMIN):
+            raise ApiError(403, "合并、拆分事件仅限值班人员 / forbidden: only duty staff merge "
+                                "or split incidents")  # fmt: skip
         now = deps.clock()
         action = Action(
             id=body.id or uuid.uuid4().hex, incident_id=incident_id, kind=body.kind,
             by=user.name, at=body.at or now, url=body.url, channel=body.channel,
             place=body.place, grade=Grade(body.grade) if body.grade else None, reason=body.reason,
+            target=body.target, post_ids=tuple(body.post_ids),
         )  # fmt: skip
         return await record(action, at_given=body.at is not None)
 
