@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
 from datetime import datetime
-from typing import IO
 
 import msgspec
 
 from monitor.config import ConfigError, load_config
 from monitor.domain.model import MAX_TEXT_BYTES
+from monitor.jsonl import numbered_lines
 from monitor.service import Classifier, Engine, contract
 
 # A line may carry more than the text; leave room for the other fields around a 1 MB text.
@@ -69,12 +68,6 @@ def parse_line(raw: bytes) -> ClassifyInput:
     return item
 
 
-def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, raw in enumerate(stream, start=1):
-        stripped = raw.strip()
-        if stripped:
-            yield number, stripped
-
 
 def _classifier(args: argparse.Namespace, engine: Engine = "fast") -> Classifier | None:
     try:
@@ -95,7 +88,7 @@ def run_classify(args: argparse.Namespace) -> int:
     bad = 0
     name = "<stdin>" if args.file == "-" else args.file
     try:
-        for number, raw in _lines(source):
+        for number, raw in numbered_lines(source):
             try:
                 item = parse_line(raw)
             except BadLine as exc:

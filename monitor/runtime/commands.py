@@ -8,13 +8,13 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
 
+from monitor.jsonl import numbered_lines
 from monitor.runtime.datadir import Runtime, data_dir, default_db_url
 
 _post_decoder = msgspec.json.Decoder()
@@ -123,11 +123,6 @@ def _running(directory: Path) -> Runtime:
     return rt
 
 
-def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, raw in enumerate(stream, start=1):
-        if raw.strip():
-            yield number, raw.strip()
-
 
 def parse_posts(
     stream: IO[bytes], where: str, now: datetime
@@ -137,7 +132,7 @@ def parse_posts(
 
     posts: list[Post] = []
     errors: list[str] = []
-    for number, raw in _lines(stream):
+    for number, raw in numbered_lines(stream):
         try:
             data = _post_decoder.decode(raw)
             if not isinstance(data, dict):
