@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,9 +34,11 @@ from streams.processor import Bucket, Processor, Result, UnknownIncident, routin
 from streams.records import (
     ActionIn,
     Classified,
+    ClassifiedBatch,
     DeadLetter,
     Tick,
     action_request_decoder,
+    classified_decoder,
     encoder,
     input_decoder,
     post_decoder,
@@ -55,6 +57,8 @@ STATE = "incident.state"
 ACTIONS = "actions"
 DLQ = "dlq"
 CLASSIFY_WITHIN = 0.01  # s; the classify agent's batch wait, added to detection latency
+# A ClassifiedBatch stays well under the producer's 1 MB request limit (Faust's default).
+MAX_BATCH_BYTES = 256 * 1024
 
 
 @dataclass
@@ -158,10 +162,12 @@ def build_app(
 
     @app.agent(topics[RAW], name=f"{settings.prefix}classify")
     async def classify(stream: Any) -> None:
-        # In batches: the metrics move once per batch, and the loop does less per record.
+        # In batches: the metrics move once per batch, and the posts of one incident key leave
+        # as one ClassifiedBatch record (see streams/records.py for why).
         async for batch in stream.take_events(settings.batch, within=CLASSIFY_WITHIN):
             m.posts_in.inc(len(batch))
             ignored = 0
+            by_key: dict[str, list[bytes]] = {}
             for event in batch:
                 raw = event.value
                 try:
@@ -174,9 +180,12 @@ def build_app(
                     ignored += 1
                     continue
                 key = incident_key(cls, cfg.jurisdiction.code, params)
-                rec = Classified(key=key, post=post, cls=cls)
-                await send(CLASSIFIED, key.encode(), encoder.encode(rec))
+                by_key.setdefault(key, []).append(encoder.encode(Classified(key, post, cls)))
             m.posts_ignored.inc(ignored)
+            for key, items in by_key.items():
+                for chunk in _chunks(items, MAX_BATCH_BYTES):
+                    rec = ClassifiedBatch(key, tuple(msgspec.Raw(b) for b in chunk))
+                    await send(CLASSIFIED, key.encode(), encoder.encode(rec))
 
     @app.agent(topics[ACTIONS], name=f"{settings.prefix}route_actions")
     async def route_actions(stream: Any) -> None:
@@ -235,21 +244,41 @@ def build_app(
             await table.changelog_topic.send(key=key, value=raw, partition=bucket.partition)
         pending.clear()
 
+    def refusal(rec: Any, partition: int, out: Result) -> tuple[str, str] | None:
+        """Apply `rec`; the (topic, reason) to dead-letter it under if it is refused."""
+        try:
+            handle(rec, partition, out)
+        except (UnknownIncident, ActionError) as exc:
+            return settings.topic(ACTIONS), f"action refused: {exc}"
+        except ValueError as exc:  # a post the domain refuses (e.g. a naive time)
+            return settings.topic(CLASSIFIED), f"refused: {exc}"
+        return None
+
     @app.agent(topics[CLASSIFIED], name=f"{settings.prefix}incidents")
     async def incidents_agent(stream: Any) -> None:
+        in_topic = settings.topic(CLASSIFIED)
         async for batch in stream.take_events(settings.batch, within=settings.batch_within):
             out = Result(Bucket(key="", partition=-1))
             for event in batch:
                 raw = event.value
+                partition = event.message.partition
                 try:
                     rec = input_decoder.decode(raw)
-                    handle(rec, event.message.partition, out)
                 except msgspec.DecodeError as exc:
-                    await dead(settings.topic(CLASSIFIED), f"bad input: {exc}", raw, event)
-                except (UnknownIncident, ActionError) as exc:
-                    await dead(settings.topic(ACTIONS), f"action refused: {exc}", raw, event)
-                except ValueError as exc:  # a post the domain refuses (e.g. a naive time)
-                    await dead(settings.topic(CLASSIFIED), f"refused: {exc}", raw, event)
+                    await dead(in_topic, f"bad input: {exc}", raw, event)
+                    continue
+                if not isinstance(rec, ClassifiedBatch):
+                    if (why := refusal(rec, partition, out)) is not None:
+                        await dead(why[0], why[1], raw, event)
+                    continue
+                for item in rec.items:
+                    try:
+                        one = classified_decoder.decode(item)
+                    except msgspec.DecodeError as exc:
+                        await dead(in_topic, f"bad input in batch: {exc}", bytes(item), event)
+                        continue
+                    if (why := refusal(one, partition, out)) is not None:
+                        await dead(why[0], why[1], bytes(item), event)
             await flush_buckets()
             await publish(out)
             now_ms = time.time() * 1000
@@ -270,6 +299,21 @@ def build_app(
     if on_app is not None:
         on_app(app)
     return Pipeline(app=app, settings=settings, metrics=m, topics=topics)
+
+
+def _chunks(items: list[bytes], limit: int) -> Iterator[list[bytes]]:
+    """Consecutive runs of `items` of at most `limit` bytes each (an item larger than the limit
+    goes alone)."""
+    run: list[bytes] = []
+    size = 0
+    for item in items:
+        if run and size + len(item) > limit:
+            yield run
+            run, size = [], 0
+        run.append(item)
+        size += len(item)
+    if run:
+        yield run
 
 
 def _merge(into: Result, res: Result) -> None:
@@ -336,13 +380,21 @@ def _add_sink(
     async def archive_inputs(batch: list[bytes]) -> None:
         # The incident agent's input in the order it saw it: replaying this log rebuilds the
         # same incidents with the same ids, which the order of posts.raw alone would not.
+        # A batch is archived as its posts, each as a single `Classified` record.
         rows = []
         for raw in batch:
             try:
                 rec = input_decoder.decode(raw)
             except msgspec.DecodeError:
                 continue  # the incident agent dead-letters it
-            if isinstance(rec, Classified):
+            if isinstance(rec, ClassifiedBatch):
+                for item in rec.items:
+                    try:
+                        one = classified_decoder.decode(item)
+                    except msgspec.DecodeError:
+                        continue  # likewise
+                    rows.append(("input", f"post:{one.post.id}", bytes(item), one.key))
+            elif isinstance(rec, Classified):
                 rows.append(("input", f"post:{rec.post.id}", raw, rec.key))
             elif isinstance(rec, ActionIn):
                 rows.append(("input", f"action:{rec.action.id}", raw, rec.key))

@@ -113,7 +113,9 @@ class Processor:
     def _advance(self, res: Result, states: list[IncidentState], t: datetime) -> Result:
         """Move the bucket's watermark to `t` (never back) and fire what is due by it."""
         wm = max(t, res.bucket.watermark) if res.bucket.watermark else t
-        states = [res.take(clocks.evaluate(s, wm)) for s in states]
+        # evaluate() returns at once when nothing is due; skipping the call for those states
+        # matters because every post of a key advances every incident of it
+        states = [res.take(clocks.evaluate(s, wm)) if _due(s, wm) else s for s in states]
         kept = tuple(s for s in states if self._keep(s, wm))
         res.bucket = msgspec.structs.replace(
             res.bucket, incidents=kept, watermark=wm, seq=res.bucket.seq + 1
@@ -124,6 +126,11 @@ class Processor:
         if s.status.live:
             return True
         return s.last_seen + timedelta(seconds=self.params.assign.window_s) >= wm
+
+
+def _due(state: IncidentState, wm: datetime) -> bool:
+    due = clocks.next_due(state)
+    return due is not None and due <= wm
 
 
 def _index(states: list[IncidentState], incident_id: str | None) -> int:
