@@ -271,11 +271,12 @@ def build_app(
                     if (why := refusal(rec, partition, out)) is not None:
                         await dead(why[0], why[1], raw, event)
                     continue
-                for item in rec.items:
+                for n, item in enumerate(rec.items):
                     try:
                         one = classified_decoder.decode(item)
                     except msgspec.DecodeError as exc:
-                        await dead(in_topic, f"bad input in batch: {exc}", bytes(item), event)
+                        why = f"bad input in batch: $.items[{n}]: {exc}"
+                        await dead(in_topic, why, bytes(item), event)
                         continue
                     if (why := refusal(one, partition, out)) is not None:
                         await dead(why[0], why[1], bytes(item), event)

@@ -39,13 +39,16 @@ def test_bad_records_go_to_dlq_and_the_worker_goes_on(
     bad_posts = [(b"x", b"{not json"), (b"y", b'{"id": 5}'), (b"n1", naive)]
     ghost = Action(id="a-ghost", incident_id="no-such", kind="acknowledge", by="值班员", at=T0)
     bad_action = ActionRequest(key="5120:safety", action=ghost, recorded_at=T0)
+    # a batch whose second post lacks its classification: that post alone is refused
+    bad_batch = b'{"type":"posts","key":"5120:safety","items":[[1],{"type":"post","key":"k"}]}'
     try:
         asyncio.run(send_all(broker.url, f"{prefix}posts.raw", bad_posts))
         asyncio.run(send_all(broker.url, f"{prefix}actions",
                              [(b"5120:safety", encoder.encode(bad_action)), (b"k", b"[]")]))  # fmt: skip
+        asyncio.run(send_all(broker.url, f"{prefix}posts.classified", [(b"k", bad_batch)]))
         feed(broker.url, prefix, [post("ok1", FIRE, 1)])
         wait_for(lambda: len(store.incidents()) == 1, 60, "the good post's incident", [worker])
-        wait_for(lambda: len(read_topic(broker.url, f"{prefix}dlq", idle=0.5)) >= 5, 30, "dlq",
+        wait_for(lambda: len(read_topic(broker.url, f"{prefix}dlq", idle=0.5)) >= 7, 30, "dlq",
                  [worker])  # fmt: skip
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         status = httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
@@ -58,6 +61,8 @@ def test_bad_records_go_to_dlq_and_the_worker_goes_on(
     assert any("time zone" in r for r in reasons), "a naive event time is refused, named"
     assert any("unknown incident 'no-such'" in r for r in reasons)
     assert any(r.startswith("bad action") for r in reasons)
+    in_batch = [r for r in reasons if r.startswith("bad input in batch")]
+    assert len(in_batch) == 2 and "$.items[1]" in in_batch[1] and "`post`" in in_batch[1]
     assert all(d["raw"] is not None and d["topic"] for d in letters)
     assert 'monitor_dead_letters_total{reason="bad post",topic=' in metrics
     assert "舆情回应监测" in status  # the dashboard is served; tests/web checks its contents
