@@ -32,6 +32,7 @@ from monitor.metrics import Metrics
 from monitor.service import Classifier
 from streams.processor import Bucket, Processor, Result, UnknownIncident, routing_router
 from streams.records import (
+    Absorb,
     ActionIn,
     Classified,
     ClassifiedBatch,
@@ -159,6 +160,8 @@ def build_app(
             await send(NOTIFICATIONS, n.incident_id.encode(), encoder.encode(n))
         for s in res.changed.values():
             await send(STATE, s.id.encode(), encoder.encode(s))
+        for rec in res.forward:  # after this bucket's own state is on its way
+            await send(CLASSIFIED, rec.key.encode(), encoder.encode(rec))
 
     @app.agent(topics[RAW], name=f"{settings.prefix}classify")
     async def classify(stream: Any) -> None:
@@ -195,7 +198,7 @@ def build_app(
             except msgspec.DecodeError as exc:
                 await dead(settings.topic(ACTIONS), f"bad action: {exc}", event.value, event)
                 continue
-            rec = ActionIn(key=req.key, action=req.action, recorded_at=req.recorded_at)
+            rec = ActionIn(req.key, req.action, req.recorded_at, req.target_key)
             await send(CLASSIFIED, req.key.encode(), encoder.encode(rec))
 
     pending: dict[bytes, Bucket] = {}  # buckets changed in the current batch
@@ -224,9 +227,12 @@ def build_app(
         if isinstance(rec, Classified):
             m.inputs.labels("post").inc()
             res = processor.on_post(bucket, rec.post, rec.cls)
+        elif isinstance(rec, Absorb):
+            m.inputs.labels("absorb").inc()
+            res = processor.on_absorb(bucket, rec)
         else:
             m.inputs.labels("action").inc()
-            res = processor.on_action(bucket, rec.action, rec.recorded_at)
+            res = processor.on_action(bucket, rec.action, rec.recorded_at, rec.target_key)
         pending[key] = res.bucket
         _merge(out, res)
 
@@ -275,8 +281,8 @@ def build_app(
                     try:
                         one = classified_decoder.decode(item)
                     except msgspec.DecodeError as exc:
-                        why = f"bad input in batch: $.items[{n}]: {exc}"
-                        await dead(in_topic, why, bytes(item), event)
+                        reason = f"bad input in batch: $.items[{n}]: {exc}"
+                        await dead(in_topic, reason, bytes(item), event)
                         continue
                     if (why := refusal(one, partition, out)) is not None:
                         await dead(why[0], why[1], bytes(item), event)
@@ -321,6 +327,7 @@ def _merge(into: Result, res: Result) -> None:
     into.events.extend(res.events)
     into.notifications.extend(res.notifications)
     into.changed.update(res.changed)  # the newest state of each incident in the batch
+    into.forward.extend(res.forward)
 
 
 def _add_sink(
@@ -394,8 +401,9 @@ def _add_sink(
                         one = classified_decoder.decode(item)
                     except msgspec.DecodeError:
                         continue  # likewise
-                    rows.append(("input", f"post:{one.post.id}", bytes(item), one.key))
-            elif isinstance(rec, Classified):
+                    if one.forwarded_from is None:
+                        rows.append(("input", f"post:{one.post.id}", bytes(item), one.key))
+            elif isinstance(rec, Classified) and rec.forwarded_from is None:
                 rows.append(("input", f"post:{rec.post.id}", raw, rec.key))
             elif isinstance(rec, ActionIn):
                 rows.append(("input", f"action:{rec.action.id}", raw, rec.key))

@@ -22,6 +22,7 @@ from monitor.domain.events import Event, NotificationIntent
 from monitor.domain.model import Classification, Grade, Location, Post, Responsible
 from monitor.domain.policy import IncidentParams
 from monitor.domain.state import Action, ActionKind, IncidentState, Outcome
+from streams.records import Absorb, Classified
 
 Router = incidents.Router
 
@@ -32,6 +33,9 @@ class Bucket(msgspec.Struct, frozen=True, kw_only=True):
     incidents: tuple[IncidentState, ...] = ()
     watermark: datetime | None = None
     seq: int = 0  # inputs applied; orders two copies of one bucket (see streams/app.py)
+    # incident id → its key, for targets of merges out of this bucket into another key: a post
+    # that would join such a target is sent on to the target's key
+    moved: dict[str, str] = {}
 
 
 class UnknownIncident(LookupError):
@@ -44,6 +48,8 @@ class Result:
     events: list[Event] = field(default_factory=list)
     notifications: list[NotificationIntent] = field(default_factory=list)
     changed: dict[str, IncidentState] = field(default_factory=dict)
+    # records for other keys: the second half of a merge, posts for a merged-away incident
+    forward: list[Classified | Absorb] = field(default_factory=list)
 
     def take(self, out: Outcome) -> IncidentState:
         self.events.extend(out.events)
@@ -69,6 +75,13 @@ class Processor:
             # its text is no longer among those the first one keeps.
             return res
         decision = incidents.assign(states, post, cls, self.params, self.home)
+        seen = incidents.event_time(post)
+        if post.observed_at is not None:
+            seen = max(seen, post.observed_at)
+        moved_to = bucket.moved.get(decision.incident_id or "")
+        if decision.action == "join" and moved_to is not None:
+            res.forward.append(Classified(moved_to, post, cls, forwarded_from=bucket.key))
+            return self._advance(res, states, seen)
         if decision.action == "open":
             states.append(
                 res.take(incidents.open_incident(post, cls, self.params, decision, self.router))
@@ -77,21 +90,33 @@ class Processor:
             i = _index(states, decision.incident_id)
             out = incidents.add_post(states[i], post, cls, self.params, self.router, decision)
             states[i] = res.take(out)
-        seen = incidents.event_time(post)
-        if post.observed_at is not None:
-            seen = max(seen, post.observed_at)
         return self._advance(res, states, seen)
 
     # --- actions -------------------------------------------------------------------------
 
-    def on_action(self, bucket: Bucket, action: Action, recorded_at: datetime) -> Result:
-        """Raises UnknownIncident or actions.ActionError; the bucket is then unchanged."""
+    def on_action(
+        self,
+        bucket: Bucket,
+        action: Action,
+        recorded_at: datetime,
+        target_key: str | None = None,
+    ) -> Result:
+        """Raises UnknownIncident or actions.ActionError; the bucket is then unchanged.
+        `target_key`: where a merge's target lives when it is not this bucket's key."""
         res = Result(bucket)
         states = list(bucket.incidents)
         i = _index(states, action.incident_id)
         now = max(recorded_at, bucket.watermark or recorded_at)
         kind = action.kind
-        if kind == ActionKind.MERGE:
+        if kind == ActionKind.MERGE and target_key not in (None, bucket.key):
+            assert target_key is not None and action.target is not None
+            states[i] = res.take(actions.merge_out(states[i], action, now))
+            # sent again when the merge was already applied (a redelivery after a crash may
+            # have lost the first); absorbing is idempotent by action id
+            res.forward.append(Absorb(target_key, action, states[i], recorded_at))
+            moved = {**bucket.moved, action.target: target_key}
+            res.bucket = msgspec.structs.replace(bucket, moved=moved)
+        elif kind == ActionKind.MERGE:
             j = _index(states, action.target)
             src, dst = actions.merge(states[i], states[j], action, now)
             states[i], states[j] = res.take(src), res.take(dst)
@@ -103,6 +128,15 @@ class Processor:
                 states.append(res.take(created))
         else:
             states[i] = res.take(actions.apply_action(states[i], action, now, self.router))
+        return self._advance(res, states, now)
+
+    def on_absorb(self, bucket: Bucket, rec: Absorb) -> Result:
+        """The target's half of a merge across keys. Raises like on_action."""
+        res = Result(bucket)
+        states = list(bucket.incidents)
+        i = _index(states, rec.action.target)
+        now = max(rec.recorded_at, bucket.watermark or rec.recorded_at)
+        states[i] = res.take(actions.absorb(states[i], rec.source, rec.action, now))
         return self._advance(res, states, now)
 
     # --- clocks --------------------------------------------------------------------------
@@ -117,8 +151,11 @@ class Processor:
         # matters because every post of a key advances every incident of it
         states = [res.take(clocks.evaluate(s, wm)) if _due(s, wm) else s for s in states]
         kept = tuple(s for s in states if self._keep(s, wm))
+        moved = res.bucket.moved
+        if moved:  # forget a target once no incident kept here points at it
+            moved = {t: k for t, k in moved.items() if any(s.merged_into == t for s in kept)}
         res.bucket = msgspec.structs.replace(
-            res.bucket, incidents=kept, watermark=wm, seq=res.bucket.seq + 1
+            res.bucket, incidents=kept, watermark=wm, seq=res.bucket.seq + 1, moved=moved
         )
         return res
 

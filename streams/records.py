@@ -12,13 +12,18 @@ from datetime import datetime
 import msgspec
 
 from monitor.domain.model import Classification, Post
-from monitor.domain.state import Action
+from monitor.domain.state import Action, IncidentState
 
 
 class Classified(msgspec.Struct, frozen=True, tag="post"):
+    """`forwarded_from`: set when another key's worker sent the post on, because the incident
+    it joins was merged into an incident of this key. Such a copy is not archived: replaying
+    the original makes it again."""
+
     key: str
     post: Post
     cls: Classification
+    forwarded_from: str | None = None
 
 
 class ClassifiedBatch(msgspec.Struct, frozen=True, tag="posts"):
@@ -34,10 +39,25 @@ class ClassifiedBatch(msgspec.Struct, frozen=True, tag="posts"):
 
 
 class ActionIn(msgspec.Struct, frozen=True, tag="action"):
-    """`recorded_at` is when the monitor accepted the action: the action's `now`."""
+    """`recorded_at` is when the monitor accepted the action: the action's `now`.
+    `target_key`: a merge's target lives under another key (see `Absorb`)."""
 
     key: str
     action: Action
+    recorded_at: datetime
+    target_key: str | None = None
+
+
+class Absorb(msgspec.Struct, frozen=True, tag="absorb"):
+    """The second half of a merge across keys (another city or category family).
+
+    The source's worker merges the source out and sends its final state here, keyed by the
+    target's key, for the target's worker to absorb: no worker holds both. Derived from the
+    archived merge action, so not archived itself."""
+
+    key: str
+    action: Action
+    source: IncidentState
     recorded_at: datetime
 
 
@@ -47,7 +67,7 @@ class Tick(msgspec.Struct, frozen=True, tag="tick"):
     watermark: datetime
 
 
-Input = Classified | ClassifiedBatch | ActionIn | Tick
+Input = Classified | ClassifiedBatch | ActionIn | Absorb | Tick
 
 
 class ActionRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,6 +76,7 @@ class ActionRequest(msgspec.Struct, frozen=True, kw_only=True):
     key: str
     action: Action
     recorded_at: datetime
+    target_key: str | None = None  # a merge into an incident of another key
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):

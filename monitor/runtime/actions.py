@@ -109,9 +109,11 @@ def record_action(store: Store, action: Action, now: datetime, at_given: bool = 
     kept = _archived(store, action.id)
     if kept is not None:
         return _again(kept, normalised(action), at_given)
-    _check_merge_target(store, row.key, action)
+    target_key = _merge_target_key(store, row.key, action)
     action = check(row.state, action, now)
-    req = ActionRequest(key=row.key, action=action, recorded_at=max(now, action.at))
+    req = ActionRequest(
+        key=row.key, action=action, recorded_at=max(now, action.at), target_key=target_key
+    )
     if not store.archive("action", action.id, encoder.encode(req), key=row.key, now=now):
         kept = _archived(store, action.id)  # a concurrent request with the same id won
         assert kept is not None
@@ -123,18 +125,21 @@ def record_action(store: Store, action: Action, now: datetime, at_given: bool = 
     return Recorded(req, duplicate=False)
 
 
-def _check_merge_target(store: Store, key: str, action: Action) -> None:
-    """A merge joins two incidents of one worker partition (same city and category family)."""
+def _merge_target_key(store: Store, key: str, action: Action) -> str | None:
+    """The key of a merge's target when it differs from the source's (another city or category
+    family): the source's worker then hands the merge on to the target's (streams.records.Absorb).
+    The target must be known and open here, because that second half can no longer be refused
+    without leaving the source merged into nothing."""
     if action.kind != "merge" or not action.target:
-        return
+        return None
     target = store.incident(action.target)
     if target is None:
         raise ActionRefused(404, f"unknown incident {action.target!r} to merge into", "target")
-    if target.key != key:
-        raise ActionRefused(
-            422, f"cannot merge across categories: {action.incident_id} is {key}, "
-            f"{action.target} is {target.key}", "target",
-        )  # fmt: skip
+    if not target.state.status.live:
+        status = target.state.status.value
+        raise ActionRefused(409, f"incident {action.target} is {status}: cannot merge into it",
+                            "target")  # fmt: skip
+    return target.key if target.key != key else None
 
 
 async def submit_action(

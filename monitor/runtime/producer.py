@@ -110,6 +110,6 @@ def replay_records(
             out.append((key.encode(), encoder.encode(Classified(key=key, post=post, cls=cls))))
         elif row.kind == "action":
             req = action_request_decoder.decode(row.body)
-            rec = ActionIn(key=req.key, action=req.action, recorded_at=req.recorded_at)
+            rec = ActionIn(req.key, req.action, req.recorded_at, req.target_key)
             out.append((req.key.encode(), encoder.encode(rec)))
     return out

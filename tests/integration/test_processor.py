@@ -8,10 +8,12 @@ import pytest
 
 from monitor.config import load_config
 from monitor.domain.actions import ActionError
+from monitor.domain.incidents import incident_key
 from monitor.domain.policy import IncidentParams
 from monitor.domain.state import Action
 from streams.processor import Bucket, Processor, UnknownIncident, routing_router
-from tests.integration.helpers import BLAST, FIRE, T0, classifier, post
+from streams.records import Absorb, Classified
+from tests.integration.helpers import BLAST, FIRE, SCHOOL, T0, classifier, post
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +65,74 @@ def test_actions_unknown_incident_and_invalid_are_refused(proc: Processor) -> No
     res = proc.on_action(b, ok, T0)
     assert res.changed[inc].acknowledged_at == T0
     assert proc.on_action(res.bucket, ok, T0).events == []  # idempotent by id
+
+
+# --- merge across keys ---------------------------------------------------------------------
+
+
+def _key(text: str) -> str:
+    cfg = load_config()
+    cls = classifier().classify(post("k", text))
+    return incident_key(cls, cfg.jurisdiction.code, IncidentParams.from_mapping(cfg.clocks))
+
+
+def _two_keys(proc: Processor) -> tuple[Bucket, Bucket]:
+    school = _post(proc, Bucket(key=_key(SCHOOL), partition=0), "s1", SCHOOL)
+    blast = _post(proc, Bucket(key=_key(BLAST), partition=1), "b1", BLAST)
+    assert school.key != blast.key
+    return school, blast
+
+
+def test_a_merge_across_keys_is_handed_to_the_target_and_applied_once(proc: Processor) -> None:
+    school, blast = _two_keys(proc)
+    src, dst = school.incidents[0].id, blast.incidents[0].id
+    merge = Action(id="m1", incident_id=src, kind="merge", target=dst, by="值班员",
+                   at=T0 + timedelta(minutes=10), reason="同一事件")  # fmt: skip
+    out = proc.on_action(school, merge, merge.at, target_key=blast.key)
+    assert out.changed[src].status == "merged" and out.changed[src].merged_into == dst
+    [absorb] = out.forward
+    assert isinstance(absorb, Absorb) and absorb.key == blast.key
+    assert out.bucket.moved == {dst: blast.key}
+
+    got = proc.on_absorb(blast, absorb)
+    target = got.changed[dst]
+    assert set(target.post_ids) == {"b1", "s1"} and target.merged_from == (src,)
+    assert any(e.kind == "action_recorded" for e in got.events)
+
+    # redelivered after a crash: the source sends the second half again, the target ignores it
+    again = proc.on_action(out.bucket, merge, merge.at, target_key=blast.key)
+    assert not again.events and again.forward == [absorb]
+    assert not proc.on_absorb(got.bucket, absorb).events
+
+
+def test_a_post_for_a_merged_away_incident_follows_it(proc: Processor) -> None:
+    school, blast = _two_keys(proc)
+    src, dst = school.incidents[0].id, blast.incidents[0].id
+    merge = Action(id="m1", incident_id=src, kind="merge", target=dst, by="值班员",
+                   at=T0 + timedelta(minutes=10))  # fmt: skip
+    out = proc.on_action(school, merge, merge.at, target_key=blast.key)
+    blast = proc.on_absorb(blast, out.forward[0]).bucket  # type: ignore[arg-type]
+
+    repost = post("s2", "转发：" + SCHOOL, 20, repost_of="s1")
+    sent = proc.on_post(out.bucket, repost, classifier().classify(repost))
+    assert not sent.events, "the source keeps nothing of it"
+    [fwd] = sent.forward
+    assert isinstance(fwd, Classified) and fwd.key == blast.key and fwd.forwarded_from == school.key
+
+    joined = proc.on_post(blast, fwd.post, fwd.cls)
+    assert "s2" in joined.changed[dst].post_ids
+
+
+def test_absorb_into_an_unknown_or_closed_target_is_refused(proc: Processor) -> None:
+    school, blast = _two_keys(proc)
+    src, dst = school.incidents[0].id, blast.incidents[0].id
+    merge = Action(id="m1", incident_id=src, kind="merge", target=dst, by="值班员",
+                   at=T0 + timedelta(minutes=10))  # fmt: skip
+    [absorb] = proc.on_action(school, merge, merge.at, target_key=blast.key).forward
+    with pytest.raises(UnknownIncident, match=dst):
+        proc.on_absorb(Bucket(key=blast.key, partition=1), absorb)  # type: ignore[arg-type]
+    close = Action(id="c1", incident_id=dst, kind="close", by="值班员",
+                   at=T0 + timedelta(minutes=5), reason="已处置")  # fmt: skip
+    closed = proc.on_action(blast, close, close.at).bucket
+    with pytest.raises(ActionError, match="closed"):
+        proc.on_absorb(closed, absorb)  # type: ignore[arg-type]

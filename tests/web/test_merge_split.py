@@ -1,5 +1,6 @@
 """Merge and split as explicit commands through the API (the same path as `monitor act`):
-duty staff only, a merge within one worker partition, each refusal with nothing changed."""
+duty staff only, a merge within one worker partition or across keys, each refusal with nothing
+changed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
+import msgspec
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -14,6 +16,7 @@ from monitor.config import load_config
 from monitor.domain import incidents
 from monitor.domain.model import Post
 from monitor.domain.policy import IncidentParams
+from monitor.domain.state import Status
 from monitor.service import Classifier
 from monitor.web.auth import Users
 from monitor.web.status import create_app
@@ -70,13 +73,30 @@ async def test_refusals_change_nothing(
     assert world.snapshot() == before
 
 
-async def test_merge_across_partitions_is_refused(client: httpx.AsyncClient, world: World) -> None:
+async def test_merge_across_keys_names_the_target_key(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Another category family lives on another worker partition: the request goes to the
+    source's key and names the target's, for the source's worker to hand the merge on."""
+    body = {"id": "m2", "kind": "merge", "target": world.school.id, "reason": "同一事件"}
+    resp = await client.post(f"/api/incidents/{world.blast.id}/actions", json=body,
+                             headers=auth("duty"))  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    [(key, req)] = world.sent
+    assert world.blast.key != world.school.key
+    assert key == world.blast.key and req.target_key == world.school.key
+
+
+async def test_merge_into_a_closed_incident_is_refused(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    world.put_state(msgspec.structs.replace(world.school, status=Status.CLOSED))
     before = world.snapshot()
     body = {"kind": "merge", "target": world.school.id}
     resp = await client.post(f"/api/incidents/{world.blast.id}/actions", json=body,
                              headers=auth("duty"))  # fmt: skip
-    assert resp.status_code == 422 and "cannot merge across categories" in resp.text
-    assert world.snapshot() == before
+    assert resp.status_code == 409 and "closed" in resp.text, resp.text
+    assert world.snapshot() == before and not world.sent
 
 
 async def test_split_of_every_post_is_refused(client: httpx.AsyncClient, world: World) -> None:
