@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--data-dir")
     r.add_argument("--config", help="city config YAML (default: Ziyang)")
     r.add_argument("--port", type=int, default=8600, help="status page and /metrics port")
+    r.add_argument("--host", default="127.0.0.1",
+                   help="address to serve on (0.0.0.0 in a container, for Prometheus)")  # fmt: skip
     r.add_argument("--no-demo", action="store_true", help="do not feed the demo posts")
     r.add_argument("--broker", help="kafka://HOST:PORT of an external broker")
     r.add_argument("--db", help="database URL (default: SQLite in the data dir)")
@@ -42,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--live", action="store_true", help="tick clocks on wall time")
     w.add_argument("--tick", type=float, default=1.0)
     w.add_argument("--port", type=int, help="serve the status page and /metrics here")
+    w.add_argument("--host", default="127.0.0.1", help="address for --port")
     w.add_argument("--faust-defaults", action="store_true",
                    help="without streams/tuning.py (to measure what it changes)")  # fmt: skip
     w.set_defaults(func=cmd_worker)
@@ -61,8 +64,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("incident")
     a.add_argument(
         "action",
-        choices=["acknowledge", "release", "press_conference", "follow_up", "close", "regrade",
-                 "merge", "split"],
+        choices=[
+            "acknowledge",
+            "release",
+            "press_conference",
+            "follow_up",
+            "close",
+            "regrade",
+            "merge",
+            "split",
+        ],
     )
     a.add_argument("--at", help="when it happened, ISO 8601 with zone (default: now)")
     a.add_argument("--url", help="evidence URL (required for release and follow_up)")
@@ -98,7 +109,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # users from MONITOR_USERS_FILE / MONITOR_ADMIN_TOKEN (monitor.web.auth)
     send = topic_sender(args.broker, f"{args.prefix}actions")
     on_app = (
-        serve_in_worker(args.port, args.db, metrics.registry, send=send) if args.port else None
+        serve_in_worker(args.port, args.db, metrics.registry, send=send, host=args.host)
+        if args.port
+        else None
     )
     level = os.environ.get("MONITOR_LOGLEVEL", "warning")
     return run_worker(settings, metrics, on_app=on_app, loglevel=level)
@@ -123,10 +136,7 @@ def _running(directory: Path) -> Runtime:
     return rt
 
 
-
-def parse_posts(
-    stream: IO[bytes], where: str, now: datetime
-) -> tuple[list[Any], list[str]]:
+def parse_posts(stream: IO[bytes], where: str, now: datetime) -> tuple[list[Any], list[str]]:
     """Good posts and one error line per bad record (file:line: reason)."""
     from monitor.domain.model import Post
 

@@ -127,7 +127,7 @@ def _web(
              f"（本机管理员令牌，保存在 {directory / 'users.yaml'}）")  # fmt: skip
     users = Users.from_env(directory)
     send = topic_sender(broker_url, "actions")
-    return serve_in_worker(args.port, db, registry, users=users, send=send)
+    return serve_in_worker(args.port, db, registry, users=users, send=send, host=args.host)
 
 
 def _auto_confirm(section: dict[str, Any], db: str, broker_url: str) -> Callable[[Any], None]:

@@ -81,16 +81,18 @@ def test_web_and_workers_share_broker_store_and_partitions() -> None:
 
 def test_scrape_targets_match_the_services_ports() -> None:
     targets = scrape_targets()
-    assert set(targets) == {"monitor", "worker", "sources"}
+    assert set(targets) == {"monitor", "worker", "sources", "notifier"}
     for job, target in targets.items():
         assert target.split(":")[0] in services(), f"{job}: {target} is not a compose service"
     assert targets["monitor"] == f"web:{parsed('web').port}"
-    # a worker serves /metrics only when it has a store
-    assert parsed("worker").db
     assert targets["worker"] == f"worker:{parsed('worker').port}"
+    for name in ("web", "worker"):  # inside a container 127.0.0.1 is the container's own
+        assert parsed(name).host == "0.0.0.0", f"{name} must listen beyond its container"
     sources = parsed("sources")
     assert sources.host == "0.0.0.0", "the sources runner must listen beyond its container"
     assert targets["sources"] == f"sources:{sources.port}"
+    notifier = parsed("notifier")
+    assert notifier.host == "0.0.0.0" and targets["notifier"] == f"notifier:{notifier.port}"
 
 
 def test_mounted_paths_exist() -> None:
