@@ -31,7 +31,12 @@ class Status(StrEnum):
 
     @property
     def live(self) -> bool:
-        return self in (Status.OPEN, Status.RESPONDING)
+        # a module constant: looking the members up on the class cost more than the test, and
+        # every post asks every incident of its key
+        return self in _LIVE_STATUSES
+
+
+_LIVE_STATUSES = frozenset({Status.OPEN, Status.RESPONDING})
 
 
 class ActionKind(StrEnum):
