@@ -155,10 +155,10 @@ def build_app(
     async def publish(res: Result) -> None:
         # metrics move once per batch and kind: a labelled inc() per record cost more than
         # the send
-        for kind, n in Counter(e.kind.value for e in res.events).items():
-            m.events.labels(kind).inc(n)
-        for step, n in Counter(n.step.value for n in res.notifications).items():
-            m.notifications.labels(step).inc(n)
+        for kind, count in Counter(e.kind.value for e in res.events).items():
+            m.events.labels(kind).inc(count)
+        for step, count in Counter(i.step.value for i in res.notifications).items():
+            m.notifications.labels(step).inc(count)
         for e in res.events:
             await send(EVENTS, e.incident_id.encode(), encoder.encode(e))
         for n in res.notifications:
@@ -306,9 +306,11 @@ def build_app(
 
         @app.timer(settings.tick_interval, name=f"{settings.prefix}ticker")
         async def ticker() -> None:
-            now = datetime.now(UTC)
-            value = encoder.encode(Tick(watermark=now))
-            for p in range(settings.partitions):
+            # Only the partitions this worker holds: with N live workers each ticking all of
+            # them, every partition got N ticks a second. A partition between owners misses a
+            # tick or two; the next one fires whatever fell due meanwhile.
+            value = encoder.encode(Tick(watermark=datetime.now(UTC)))
+            for p in sorted(owned_partitions(app, names[CLASSIFIED])):
                 await send(CLASSIFIED, None, value, p)
 
     if settings.store_url:
@@ -316,6 +318,11 @@ def build_app(
     if on_app is not None:
         on_app(app)
     return Pipeline(app=app, settings=settings, metrics=m, topics=topics)
+
+
+def owned_partitions(app: faust.App, topic: str) -> set[int]:
+    """The partitions of `topic` assigned to this worker (active, not standby)."""
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
 
 def _chunks(items: list[bytes], limit: int) -> Iterator[list[bytes]]:

@@ -61,3 +61,16 @@ def test_cancelling_a_started_coroutine_cancels_it_inside() -> None:
 
     asyncio.run(main())
     assert seen == ["cancelled inside"]
+
+
+def test_a_worker_ticks_only_the_partitions_it_holds() -> None:
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    from streams.app import owned_partitions
+
+    held = {TP("p.posts.classified", 0), TP("p.posts.classified", 3), TP("p.posts.raw", 1)}
+    app = SimpleNamespace(assignor=SimpleNamespace(assigned_actives=lambda: held))
+    assert owned_partitions(app, "p.posts.classified") == {0, 3}  # type: ignore[arg-type]
+    assert owned_partitions(app, "p.actions") == set()  # type: ignore[arg-type]
