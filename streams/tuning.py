@@ -33,11 +33,11 @@ which makes four tasks and an `asyncio.wait` per message. `_FastFetchConsumer.wa
 the hand-over inline and falls back to Faust's path only when it would block (a full stream
 buffer); measured 17,100 → 35,000 msgs/s for a plain agent, 11,500 for one that updates a Table.
 
-Faust's Monitor sensor is taken off the per-event hooks: it keeps per-stream, per-partition
-counters for Faust's own web views, which the worker does not serve (it exports its own
-Prometheus metrics, monitor/metrics.py), and it cost ~13% of a plain agent's time (15,100 →
-17,100 msgs/s, benchmarks/pipeline.py). The Monitor object stays: Faust's consumer still
-calls it for commit and end-offset bookkeeping.
+Faust's Monitor sensor skips its per-message and per-event hooks (`QuietMonitor`, given to
+Faust through its `Monitor` setting): they keep per-stream, per-partition counters for Faust's
+own web views, which the worker does not serve (it exports its own Prometheus metrics,
+monitor/metrics.py), and they cost ~13% of a plain agent's time (15,100 → 17,100 msgs/s,
+benchmarks/pipeline.py). Its rebalance, commit and end-offset hooks stay.
 """
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ from collections.abc import Coroutine, Generator
 from typing import Any, ClassVar
 
 import faust
+from faust.sensors import Monitor
 from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, EventT, Message, StreamT
 from mode.services import WaitResults
 
 FETCH_MAX_WAIT_MS = 20
@@ -131,9 +133,34 @@ class _FastFetchTransport(faust_aiokafka.Transport):
     Consumer: ClassVar[Any] = _FastFetchConsumer
 
 
+class QuietMonitor(Monitor):
+    """Faust's Monitor without its bookkeeping for every message and stream event."""
+
+    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
+        return None
+
+    def on_stream_event_in(
+        self, tp: TP, offset: int, stream: StreamT, event: EventT
+    ) -> dict[str, Any] | None:
+        return None
+
+    def on_stream_event_out(
+        self,
+        tp: TP,
+        offset: int,
+        stream: StreamT,
+        event: EventT,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        return None
+
+    def on_message_out(self, tp: TP, offset: int, message: Message) -> None:
+        return None
+
+
 class FastFetchApp(faust.App):
     """faust.App whose Kafka consumer waits at most FETCH_MAX_WAIT_MS per empty fetch, and
-    whose per-event sensor hooks skip Faust's Monitor."""
+    whose Monitor sensor skips its per-event hooks."""
 
     def _new_transport(self) -> Any:
         url = self.conf.broker_consumer[0]
@@ -141,8 +168,6 @@ class FastFetchApp(faust.App):
             return super()._new_transport()
         return _FastFetchTransport(self.conf.broker_consumer, self)
 
-    def on_init_dependencies(self) -> Any:
-        deps = super().on_init_dependencies()  # adds the Monitor to the sensors
-        if self.monitor in set(self.sensors):
-            self.sensors.remove(self.monitor)
-        return deps
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("Monitor", QuietMonitor)
+        super().__init__(*args, **kwargs)
