@@ -153,7 +153,10 @@ class Processor:
         kept = tuple(s for s in states if self._keep(s, wm))
         moved = res.bucket.moved
         if moved:  # forget a target once no incident kept here points at it
-            moved = {t: k for t, k in moved.items() if any(s.merged_into == t for s in kept)}
+            moved = {
+                target: key for target, key in moved.items()
+                if any(s.merged_into == target for s in kept)
+            }  # fmt: skip
         res.bucket = msgspec.structs.replace(
             res.bucket, incidents=kept, watermark=wm, seq=res.bucket.seq + 1, moved=moved
         )
