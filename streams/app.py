@@ -40,10 +40,10 @@ from streams.records import (
     DeadLetter,
     Tick,
     action_request_decoder,
-    classified_decoder,
     encoder,
     input_decoder,
     post_decoder,
+    unbatch,
 )
 from streams.settings import TUNED, StreamSettings
 from streams.tuning import FastFetchApp
@@ -280,19 +280,12 @@ def build_app(
                 except msgspec.DecodeError as exc:
                     await dead(in_topic, f"bad input: {exc}", raw, event)
                     continue
-                if not isinstance(rec, ClassifiedBatch):
-                    if (why := refusal(rec, partition, out)) is not None:
-                        await dead(why[0], why[1], raw, event)
-                    continue
-                for n, item in enumerate(rec.items):
-                    try:
-                        one = classified_decoder.decode(item)
-                    except msgspec.DecodeError as exc:
-                        reason = f"bad input in batch: $.items[{n}]: {exc}"
-                        await dead(in_topic, reason, bytes(item), event)
-                        continue
-                    if (why := refusal(one, partition, out)) is not None:
-                        await dead(why[0], why[1], bytes(item), event)
+                items = unbatch(rec) if isinstance(rec, ClassifiedBatch) else [(raw, rec)]
+                for body, one in items:
+                    if isinstance(one, str):
+                        await dead(in_topic, one, body, event)
+                    elif (why := refusal(one, partition, out)) is not None:
+                        await dead(why[0], why[1], body, event)
             await flush_buckets()
             await publish(out)
             for kind, n in inputs.items():
@@ -412,18 +405,12 @@ def _add_sink(
                 rec = input_decoder.decode(raw)
             except msgspec.DecodeError:
                 continue  # the incident agent dead-letters it
-            if isinstance(rec, ClassifiedBatch):
-                for item in rec.items:
-                    try:
-                        one = classified_decoder.decode(item)
-                    except msgspec.DecodeError:
-                        continue  # likewise
-                    if one.forwarded_from is None:
-                        rows.append(("input", f"post:{one.post.id}", bytes(item), one.key))
-            elif isinstance(rec, Classified) and rec.forwarded_from is None:
-                rows.append(("input", f"post:{rec.post.id}", raw, rec.key))
-            elif isinstance(rec, ActionIn):
-                rows.append(("input", f"action:{rec.action.id}", raw, rec.key))
+            items = unbatch(rec) if isinstance(rec, ClassifiedBatch) else [(raw, rec)]
+            for body, one in items:  # an item that does not decode is dead-lettered there too
+                if isinstance(one, Classified) and one.forwarded_from is None:
+                    rows.append(("input", f"post:{one.post.id}", body, one.key))
+                elif isinstance(one, ActionIn):
+                    rows.append(("input", f"action:{one.action.id}", body, one.key))
         n = await asyncio.to_thread(store.archive_many, rows)
         m.store_writes.labels("archive").inc(n)
 

@@ -147,9 +147,7 @@ class Processor:
     def _advance(self, res: Result, states: list[IncidentState], t: datetime) -> Result:
         """Move the bucket's watermark to `t` (never back) and fire what is due by it."""
         wm = max(t, res.bucket.watermark) if res.bucket.watermark else t
-        # evaluate() returns at once when nothing is due; skipping the call for those states
-        # matters because every post of a key advances every incident of it
-        states = [res.take(clocks.evaluate(s, wm)) if _due(s, wm) else s for s in states]
+        states = [res.take(clocks.evaluate(s, wm)) for s in states]
         kept = tuple(s for s in states if self._keep(s, wm))
         moved = res.bucket.moved
         if moved:  # forget a target once no incident kept here points at it
@@ -166,11 +164,6 @@ class Processor:
         if s.status.live:
             return True
         return s.last_seen + timedelta(seconds=self.params.assign.window_s) >= wm
-
-
-def _due(state: IncidentState, wm: datetime) -> bool:
-    due = clocks.next_due(state)
-    return due is not None and due <= wm
 
 
 def _index(states: list[IncidentState], incident_id: str | None) -> int:

@@ -7,6 +7,7 @@ the same `incident.events` as the live run.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 import msgspec
@@ -91,7 +92,17 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
 
 
 input_decoder = msgspec.json.Decoder(Input)
-classified_decoder = msgspec.json.Decoder(Classified)
+_classified_decoder = msgspec.json.Decoder(Classified)
 post_decoder = msgspec.json.Decoder(Post)
 action_request_decoder = msgspec.json.Decoder(ActionRequest)
 encoder = msgspec.json.Encoder()
+
+
+def unbatch(batch: ClassifiedBatch) -> Iterator[tuple[bytes, Classified | str]]:
+    """Each item's bytes with its post, or with why it does not decode (naming the item)."""
+    for n, item in enumerate(batch.items):
+        body = bytes(item)
+        try:
+            yield body, _classified_decoder.decode(body)
+        except msgspec.DecodeError as exc:
+            yield body, f"bad input in batch: $.items[{n}]: {exc}"
