@@ -110,9 +110,12 @@ def _relative(text: str, local_now: datetime) -> datetime | None:
     if m:
         back = {"今天": 0, "昨天": 1, "前天": 2}[m.group(1)]
         day = local_now.date() - timedelta(days=back)
-        return datetime.combine(day, datetime.min.time(), CHINA_TZ).replace(
+        when = datetime.combine(day, datetime.min.time(), CHINA_TZ).replace(
             hour=int(m.group(2)), minute=int(m.group(3))
         )
+        # Weibo writes "今天 HH:MM" only for a time already past; one ahead of `now` means the
+        # clocks disagree, and a post from the future would move the event-time watermark on
+        return min(when, local_now)
     return None
 
 

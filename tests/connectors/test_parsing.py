@@ -48,6 +48,12 @@ def test_yesterday_is_beijing_yesterday_not_utc() -> None:
     assert parse_weibo_time("昨天 12:30", now) == datetime(2026, 4, 18, 12, 30, tzinfo=BJ)
 
 
+def test_today_at_a_time_still_ahead_is_taken_as_now() -> None:
+    # 00:10 in Beijing: "今天 08:00" cannot be a post already made, so it is not in the future
+    now = datetime(2026, 4, 18, 16, 10, tzinfo=UTC)
+    assert parse_weibo_time("今天 08:00", now) == now
+
+
 def test_relative_time_needs_an_aware_now() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         parse_weibo_time("刚刚", datetime(2026, 4, 19))  # noqa: DTZ001
