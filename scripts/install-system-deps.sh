@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the tests use: Chromium for the dashboard test, Prometheus for scraping and
+# Debian packages the tests use: Chromium and its WebDriver for the dashboard tests (Selenium),
+# a CJK font so screenshots of the Chinese pages are readable, Prometheus for scraping and
 # promtool, docker-compose to validate docker-compose.yml (`config` only: it needs no engine).
 # Installs only what is missing; needs root (or sudo) when something is.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 || need+=(fonts-wqy-zenhei)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v docker-compose >/dev/null || need+=(docker-compose)

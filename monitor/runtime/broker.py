@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor.runtime.supervise import parent_death_signal
+
 LOCALHOST = "127.0.0.1"
 
 
@@ -106,7 +108,7 @@ class BundledBroker:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_parent_death_signal if self.die_with_parent else None,
+                preexec_fn=parent_death_signal if self.die_with_parent else None,
             )
 
     def _wait_ready(self, port: int) -> bool:
@@ -141,18 +143,6 @@ class BundledBroker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _parent_death_signal() -> None:
-    """prctl(PR_SET_PDEATHSIG, SIGKILL): no orphan broker holding a port after `kill -9`."""
-    import ctypes
-    import signal
-
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        return  # not glibc Linux; the broker is stopped by the normal shutdown path
-    libc.prctl(1, signal.SIGKILL)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,13 @@ from typing import IO, Any
 import msgspec
 
 from monitor.jsonl import numbered_lines
-from monitor.runtime.datadir import Runtime, data_dir, default_db_url
+from monitor.runtime.datadir import (
+    WEB_PORT,
+    WORKER_METRICS_PORT,
+    Runtime,
+    data_dir,
+    default_db_url,
+)
 
 _post_decoder = msgspec.json.Decoder()
 
@@ -24,7 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("run", help="run the monitor: broker, worker, store, status page")
     r.add_argument("--data-dir")
     r.add_argument("--config", help="city config YAML (default: Ziyang)")
-    r.add_argument("--port", type=int, default=8600, help="status page and /metrics port")
+    r.add_argument("--port", type=int, default=WEB_PORT,
+                   help="dashboard, API and the web process's /metrics")  # fmt: skip
+    r.add_argument("--worker-port", type=int, default=WORKER_METRICS_PORT,
+                   help="the worker's /metrics (0: none)")  # fmt: skip
     r.add_argument("--host", default="127.0.0.1",
                    help="address to serve on (0.0.0.0 in a container, for Prometheus)")  # fmt: skip
     r.add_argument("--no-demo", action="store_true", help="do not feed the demo posts")
@@ -43,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--partitions", type=int, default=4)
     w.add_argument("--live", action="store_true", help="tick clocks on wall time")
     w.add_argument("--tick", type=float, default=1.0)
-    w.add_argument("--port", type=int, help="serve the status page and /metrics here")
+    w.add_argument("--port", type=int, help="serve /metrics here")
     w.add_argument("--host", default="127.0.0.1", help="address for --port")
     w.add_argument("--faust-defaults", action="store_true",
                    help="without streams/tuning.py (to measure what it changes)")  # fmt: skip
@@ -94,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from monitor.metrics import Metrics
-    from monitor.runtime.serve import serve_in_worker
+    from monitor.runtime.serve import metrics_in_worker
     from streams.settings import StreamSettings
     from streams.worker import run_worker
 
@@ -104,15 +113,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         tuned=not args.faust_defaults,
     )  # fmt: skip
     metrics = Metrics.create()
-    from monitor.runtime.actions import topic_sender
-
-    # users from MONITOR_USERS_FILE / MONITOR_ADMIN_TOKEN (monitor.web.auth)
-    send = topic_sender(args.broker, f"{args.prefix}actions")
-    on_app = (
-        serve_in_worker(args.port, args.db, metrics.registry, send=send, host=args.host)
-        if args.port
-        else None
-    )
+    on_app = metrics_in_worker(args.port, metrics.registry, host=args.host) if args.port else None
     level = os.environ.get("MONITOR_LOGLEVEL", "warning")
     return run_worker(settings, metrics, on_app=on_app, loglevel=level)
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 ENV = "MONITOR_DATA_DIR"
 RUNTIME_FILE = "runtime.json"
+LOCALHOST_WEB = "127.0.0.1"
+WEB_PORT = 8600  # `monitor web`: dashboard, API, its /metrics
+WORKER_METRICS_PORT = 8603  # `monitor run`'s worker: /metrics (8601, 8602: sources, notifier)
 
 
 def data_dir(given: str | None) -> Path:
@@ -31,6 +34,7 @@ class Runtime:
     db: str
     web_port: int | None
     pid: int
+    worker_port: int | None = None
 
     def write(self, directory: Path) -> None:
         tmp = directory / (RUNTIME_FILE + ".tmp")
@@ -59,4 +63,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-LOCALHOST_WEB = "127.0.0.1"

@@ -27,7 +27,8 @@ from monitor.metrics import Metrics
 from monitor.runtime.broker import BundledBroker
 from monitor.runtime.datadir import Runtime, data_dir, default_db_url
 from monitor.runtime.producer import ensure_topics, replay_records, send_all
-from monitor.runtime.serve import serve_in_worker
+from monitor.runtime.serve import metrics_in_worker
+from monitor.runtime.supervise import Supervised
 from monitor.store import Store
 from streams.records import encoder
 from streams.settings import StreamSettings
@@ -62,6 +63,7 @@ def run_embedded(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     store = Store(db)
     broker = None
+    web: Supervised | None = None
     if args.broker:
         broker_url = args.broker
     else:
@@ -78,25 +80,33 @@ def run_embedded(args: argparse.Namespace) -> int:
             _feed_demo(store, broker_url)
         Runtime(
             broker=broker_url, prefix="", partitions=args.partitions, db=db,
-            web_port=args.port, pid=os.getpid(),
+            web_port=args.port, pid=os.getpid(), worker_port=args.worker_port or None,
         ).write(directory)  # fmt: skip
+        web = _web(args, directory, broker_url, db)
         _say(f"舆情回应监测已启动：状态页 http://127.0.0.1:{args.port}/  数据目录 {directory}")
         settings = StreamSettings(
             broker=broker_url, partitions=args.partitions, store_url=db,
             config_path=args.config, live=True, tick_interval=args.tick,
         )  # fmt: skip
         metrics = Metrics.create()
-        web = _web(args, directory, broker_url, db, metrics.registry)
+        served = (
+            metrics_in_worker(args.worker_port, metrics.registry, host=args.host)
+            if args.worker_port
+            else None
+        )
         notify = _notify(args, directory, broker_url, db, metrics.registry)
         confirm = _auto_confirm(cfg.evidence, db, broker_url)
 
         def attach(app: Any) -> None:
-            web(app)
+            if served is not None:
+                served(app)
             notify(app)
             confirm(app)
 
         return run_worker(settings, metrics, attach)
     finally:
+        if web is not None:
+            web.stop()
         Runtime.remove(directory)
         store.close()
         if broker is not None:
@@ -113,21 +123,23 @@ def _feed_demo(store: Store, broker_url: str) -> None:
         _say(f"已送入 {new} 条演示帖子")
 
 
-def _web(
-    args: argparse.Namespace, directory: Path, broker_url: str, db: str, registry: Any
-) -> Callable[[Any], None]:
-    """The dashboard and API, with a local admin token made once for a newcomer."""
-    from monitor.runtime.actions import topic_sender
-    from monitor.web.auth import Users, ensure_local_admin, local_admin_token
+def _web(args: argparse.Namespace, directory: Path, broker_url: str, db: str) -> Supervised:
+    """`monitor web` as a supervised child, with a local admin token made once for a
+    newcomer."""
+    from monitor.web.auth import ensure_local_admin, local_admin_token
 
     created = ensure_local_admin(directory)
     token = created or local_admin_token(directory)
     if token:
         _say(f"值班台：http://127.0.0.1:{args.port}/?token={token}"
              f"（本机管理员令牌，保存在 {directory / 'users.yaml'}）")  # fmt: skip
-    users = Users.from_env(directory)
-    send = topic_sender(broker_url, "actions")
-    return serve_in_worker(args.port, db, registry, users=users, send=send, host=args.host)
+    argv = [
+        sys.executable, "-m", "monitor", "web", "--data-dir", str(directory), "--db", db,
+        "--broker", broker_url, "--port", str(args.port), "--host", args.host,
+    ]  # fmt: skip
+    if args.config:
+        argv += ["--config", args.config]
+    return Supervised("值班台", argv, directory / "web.log", say=_say).start()
 
 
 def _auto_confirm(section: dict[str, Any], db: str, broker_url: str) -> Callable[[Any], None]:

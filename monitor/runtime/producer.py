@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -113,3 +114,51 @@ def replay_records(
             rec = ActionIn(req.key, req.action, req.recorded_at, req.target_key)
             out.append((req.key.encode(), encoder.encode(rec)))
     return out
+
+
+class TopicSender:
+    """A `Send` (key, body) for a long-lived process: one producer kept open, started on first
+    use inside the caller's event loop. `send_all` starts a producer per call, which a web
+    process answering actions one by one should not pay each time. A failed send drops the
+    producer so the next call starts afresh (the broker may have restarted)."""
+
+    def __init__(self, broker: str, topic: str, timeout: float = 10.0) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.timeout = timeout
+        self._producer: AIOKafkaProducer | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def __call__(self, key: str, body: bytes) -> None:
+        producer = await self._started()
+        try:
+            await asyncio.wait_for(
+                producer.send_and_wait(self.topic, body, key=key.encode()), self.timeout
+            )
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _started(self) -> AIOKafkaProducer:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=bootstrap(self.broker), acks="all",
+                    request_timeout_ms=int(self.timeout * 1000),
+                )  # fmt: skip
+                try:
+                    await asyncio.wait_for(producer.start(), self.timeout)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()

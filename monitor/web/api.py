@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from monitor.domain.evidence import Candidate, EvidencePolicy, confirm
 from monitor.domain.model import Grade
@@ -33,6 +36,7 @@ from monitor.web.auth import Role, User, Users
 from monitor.web.evidence import candidates
 
 Clock = Callable[[], datetime]
+Refused = Callable[[Scope, int, str], None]
 log = logging.getLogger(__name__)
 
 
@@ -51,22 +55,24 @@ def _error_body(message: str, field: str | None = None, **extra: Any) -> dict[st
     return body | extra
 
 
-def install_error_handlers(app: FastAPI, registry: CollectorRegistry) -> None:
+def install_error_handlers(app: FastAPI, registry: CollectorRegistry) -> Refused:
     """Refusals answer with JSON `{"error", "field"?}`, are logged and counted: the API is an
-    input path like a topic, and a burst of bad answers must show on the dashboards."""
+    input path like a topic, and a burst of bad answers must show on the dashboards. Returns
+    the counter's entry point for refusals made before routing (monitor.web.guard)."""
     refused = Counter(
         "monitor_web_refused", "API requests refused", ["status", "path"], registry=registry
     )
 
-    def count(request: Request, status: int, message: str) -> None:
-        route = request.scope.get("route")
+    def count(scope: Scope, status: int, message: str) -> None:
+        route = scope.get("route")
         path = getattr(route, "path", "other")
         refused.labels(str(status), path).inc()
-        log.warning("refused %s %s (%d): %s", request.method, request.url.path, status, message)
+        log.warning("refused %s %s (%d): %s", scope.get("method"), scope.get("path"), status,
+                    message)  # fmt: skip
 
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        count(request, exc.status, exc.message)
+        count(request.scope, exc.status, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(_error_body(exc.message, exc.field), exc.status, headers=headers)
 
@@ -74,11 +80,31 @@ def install_error_handlers(app: FastAPI, registry: CollectorRegistry) -> None:
         assert isinstance(exc, RequestValidationError)
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         message = "请求无效 / invalid request: " + "; ".join(problems)
-        count(request, 422, message)
+        count(request.scope, 422, message)
         return JSONResponse(_error_body(message, detail=problems), 422)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        message = _HTTP_MESSAGES.get(exc.status_code, f"请求失败（HTTP {exc.status_code}）")
+        count(request.scope, exc.status_code, message)
+        return JSONResponse(_error_body(message), exc.status_code, headers=exc.headers)
+
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("error answering %s %s", request.method, request.url.path, exc_info=exc)
+        count(request.scope, 500, type(exc).__name__)
+        return JSONResponse(_error_body("服务器内部错误，已记录日志，请稍后重试"), 500)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, crashed)
+    return count
+
+
+_HTTP_MESSAGES = {
+    404: "未找到该地址",
+    405: "该地址不支持此请求方法",
+}
 
 
 # --- request bodies --------------------------------------------------------------------------
@@ -169,6 +195,10 @@ def router(deps: Deps) -> APIRouter:
             done = await submit_action(deps.store, action, deps.send, deps.clock(), at_given)
         except ActionRefused as exc:
             raise ApiError(exc.status, str(exc), exc.field) from None
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("action %s archived, not sent: %r", action.id, exc)
+            raise ApiError(503, "处置已存档，但暂时无法送达处理队列：请稍后用同一请求重试"
+                                "（同一编号不会重复登记）") from None  # fmt: skip
         headers = {"Idempotent-Replay": "true"} if done.duplicate else None
         return JSONResponse(done.as_json(), 200, headers=headers)
 

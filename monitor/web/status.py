@@ -1,14 +1,19 @@
 """The web app: the duty dashboard at `/`, the API under `/api` (OpenAPI at /docs and
-/openapi.json) and `/metrics` for Prometheus. Reads the store; answers go to the actions topic
-through `send` (without it the API reads only)."""
+/openapi.json, with Swagger UI's files served from here) and `/metrics` for Prometheus. Reads the
+store; answers go to the actions topic through `send` (without it the API reads only).
+
+It runs in its own process (`monitor web`, monitor/web/server.py), never in the pipeline
+worker's event loop."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from monitor.domain.evidence import EvidencePolicy
@@ -16,6 +21,7 @@ from monitor.runtime.actions import Send
 from monitor.store import Store
 from monitor.web.api import Clock, Deps, install_error_handlers, router
 from monitor.web.auth import Users
+from monitor.web.guard import MAX_BODY_BYTES, BodyGuard, SecurityHeaders
 
 
 def wall_clock() -> datetime:
@@ -26,6 +32,14 @@ def _static(name: str) -> str:
     return resources.files("monitor.web").joinpath(f"static/{name}").read_text("utf-8")
 
 
+def swagger_assets() -> Path:
+    """Swagger UI's bundle and stylesheet, from the fastapi-offline package (a registry
+    package, so /docs works on a network without the internet)."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).parent / "static"
+
+
 def create_app(
     store: Store,
     registry: CollectorRegistry,
@@ -34,25 +48,31 @@ def create_app(
     send: Send | None = None,
     clock: Clock = wall_clock,
     evidence: EvidencePolicy | None = None,
+    max_body: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     deps = Deps(
         store=store, users=users if users is not None else Users.from_env(),
         send=send, clock=clock, evidence=evidence or EvidencePolicy(),
     )  # fmt: skip
-    app = FastAPI(title="舆情回应监测 API", version="1")
-    install_error_handlers(app, registry)
+    app = FastAPI(title="舆情回应监测 API", version="1", docs_url=None, redoc_url=None)
+    refused = install_error_handlers(app, registry)
     app.include_router(router(deps))
+    app.mount("/static/swagger", StaticFiles(directory=swagger_assets()), name="swagger")
+    app.mount("/static", StaticFiles(packages=[("monitor.web", "static")]), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard() -> HTMLResponse:
         return HTMLResponse(_static("dashboard.html"))
 
-    @app.get("/static/dashboard.js", include_in_schema=False)
-    async def script() -> Response:
-        return Response(_static("dashboard.js"), media_type="text/javascript; charset=utf-8")
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(_static("docs.html"))
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    # the last added is the outermost: refusals by the guard get the security headers too
+    app.add_middleware(BodyGuard, max_bytes=max_body, refused=refused)
+    app.add_middleware(SecurityHeaders)
     return app

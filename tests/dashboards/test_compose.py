@@ -45,16 +45,17 @@ def bind_mounts() -> list[tuple[str, Path, str]]:
     return mounts
 
 
-def scrape_targets() -> dict[str, str]:
-    """job → host:port from prometheus-compose.yml (static targets and dns_sd names)."""
+def scrape_targets() -> dict[str, set[str]]:
+    """job → host:port set from prometheus-compose.yml (static targets and dns_sd names)."""
     config = load_yaml(PROM_DIR / "prometheus-compose.yml")
-    found = {}
+    found: dict[str, set[str]] = {}
     for job in config["scrape_configs"]:
+        targets = found.setdefault(job["job_name"], set())
         for static in job.get("static_configs", []):
-            (found[job["job_name"]],) = static["targets"]
+            targets.update(static["targets"])
         for dns in job.get("dns_sd_configs", []):
             (host,) = dns["names"]
-            found[job["job_name"]] = f"{host}:{dns['port']}"
+            targets.add(f"{host}:{dns['port']}")
     return found
 
 
@@ -82,17 +83,21 @@ def test_web_and_workers_share_broker_store_and_partitions() -> None:
 def test_scrape_targets_match_the_services_ports() -> None:
     targets = scrape_targets()
     assert set(targets) == {"monitor", "worker", "sources", "notifier"}
-    for job, target in targets.items():
-        assert target.split(":")[0] in services(), f"{job}: {target} is not a compose service"
-    assert targets["monitor"] == f"web:{parsed('web').port}"
-    assert targets["worker"] == f"worker:{parsed('worker').port}"
+    for job, found in targets.items():
+        for target in found:
+            assert target.split(":")[0] in services(), f"{job}: {target} is not a compose service"
+    web = parsed("web")
+    assert targets["monitor"] == {f"web:{web.port}"}
+    # the worker replicas, and the worker `monitor run` runs beside the web process
+    assert targets["worker"] == {f"worker:{parsed('worker').port}", f"web:{web.worker_port}"}
+    assert web.port != web.worker_port
     for name in ("web", "worker"):  # inside a container 127.0.0.1 is the container's own
         assert parsed(name).host == "0.0.0.0", f"{name} must listen beyond its container"
     sources = parsed("sources")
     assert sources.host == "0.0.0.0", "the sources runner must listen beyond its container"
-    assert targets["sources"] == f"sources:{sources.port}"
+    assert targets["sources"] == {f"sources:{sources.port}"}
     notifier = parsed("notifier")
-    assert notifier.host == "0.0.0.0" and targets["notifier"] == f"notifier:{notifier.port}"
+    assert notifier.host == "0.0.0.0" and targets["notifier"] == {f"notifier:{notifier.port}"}
 
 
 def test_mounted_paths_exist() -> None:

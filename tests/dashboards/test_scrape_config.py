@@ -45,6 +45,12 @@ def test_embedded_monitor_target_is_the_default_run_port() -> None:
     assert target == f"127.0.0.1:{default_port}"
 
 
+def test_embedded_worker_target_is_the_default_worker_port() -> None:
+    (target,) = jobs("prometheus.yml")["worker"]["static_configs"][0]["targets"]
+    args = build_parser().parse_args(["run"])
+    assert target == f"127.0.0.1:{args.worker_port}" and args.worker_port != args.port
+
+
 def test_embedded_sources_target_is_local() -> None:
     (target,) = jobs("prometheus.yml")["sources"]["static_configs"][0]["targets"]
     host, port = target.split(":")

@@ -52,7 +52,7 @@ def start_run(data: Path, config: Path, port: int) -> subprocess.Popen[bytes]:
     log = open(data.parent / "run.log", "ab")  # noqa: SIM115  (kept open for the child)
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", "run", "--data-dir", str(data), "--config", str(config),
-         "--port", str(port), "--no-demo", "--tick", "0.5"],
+         "--port", str(port), "--worker-port", str(free_port()), "--no-demo", "--tick", "0.5"],
         stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
     )  # fmt: skip
 
