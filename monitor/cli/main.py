@@ -46,6 +46,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `monitor incidents | head`: the reader left; say nothing more on a closed pipe
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        # A read-only or full disk, or a store that cannot be used, is the operator's to fix:
+        # say so in words, without a traceback. Anything else is a bug and keeps its trace.
+        from monitor.store.faults import fault_of
+
+        fault = fault_of(exc, where=_where(args))
+        if fault is None:
+            raise
+        print(fault.text(), file=sys.stderr)
+        return fault.exit_code
+
+
+def _where(args: argparse.Namespace) -> str:
+    for name in ("db", "data_dir"):
+        value = getattr(args, name, None)
+        if value:
+            return str(value)
+    return os.environ.get("MONITOR_DATA_DIR", "monitor-data")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_worker(args: argparse.Namespace) -> int:
     from monitor.metrics import Metrics
     from monitor.runtime.serve import metrics_in_worker
+    from monitor.store.maintenance import checkpoint, sqlite_path
     from streams.settings import StreamSettings
     from streams.worker import run_worker
 
@@ -115,7 +116,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     metrics = Metrics.create()
     on_app = metrics_in_worker(args.port, metrics.registry, host=args.host) if args.port else None
     level = os.environ.get("MONITOR_LOGLEVEL", "warning")
-    return run_worker(settings, metrics, on_app=on_app, loglevel=level)
+    code = run_worker(settings, metrics, on_app=on_app, loglevel=level)
+    path = sqlite_path(args.db) if args.db else None
+    if path is not None:
+        checkpoint(path)  # a clean stop leaves the file whole without its WAL
+    return code
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -206,11 +211,14 @@ def _store_url(args: argparse.Namespace, directory: Path) -> str:
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
+    from monitor.runtime.guard import open_store
     from monitor.runtime.views import incident_summary, render_table
     from monitor.store import Store
 
     directory = data_dir(args.data_dir)
-    store = Store(_store_url(args, directory))
+    url = _store_url(args, directory)
+    # a store named by --db alone is not this data directory's to vouch for
+    store = Store(url) if args.db and not args.data_dir else open_store(directory, url)
     try:
         rows = [incident_summary(r.state) for r in store.incidents()]
     finally:

@@ -26,6 +26,12 @@ def default_db_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'monitor.db'}"
 
 
+def notify_db_url(directory: Path, db: str) -> str:
+    """The notifier's outbox: its own SQLite file beside a SQLite store (two writers on one
+    file would wait on each other's locks), else the same database."""
+    return f"sqlite:///{directory / 'notify.db'}" if db.startswith("sqlite") else db
+
+
 @dataclass(frozen=True)
 class Runtime:
     broker: str  # kafka://host:port

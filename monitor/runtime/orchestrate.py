@@ -25,7 +25,8 @@ from monitor.config import ConfigError, load_config
 from monitor.domain.model import Post
 from monitor.metrics import Metrics
 from monitor.runtime.broker import BundledBroker
-from monitor.runtime.datadir import Runtime, data_dir, default_db_url
+from monitor.runtime.datadir import Runtime, data_dir, default_db_url, notify_db_url
+from monitor.runtime.guard import close_stores, open_stores
 from monitor.runtime.producer import ensure_topics, replay_records, send_all
 from monitor.runtime.serve import metrics_in_worker
 from monitor.runtime.supervise import Supervised
@@ -61,7 +62,7 @@ def run_embedded(args: argparse.Namespace) -> int:
         _say(f"错误：该数据目录已有运行中的监测进程 (pid {existing.pid})：{directory}")
         return 2
     cfg = load_config(args.config)
-    store = Store(db)
+    store = open_stores(directory, db, _say)
     broker = None
     web: Supervised | None = None
     if args.broker:
@@ -109,6 +110,7 @@ def run_embedded(args: argparse.Namespace) -> int:
             web.stop()
         Runtime.remove(directory)
         store.close()
+        close_stores(directory, db, _say)
         if broker is not None:
             broker.stop()
 
@@ -164,8 +166,7 @@ def _notify(
     from monitor.runtime.notify_bridge import notify_in_worker
 
     record_to = directory / "notifications-dry-run.jsonl"
-    # its own SQLite file: two writers on one file would wait on each other's locks
-    outbox_db = f"sqlite:///{directory / 'notify.db'}" if db.startswith("sqlite") else db
+    outbox_db = notify_db_url(directory, db)
     channels = getattr(args, "channels", None)
     if channels:
         _say(f"通知渠道：{channels}（其余渠道仅记录不发送）")
