@@ -6,6 +6,7 @@ This is the one place that turns configuration into adapters (cosmicpython's boo
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -40,6 +41,9 @@ from connectors.sink import Sink
 from connectors.wechat import WechatSource
 from connectors.weibo import WeiboSource
 from monitor.domain.model import Post
+
+log = logging.getLogger(__name__)
+STOP_GRACE = 3.0  # s a runner gets to finish its batch after a stop
 
 
 def build_source(src: SourceConfig, env: Mapping[str, str]) -> Source:
@@ -203,6 +207,8 @@ class ConnectorApp:
         city = [OfficialAccount.model_validate(e) for e in city_official]
         self.official = OfficialAccounts([*city, *cfg.official_accounts])
         self.runners: list[SourceRunner] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     def push_service(self) -> PushService:
         endpoints = push_endpoints(self.cfg, self.env)
@@ -231,11 +237,31 @@ class ConnectorApp:
                         official=self.official,
                     )
                 )
-            await asyncio.gather(*(r.run() for r in self.runners))
+            self._tasks = [asyncio.create_task(r.run(), name=f"source {r.name}")
+                           for r in self.runners]  # fmt: skip
+            if self._stopping:
+                self.stop()
+            for result in await asyncio.gather(*self._tasks, return_exceptions=True):
+                if isinstance(result, Exception):
+                    log.error("source stopped on an error: %r", result)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """Ask every runner to stop; one still busy after `grace` seconds (a slow fetch or
+        send) is cancelled. Safe: a runner commits its checkpoint only after the sink
+        acknowledged, so a cancelled batch is read again at the next start, not lost."""
+        self._stopping = True
         for runner in self.runners:
             runner.stop()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        loop.call_later(grace, self._cancel)
+
+    def _cancel(self) -> None:
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
 
     def health(self) -> list[dict[str, Any]]:
         """One line per polled source, for a health page or `/sources/health`."""

@@ -19,7 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_never,
+)
 from tenacity.wait import wait_random_exponential
 
 from connectors.checkpoint import SEEN_RETENTION, CheckpointStore
@@ -27,13 +33,14 @@ from connectors.errors import SourceError, excerpt
 from connectors.http import HttpFetcher
 from connectors.metrics import ConnectorMetrics
 from connectors.official import OfficialAccounts
-from connectors.sink import DeadLetter, Sink
+from connectors.sink import DeadLetter, Sink, SinkUnavailable
 from monitor.domain.model import Post
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 PRUNE_EVERY = timedelta(hours=24)
 MAX_SERVER_WAIT = 86_400.0
+SINK_WAIT = 0.5  # s between looks at a sink that is not ready
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -154,8 +161,21 @@ class SourceRunner:
 
     async def run(self) -> None:
         while not self._stop.is_set():
-            await self.poll_with_retry()
+            await self._until_sink_ready()
+            try:
+                await self.poll_with_retry()
+            except SinkUnavailable:
+                continue  # the sink went away mid-poll: wait for it, not for a backoff
             await self._pause(self.next_interval())
+
+    async def _until_sink_ready(self) -> None:
+        """A sink that cannot take posts (the monitor it feeds is restarting) is waited for
+        at a short interval, so the source is read again as soon as it is back; backing off
+        the source instead could leave it unread for the backoff's 15 minutes."""
+        ready = getattr(self.sink, "ready", None)
+        while ready is not None and not self._stop.is_set() and not ready():
+            self.health.note = "waiting for the sink (monitor not running)"
+            await self._pause(SINK_WAIT)
 
     def next_interval(self) -> float:
         s = self.schedule
@@ -163,7 +183,8 @@ class SourceRunner:
 
     async def poll_with_retry(self) -> None:
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(Exception),
+            retry=retry_if_exception_type(Exception)
+            & retry_if_not_exception_type(SinkUnavailable),
             wait=self._wait,
             stop=stop_never,
             sleep=self._pause,

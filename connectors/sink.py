@@ -8,8 +8,9 @@ repeats the batch rather than losing it. Repeats carry the same post ids; consum
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -31,10 +32,18 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     where: str | None = None  # a URL, a file:line or a JSON path
 
 
+class SinkUnavailable(ConnectionError):
+    """The sink cannot take posts now, through no fault of the source (the monitor it feeds
+    is not running). Nothing was kept. A runner waits for the sink rather than backing off
+    the source."""
+
+
 class Sink(Protocol):
     async def send(self, posts: Sequence[Post]) -> None: ...
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None: ...
+
+    # optional: `def ready(self) -> bool`, False while sending would raise SinkUnavailable
 
 
 class MemorySink:
@@ -91,10 +100,12 @@ class KafkaSink:
         )
         await self._producer.start()
 
-    async def stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Bounded: flushing to a broker that is gone would wait aiokafka's 40 s."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(producer.stop(), timeout)
 
     async def __aenter__(self) -> KafkaSink:
         await self.start()
@@ -152,38 +163,3 @@ class JsonlFileSink:
 
     async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
         await asyncio.to_thread(self._append, self.dlq_path, records)
-
-
-Archive = Callable[[Sequence[tuple[str, bytes]]], object]
-
-
-class ArchivingSink:
-    """Archives each batch (post id, JSON body) before handing it to the inner sink.
-
-    The bundled broker keeps nothing on disk: a post that reached only `posts.raw` is gone if
-    `monitor run` dies before the worker archived it, while the source's checkpoint has already
-    moved on. Archived first, it is replayed when `monitor run` starts again.
-    """
-
-    def __init__(self, archive: Archive, inner: Sink) -> None:
-        self._archive = archive
-        self.inner = inner
-        self._encoder = msgspec.json.Encoder()
-
-    async def start(self) -> None:
-        start = getattr(self.inner, "start", None)
-        if start is not None:
-            await start()
-
-    async def stop(self) -> None:
-        stop = getattr(self.inner, "stop", None)
-        if stop is not None:
-            await stop()
-
-    async def send(self, posts: Sequence[Post]) -> None:
-        bodies = [(p.id, self._encoder.encode(p)) for p in posts]
-        await asyncio.to_thread(self._archive, bodies)
-        await self.inner.send(posts)
-
-    async def dead_letter(self, records: Sequence[DeadLetter]) -> None:
-        await self.inner.dead_letter(records)

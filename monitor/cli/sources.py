@@ -101,31 +101,51 @@ def _sink(args: argparse.Namespace) -> Any:
     if args.out:
         return JsonlFileSink(args.out)
     if args.data_dir:
-        return _monitor_sink(args.data_dir, args.topic)
+        return _monitor_sink(args.data_dir, args.topic, args.checkpoint)
     bootstrap = args.bootstrap or os.environ.get(BOOTSTRAP_ENV)
     if not bootstrap:
         raise SystemExit(f"error: give --bootstrap, --out or set ${BOOTSTRAP_ENV}")
     return KafkaSink(bootstrap, topic=args.topic)
 
 
-def _monitor_sink(directory: str, topic: str) -> Any:
-    """Archive-then-send into a running embedded monitor, found through its data dir."""
+def _monitor_sink(directory: str, topic: str, checkpoint_url: str) -> Any:
+    """Archive-then-send into the embedded monitor of a data dir, found again at every batch:
+    the monitor may start after the connector, and its broker moves when it restarts."""
     from pathlib import Path
 
-    from connectors.sink import ArchivingSink, KafkaSink
+    from sqlalchemy import create_engine
+
+    from connectors.monitor_sink import Endpoint, MonitorSink, Unsent
     from monitor.runtime.datadir import Runtime
     from monitor.runtime.producer import bootstrap
-    from monitor.store import Store
 
-    rt = Runtime.read(Path(directory))
-    if rt is None:
-        raise SystemExit(f"error: no running monitor in {directory} (start `monitor run` there)")
-    store = Store(rt.db)
+    path = Path(directory).expanduser().resolve()
 
-    def archive(bodies: Any) -> None:
-        store.archive_many([("post", pid, body, None) for pid, body in bodies])
+    def resolve() -> Endpoint | None:
+        rt = Runtime.read(path)
+        if rt is None:
+            return None
+        return Endpoint(bootstrap(rt.broker), f"{rt.prefix}{topic}", f"{rt.prefix}dlq", rt.db)
 
-    return ArchivingSink(archive, KafkaSink(bootstrap(rt.broker), topic=f"{rt.prefix}{topic}"))
+    if resolve() is None:
+        print(f"监测尚未运行（{path}）：等它启动后再收帖子", file=sys.stderr)
+    unsent = Unsent(create_engine(checkpoint_url))
+    return MonitorSink(resolve, StoreArchive, unsent, dead_letter_file=path / "connector-dlq.jsonl")
+
+
+class StoreArchive:
+    """The monitor's store as the connector's archive: posts by id, idempotent."""
+
+    def __init__(self, url: str) -> None:
+        from monitor.store import Store
+
+        self.store = Store(url)
+
+    def archive(self, bodies: Any) -> None:
+        self.store.archive_many([("post", pid, body, None) for pid, body in bodies])
+
+    def close(self) -> None:
+        self.store.close()
 
 
 async def _with_sink(sink: Any, body: Any) -> int:
@@ -161,6 +181,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     store = CheckpointStore.from_url(args.checkpoint)
     sink = _sink(args)
+    if not getattr(sink, "ready", lambda: True)():
+        print(f"error: no running monitor in {args.data_dir} (start `monitor run` there)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     metrics = ConnectorMetrics.create(CollectorRegistry())
 
     async def replay() -> int:
@@ -210,26 +234,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = ConnectorApp(cfg, sink=sink, store=store, registry=registry, city_official=official)
 
     async def main() -> int:
+        server = _server(app, registry, args.host, args.port) if args.port is not None else None
+
+        def stop() -> None:
+            app.stop()
+            close_soon = getattr(sink, "close_soon", None)
+            if close_soon is not None:
+                close_soon()  # a send waiting on a broker that is gone gives up now
+            if server is not None:
+                server.should_exit = True
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, app.stop)
+            loop.add_signal_handler(sig, stop)
         tasks = [app.run()]
-        if args.port is not None:
-            tasks.append(_serve(app, registry, args.host, args.port))
+        if server is not None:
+            tasks.append(server.serve())
         await asyncio.gather(*tasks)
         return 0
 
     return asyncio.run(_with_sink(sink, main()))
 
 
-async def _serve(app: Any, registry: Any, host: str, port: int) -> None:
+# SIGTERM to exit, within the 10 s a supervisor gives: runners get 3 s (connectors/app.py), a
+# push in flight 3 s, the sink 2 s to let go of its broker.
+PUSH_GRACE = 3
+
+
+def _server(app: Any, registry: Any, host: str, port: int) -> Any:
+    import contextlib
+    from collections.abc import Iterator
+
     import uvicorn
     from prometheus_client import make_asgi_app
 
     from connectors.push import create_push_app
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the command's own handler stops the sources and this server together
+
     web = create_push_app(app.push_service())
     web.add_api_route("/sources/health", app.health, methods=["GET"])
     web.mount("/metrics", make_asgi_app(registry))
-    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning"))
-    await server.serve()
+    return Server(uvicorn.Config(web, host=host, port=port, log_level="warning",
+                                 timeout_graceful_shutdown=PUSH_GRACE))  # fmt: skip
