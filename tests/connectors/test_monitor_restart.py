@@ -99,7 +99,7 @@ class Processes:
 
     def monitor(self) -> subprocess.Popen[bytes]:
         run = self._spawn("run", "--data-dir", str(self.data), "--port", str(self.web),
-                          "--no-demo", "--tick", "0.5")  # fmt: skip
+                          "--worker-port", str(free_port()), "--no-demo", "--tick", "0.5")  # fmt: skip
         wait_for(lambda: runtime(self.data).get("pid") == run.pid, 60, "monitor up", [run])
         return run
 

@@ -110,7 +110,8 @@ def test_clean_stop_backup_lost_store_refused_and_restored(tmp_path: Path) -> No
 
 def _start(data: Path, port: int, demo: bool) -> subprocess.Popen[bytes]:
     log = open(data.parent / "run.log", "ab")  # noqa: SIM115  (kept open for the child)
-    cmd = [sys.executable, "-m", "monitor", "run", "--data-dir", str(data), "--port", str(port)]
+    cmd = [sys.executable, "-m", "monitor", "run", "--data-dir", str(data), "--port", str(port),
+           "--worker-port", str(free_port())]
     return subprocess.Popen([*cmd, *([] if demo else ["--no-demo"])], stdout=log,
                             stderr=subprocess.STDOUT)  # fmt: skip
 
