@@ -174,10 +174,13 @@ def bench_posts(n: int, start: datetime, seed: int = 7, noise: float = 0.0) -> l
 
 
 def pipeline_child(broker: str, prefix: str) -> None:
+    from monitor.config import load_config
+    from streams.bootstrap import bootstrap
     from streams.settings import StreamSettings
     from streams.worker import run_worker
 
-    run_worker(StreamSettings(broker=broker, prefix=prefix, partitions=PARTITIONS))
+    settings = StreamSettings(broker=broker, prefix=prefix, partitions=PARTITIONS)
+    run_worker(bootstrap(settings, load_config()))
 
 
 async def _timestamps(bootstrap: str, topic: str, want: int, kind: bytes | None) -> list[int]:

@@ -11,25 +11,17 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
 
 from monitor.domain.model import Post
+from monitor.topics import DeadLetter, Topic
 
-POSTS_TOPIC = "posts.raw"
-DLQ_TOPIC = "dlq"
+__all__ = ["DLQ_TOPIC", "POSTS_TOPIC", "DeadLetter"]
 
-
-class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
-    """A record a source could not turn into a post, with where it came from and why."""
-
-    source: str
-    reason: str
-    raw: str
-    at: datetime
-    where: str | None = None  # a URL, a file:line or a JSON path
+POSTS_TOPIC = Topic.RAW.value
+DLQ_TOPIC = Topic.DLQ.value
 
 
 class SinkUnavailable(ConnectionError):

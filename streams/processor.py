@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from monitor.domain import actions, clocks, incidents
-from monitor.domain.events import Event, NotificationIntent
+from monitor.domain.events import Event, EventKind, NotificationIntent
 from monitor.domain.model import Classification, Grade, Location, Post, Responsible
 from monitor.domain.policy import IncidentParams
 from monitor.domain.state import Action, ActionKind, IncidentState, Outcome
@@ -51,12 +51,21 @@ class Result:
     # records for other keys: the second half of a merge, posts for a merged-away incident
     forward: list[Classified | Absorb] = field(default_factory=list)
 
+    clamped: int = 0  # posts whose claimed times were beyond the bound
+
     def take(self, out: Outcome) -> IncidentState:
         self.events.extend(out.events)
         self.notifications.extend(out.notifications)
         if out.events or out.notifications:
             self.changed[out.state.id] = out.state
         return out.state
+
+    def mark_claimed(self, post_id: str, claimed: dict[str, str]) -> None:
+        """Keep the times a post claimed beyond the bound on its `assigned` event."""
+        self.clamped += 1
+        for n, e in enumerate(self.events):
+            if e.kind is EventKind.ASSIGNED and e.data.get("post_id") == post_id:
+                self.events[n] = msgspec.structs.replace(e, data={**e.data, "claimed": claimed})
 
 
 class Processor:
@@ -67,20 +76,33 @@ class Processor:
 
     # --- posts ---------------------------------------------------------------------------
 
-    def on_post(self, bucket: Bucket, post: Post, cls: Classification) -> Result:
+    def on_post(
+        self,
+        bucket: Bucket,
+        post: Post,
+        cls: Classification,
+        accepted_at: datetime | None = None,
+    ) -> Result:
+        """Assign `post`. `accepted_at`: when the monitor took it in; its times are trusted only
+        up to that plus `params.future_skew_s` (incidents.bound_times). None: no bound (a
+        record from before accepted_at existed, in a worker without a wall clock)."""
         res = Result(bucket)
         states = list(bucket.incidents)
         if any(s.holds(post.id) for s in states):
             # Redelivered (at-least-once): assign() could pick another incident for it when
             # its text is no longer among those the first one keeps.
             return res
+        original = post
+        claimed: dict[str, str] = {}
+        if accepted_at is not None:
+            post, claimed = incidents.bound_times(post, accepted_at, self.params.future_skew_s)
         decision = incidents.assign(states, post, cls, self.params, self.home)
-        seen = incidents.event_time(post)
-        if post.observed_at is not None:
-            seen = max(seen, post.observed_at)
+        seen = incidents.seen_at(post)
         moved_to = bucket.moved.get(decision.incident_id or "")
         if decision.action == "join" and moved_to is not None:
-            res.forward.append(Classified(moved_to, post, cls, forwarded_from=bucket.key))
+            res.forward.append(Classified(
+                moved_to, original, cls, forwarded_from=bucket.key, accepted_at=accepted_at
+            ))  # fmt: skip
             return self._advance(res, states, seen)
         if decision.action == "open":
             states.append(
@@ -90,7 +112,16 @@ class Processor:
             i = _index(states, decision.incident_id)
             out = incidents.add_post(states[i], post, cls, self.params, self.router, decision)
             states[i] = res.take(out)
+        if claimed:
+            res.mark_claimed(post.id, claimed)
         return self._advance(res, states, seen)
+
+    def trusted(self, t: datetime, now: datetime | None) -> datetime:
+        """`t` (a tick's watermark, an action's recorded time) no later than the wall clock
+        `now` plus the skew; unchanged without a wall clock (a replay in event time)."""
+        if now is None:
+            return t
+        return min(t, now + timedelta(seconds=self.params.future_skew_s))
 
     # --- actions -------------------------------------------------------------------------
 
@@ -119,7 +150,7 @@ class Processor:
         elif kind == ActionKind.MERGE:
             j = _index(states, action.target)
             src, dst = actions.merge(states[i], states[j], action, now)
-            states[i], states[j] = res.take(src), res.take(dst)
+            states[i], states[j] = res.take(src), self._trim(res, res.take(dst))
         elif kind == ActionKind.SPLIT:
             texts = states[i].texts
             rest, created = actions.split(states[i], action, now, texts, self.params.heat)
@@ -136,7 +167,9 @@ class Processor:
         states = list(bucket.incidents)
         i = _index(states, rec.action.target)
         now = max(rec.recorded_at, bucket.watermark or rec.recorded_at)
-        states[i] = res.take(actions.absorb(states[i], rec.source, rec.action, now))
+        states[i] = self._trim(
+            res, res.take(actions.absorb(states[i], rec.source, rec.action, now))
+        )
         return self._advance(res, states, now)
 
     # --- clocks --------------------------------------------------------------------------
@@ -159,6 +192,13 @@ class Processor:
             res.bucket, incidents=kept, watermark=wm, seq=res.bucket.seq + 1, moved=moved
         )
         return res
+
+    def _trim(self, res: Result, s: IncidentState) -> IncidentState:
+        """A merged incident within the caps a post keeps it in (incidents.trimmed)."""
+        t = incidents.trimmed(s, self.params)
+        if t is not s and s.id in res.changed:
+            res.changed[s.id] = t
+        return t
 
     def _keep(self, s: IncidentState, wm: datetime) -> bool:
         if s.status.live:

@@ -17,7 +17,13 @@ from monitor.domain.state import Action, IncidentState
 
 
 class Classified(msgspec.Struct, frozen=True, tag="post"):
-    """`forwarded_from`: set when another key's worker sent the post on, because the incident
+    """`accepted_at`: when the monitor took the post in (the classify stage's clock, or the
+    archive's for a post replayed before it was classified). The post's own times are trusted
+    only up to this plus the configured skew (streams/processor.py), and a replay carries it,
+    so the guard gives the same result live and in a replay. None on records written before
+    it existed: then only the live worker's wall clock bounds the post.
+
+    `forwarded_from`: set when another key's worker sent the post on, because the incident
     it joins was merged into an incident of this key. Such a copy is not archived: replaying
     the original makes it again."""
 
@@ -25,6 +31,7 @@ class Classified(msgspec.Struct, frozen=True, tag="post"):
     post: Post
     cls: Classification
     forwarded_from: str | None = None
+    accepted_at: datetime | None = None
 
 
 class ClassifiedBatch(msgspec.Struct, frozen=True, tag="posts"):
@@ -37,6 +44,10 @@ class ClassifiedBatch(msgspec.Struct, frozen=True, tag="posts"):
 
     key: str
     items: tuple[msgspec.Raw, ...]
+    # when the classify stage took these posts from posts.raw: the start of the processing
+    # latency (monitor_post_to_event_seconds). Replays send single records, never a batch, so
+    # a replayed post is never counted as slow.
+    taken_at: datetime | None = None
 
 
 class ActionIn(msgspec.Struct, frozen=True, tag="action"):
@@ -78,17 +89,6 @@ class ActionRequest(msgspec.Struct, frozen=True, kw_only=True):
     action: Action
     recorded_at: datetime
     target_key: str | None = None  # a merge into an incident of another key
-
-
-class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
-    """A record the worker refused, with the topic, position and reason. The worker goes on."""
-
-    topic: str
-    partition: int | None
-    offset: int | None
-    reason: str
-    raw: str
-    at: datetime
 
 
 input_decoder = msgspec.json.Decoder(Input)

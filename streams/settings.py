@@ -1,9 +1,12 @@
-"""One frozen settings object for a worker (topics, broker, store, clock mode)."""
+"""One frozen settings object for a worker: broker, topic prefix, partitions, clock mode and
+batching. The city config and the store are handed to `streams.bootstrap` beside it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from monitor.topics import Topic, topic
 
 # Faust settings that lift throughput on Tansu; see streams/tuning.py for why each is here.
 TUNED: dict[str, Any] = {
@@ -22,8 +25,6 @@ class StreamSettings:
     app_id: str = "monitor"
     prefix: str = ""  # prepended to every topic name; tests use a unique one each
     partitions: int = 4
-    store_url: str | None = None
-    config_path: str | None = None
     live: bool = False  # tick the clocks on wall time too (else only on event time)
     tick_interval: float = 1.0
     tuned: bool = True
@@ -36,8 +37,8 @@ class StreamSettings:
     # start-up delay; it is also how soon a surviving worker takes over a killed one's work.
     session_timeout: float = 6.0
 
-    def topic(self, name: str) -> str:
-        return f"{self.prefix}{name}"
+    def topic(self, name: Topic) -> str:
+        return topic(name, self.prefix)
 
     @property
     def faust_id(self) -> str:

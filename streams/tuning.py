@@ -38,6 +38,13 @@ Faust through its `Monitor` setting): they keep per-stream, per-partition counte
 own web views, which the worker does not serve (it exports its own Prometheus metrics,
 monitor/metrics.py), and they cost ~13% of a plain agent's time (15,100 → 17,100 msgs/s,
 benchmarks/pipeline.py). Its rebalance, commit and end-offset hooks stay.
+
+Private methods overridden here, so the versions are pinned (`PATCHED`, and exactly so in
+pyproject.toml), and tests/unit/test_stream_tuning.py checks both the pins and that each patch
+takes effect: `AIOKafkaConsumerThread._create_worker_consumer` and `AIOKafkaConsumer`'s
+`_fetch_max_wait_ms` (read by its `start()`), `Consumer._new_consumer_thread`,
+`App._new_transport`, and mode's `Service.wait_first`, called by Faust's fetcher. The Monitor
+hooks are Faust's public sensor API.
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ from faust.types import TP, EventT, Message, StreamT
 from mode.services import WaitResults
 
 FETCH_MAX_WAIT_MS = 20
+# The versions whose private methods this module overrides (pyproject.toml pins the same).
+PATCHED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0", "mode-streaming": "0.7.1"}
 
 
 class _FastFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable
 
 import faust
 from faust.worker import Worker
 
-from monitor.metrics import Metrics
-from streams.app import build_app
-from streams.settings import StreamSettings
+from streams.bootstrap import Pipeline
 
 
 def make_worker(pipe_app: faust.App, loglevel: str = "warning") -> Worker:
@@ -38,13 +35,8 @@ def _settle_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, older, oldest)
 
 
-def run_worker(
-    settings: StreamSettings,
-    metrics: Metrics | None = None,
-    on_app: Callable[[faust.App], None] | None = None,
-    loglevel: str = "warning",
-) -> int:
-    pipe = build_app(settings, metrics, on_app)
+def run_worker(pipe: Pipeline, loglevel: str = "warning") -> int:
+    """Run `pipe` (from streams.bootstrap) until the worker stops; its exit code."""
     _settle_gc()
     worker = make_worker(pipe.app, loglevel)
     try:

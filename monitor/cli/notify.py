@@ -25,6 +25,7 @@ from monitor.notify.config import (
 )
 from monitor.notify.delivery import Notifier
 from monitor.notify.message import ClockView, OutboxMessage, render
+from monitor.topics import Topic, topic
 
 
 def register(subparsers: Any) -> None:
@@ -184,7 +185,8 @@ async def _bridge_until_signal(notifier: Notifier, args: argparse.Namespace) -> 
 
         notifier.on_sent = audit_deliveries(store)
     bridge = NotifyBridge(
-        args.broker, f"{args.prefix}notifications", notifier, dlq_topic=f"{args.prefix}dlq",
+        args.broker, topic(Topic.NOTIFICATIONS, args.prefix), notifier,
+        dlq_topic=topic(Topic.DLQ, args.prefix),
         store=store, link_base=args.link_base,
     )  # fmt: skip
     try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from connectors.checkpoint import DEFAULT_URL, CheckpointStore
 from monitor.config.loader import ConfigError
+from monitor.topics import Topic
 
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 
@@ -62,7 +63,7 @@ def _sink_args(parser: argparse.ArgumentParser) -> None:
         help="feed the `monitor run` of this data dir: archive each post in its store, then "
         "send it to its broker",
     )
-    parser.add_argument("--topic", default="posts.raw")
+    parser.add_argument("--topic", default=Topic.RAW.value)
     parser.add_argument(
         "--checkpoint",
         default=DEFAULT_URL,

@@ -397,6 +397,10 @@ def split_id(action: Action, at: datetime) -> str:
 
 
 def _heat_of(members: Sequence[Member], policy: HeatPolicy) -> Heat:
+    if not members:
+        # a split may move every member the incident kept when max_members capped the list
+        # (its other posts are only counted): no kept member, no recent times
+        return Heat()
     times = sorted(m.at for m in members)
     newest = times[-1]
     recent = [t for t in times if t > newest - timedelta(seconds=policy.window_s)]

@@ -51,6 +51,7 @@ class Step(StrEnum):
     WARNING = "warning"
     BREACH = "breach"
     REGRADED = "regraded"
+    RECORD_REFUSED = "record_refused"  # the pipeline could not handle an input
     DELIVERY_FAILED = "delivery_failed"
     UNCERTAIN = "uncertain"
 

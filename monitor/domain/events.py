@@ -66,6 +66,7 @@ class Step(StrEnum):
     WARNING = "warning"
     BREACH = "breach"
     REGRADED = "regraded"
+    RECORD_REFUSED = "record_refused"  # the pipeline could not handle an input (streams/)
 
 
 class Role(StrEnum):

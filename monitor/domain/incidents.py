@@ -95,6 +95,37 @@ def _seen(post: Post, t: datetime) -> datetime:
     return max(utc(post.observed_at), t)
 
 
+def seen_at(post: Post) -> datetime:
+    """When the monitor learnt of the post (see `_seen`); PostTimeError for a time with no
+    zone or no time at all."""
+    return _seen(post, event_time(post))
+
+
+def bound_times(post: Post, accepted_at: datetime, skew_s: int) -> tuple[Post, dict[str, str]]:
+    """The post with its times trusted only up to `accepted_at` (when the monitor took it in)
+    plus `skew_s`, and the times it claimed beyond that (field → ISO time; empty if none).
+
+    A time beyond the bound is replaced by `accepted_at`: the post cannot have been published
+    or seen after the monitor had it. Clamped rather than refused, so that a real report from a
+    source whose clock or time zone is wrong (Beijing time labelled UTC is 8 h ahead) still
+    opens or joins its incident; the claimed time stays on record in the `assigned` event.
+    Within the skew a post keeps its time: sources' clocks differ by a little. Either way no
+    post moves the watermark past `accepted_at` + skew, so no clock breaches early on its
+    account by more than the skew."""
+    latest = accepted_at + timedelta(seconds=skew_s)
+    seen_at(post)  # refuses times with no zone before they are compared
+    claimed: dict[str, str] = {}
+    changes: dict[str, datetime] = {}
+    for name in ("published_at", "observed_at"):
+        t = getattr(post, name)
+        if t is not None and t > latest:
+            claimed[name] = utc(t).isoformat()
+            changes[name] = utc(accepted_at)
+    if not changes:
+        return post, claimed
+    return msgspec.structs.replace(post, **changes), claimed
+
+
 def incident_key(cls: Classification, home: str, params: IncidentParams) -> str:
     return f"{cls.location.city_code or home}:{params.assign.family(cls.category)}"
 
@@ -492,6 +523,31 @@ def add_post(
         # without a router, the gravest post's own routing is the best we know
         out = _with_state(out, msgspec.structs.replace(out.state, responsible=cls.responsible))
     return out.then(set_grade(out.state, sources, t, seen, router, f"post {post.id}"))
+
+
+def trimmed(state: IncidentState, params: IncidentParams) -> IncidentState:
+    """The state within the caps a post keeps it in (members, kept texts, recent ids and
+    times). A merge adds one incident's lists to another's; without this, merging many
+    incidents into one would grow its state without limit. The first members are kept, as
+    add_post keeps them; the counts (heat) stay whole."""
+    policy = params.assign
+    keep = params.heat.velocity_keep
+    if (
+        len(state.members) <= policy.max_members
+        and len(state.texts) <= policy.max_texts
+        and len(state.recent_ids) <= RECENT_IDS
+        and len(state.heat.recent) <= keep
+    ):
+        return state
+    head = policy.max_texts // 2
+    texts = state.texts
+    if len(texts) > policy.max_texts:
+        texts = (*texts[:head], *texts[len(texts) - (policy.max_texts - head) :])
+    heat = msgspec.structs.replace(state.heat, recent=state.heat.recent[-keep:])
+    return msgspec.structs.replace(
+        state, members=state.members[: policy.max_members], texts=texts,
+        recent_ids=state.recent_ids[-RECENT_IDS:], heat=heat,
+    )  # fmt: skip
 
 
 def _with_state(out: Outcome, state: IncidentState) -> Outcome:

@@ -8,10 +8,27 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
 
-MAX_TEXT_BYTES = 1_000_000
+# Every field a source or a person fills has a length limit, checked by every decoder (topic
+# records, `monitor post`, the API's round trip), so nothing over it is archived and no record
+# built from it can exceed the broker's limit. 50,000 characters hold any news article; at most
+# 6 bytes each as JSON, a post stays well under streams' 512 KiB record limit.
+MAX_TEXT_CHARS = 50_000
+MAX_TEXT_BYTES = 4 * MAX_TEXT_CHARS  # what MAX_TEXT_CHARS characters take at most in UTF-8
+MAX_ID_CHARS = 200  # the archive's id column
+
+
+def limited(chars: int) -> msgspec.Meta:
+    return msgspec.Meta(max_length=chars)
+
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
+Name = Annotated[str, limited(200)]
+Url = Annotated[str, limited(2048)]
+Count = Annotated[int, msgspec.Meta(ge=-(10**15), le=10**15)]
 
 
 class Grade(StrEnum):
@@ -44,28 +61,34 @@ GRADE_RANKS = {Grade.I: 4, Grade.II: 3, Grade.III: 2, Grade.IV: 1}
 class Post(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One item from a source, normalised. `published_at` is the event time."""
 
-    id: str
-    text: str
-    title: str | None = None
-    source: str | None = None
-    url: str | None = None
-    author: str | None = None
-    author_id: str | None = None
-    author_followers: int | None = None
+    id: Id
+    text: Annotated[str, limited(MAX_TEXT_CHARS)]
+    title: Annotated[str, limited(1000)] | None = None
+    source: Name | None = None
+    url: Url | None = None
+    author: Name | None = None
+    author_id: Name | None = None
+    author_followers: Count | None = None
     author_verified: bool | None = None
     published_at: datetime | None = None
     observed_at: datetime | None = None
-    reposts: int | None = None
-    comments: int | None = None
-    likes: int | None = None
-    region: str | None = None
-    repost_of: str | None = None
+    reposts: Count | None = None
+    comments: Count | None = None
+    likes: Count | None = None
+    region: Name | None = None
+    repost_of: Id | None = None
     official: bool = False
-    department: str | None = None
+    department: Name | None = None
 
     @property
     def full_text(self) -> str:
         return f"{self.title}\n{self.text}" if self.title else self.text
+
+
+def checked(post: Post) -> Post:
+    """`post` as a decoder would give it: msgspec.ValidationError names a field over its limit
+    (a Post built in code is not checked; one decoded from bytes always is)."""
+    return msgspec.convert(msgspec.to_builtins(post), Post)
 
 
 class Casualties(msgspec.Struct, frozen=True, kw_only=True):

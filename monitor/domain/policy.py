@@ -19,6 +19,7 @@ Config shape (every key optional; durations are seconds or strings such as "5h",
       answer:           {after: 48h, warnings: [4h, 1h], grades: [III, IV]}
       unacknowledged_after: 30m
       leader_warning: 1h           # warnings this close to a deadline also go to the leader
+      future_skew: 5m              # a post's time is trusted up to its arrival plus this
       heat:
         window: 1h
         cap: II
@@ -167,10 +168,16 @@ class AssignPolicy(msgspec.Struct, frozen=True, kw_only=True):
         return category
 
 
+FUTURE_SKEW_S = 300
+
+
 class IncidentParams(msgspec.Struct, frozen=True, kw_only=True):
     clocks: ClockPolicy = ClockPolicy()
     heat: HeatPolicy = HeatPolicy()
     assign: AssignPolicy = AssignPolicy()
+    # A post's times are trusted up to when the monitor took it in plus this much (sources'
+    # clocks differ a little); config `clocks.future_skew`. See incidents.bound_times.
+    future_skew_s: int = FUTURE_SKEW_S
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "clocks") -> IncidentParams:
@@ -233,6 +240,7 @@ def _number(value: object, path: str, kind: type[int] | type[float]) -> float:
 _RULE_KEYS = {"after", "warnings", "grades", "stopped_by"}
 _TOP_KEYS = {
     "version", "start", "unacknowledged_after", "leader_warning", "heat", "incidents",
+    "future_skew",
     *(r.name for r in DEFAULT_RULES),
 }  # fmt: skip
 
@@ -292,7 +300,8 @@ def _parse_params(data: dict[str, Any], where: str) -> IncidentParams:
     )  # fmt: skip
     heat = _parse_heat(data.get("heat"), f"{where}.heat")
     assign = _parse_assign(data.get("incidents"), f"{where}.incidents")
-    return IncidentParams(clocks=clocks, heat=heat, assign=assign)
+    skew = _duration_or(data, "future_skew", where, FUTURE_SKEW_S)
+    return IncidentParams(clocks=clocks, heat=heat, assign=assign, future_skew_s=skew)
 
 
 def _duration_or(data: Mapping[str, Any], key: str, where: str, default: int) -> int:

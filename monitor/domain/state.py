@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
+from typing import Annotated
 
 import msgspec
 
 from monitor.domain.events import Event, NotificationIntent
-from monitor.domain.model import Grade, Location, Responsible
+from monitor.domain.model import Grade, Id, Location, Name, Responsible, Url, limited
 from monitor.domain.policy import ClockPolicy
 
 
@@ -37,6 +38,11 @@ class Status(StrEnum):
 
 
 _LIVE_STATUSES = frozenset({Status.OPEN, Status.RESPONDING})
+
+
+IncidentId = Annotated[str, limited(80)]  # the store's incident id column
+MAX_NOTE_CHARS = 2000  # a reason or a note
+MAX_SPLIT_POSTS = 300  # post ids one split may name (max_members by default)
 
 
 class ActionKind(StrEnum):
@@ -59,22 +65,23 @@ class Action(
     Evidence by kind: release/follow_up need `url` (and `channel`); press_conference needs `url`
     or `place`; regrade needs `grade` and `reason`; merge needs `target` (the surviving
     incident); split needs `post_ids`. Unknown fields are refused on decode, so a misspelt
-    `ulr` is an error rather than a release without evidence.
+    `ulr` is an error rather than a release without evidence. Every field has a length limit
+    (checked on decode, as Post's are), so an answer cannot outgrow the records it rides in.
     """
 
-    id: str
-    incident_id: str
-    kind: str
-    by: str
+    id: Id
+    incident_id: IncidentId
+    kind: Annotated[str, limited(32)]
+    by: Annotated[str, limited(120)]
     at: datetime
-    url: str | None = None
-    channel: str | None = None
-    place: str | None = None
+    url: Url | None = None
+    channel: Annotated[str, limited(100)] | None = None
+    place: Name | None = None
     grade: Grade | None = None
-    reason: str | None = None
-    target: str | None = None
-    post_ids: tuple[str, ...] = ()
-    note: str | None = None
+    reason: Annotated[str, limited(MAX_NOTE_CHARS)] | None = None
+    target: IncidentId | None = None
+    post_ids: Annotated[tuple[Id, ...], limited(MAX_SPLIT_POSTS)] = ()
+    note: Annotated[str, limited(MAX_NOTE_CHARS)] | None = None
 
 
 class Member(msgspec.Struct, frozen=True, array_like=True):

@@ -27,6 +27,7 @@ STEP_HEADINGS = {
     Step.WARNING: "时限预警",
     Step.BREACH: "超时督办",
     Step.REGRADED: "等级调整",
+    Step.RECORD_REFUSED: "数据处理故障",
     Step.DELIVERY_FAILED: "通知发送失败",
     Step.UNCERTAIN: "通知送达状态不明",
 }
@@ -132,7 +133,9 @@ def render(msg: OutboxMessage, now: datetime) -> Rendered:
         lines.append(f"责任单位：{'、'.join(msg.bodies)}")
     lines.extend(clock_line(c, now) for c in msg.clocks)
     title = f"【{STEP_HEADINGS[msg.step]}】{msg.title}"
-    urgent = msg.grade in (Grade.I, Grade.II) or msg.step in (Step.BREACH, Step.DELIVERY_FAILED)
+    urgent = msg.grade in (Grade.I, Grade.II) or msg.step in (
+        Step.BREACH, Step.DELIVERY_FAILED, Step.RECORD_REFUSED
+    )
     return Rendered(
         title=title, lines=tuple(lines), expected=expected(msg), link=msg.link, urgent=urgent
     )
@@ -142,6 +145,8 @@ def expected(msg: OutboxMessage) -> str:
     """What the reader must do now; a producer's own wording wins."""
     if msg.expected:
         return msg.expected
+    if msg.step is Step.RECORD_REFUSED:
+        return "请通知系统管理员核查死信队列（dlq）中的该条记录；其余数据照常处理"
     due = _focus_clock(msg)
     action = CLOCK_ACTIONS.get(due.name, "处置") if due else "处置并回应"
     by = f"请于{local(due.deadline)}前{action}" if due else f"请尽快{action}"

@@ -102,21 +102,31 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from monitor.config import load_config
     from monitor.metrics import Metrics
     from monitor.runtime.serve import metrics_in_worker
+    from monitor.store import Store
     from monitor.store.maintenance import checkpoint, sqlite_path
+    from streams.bootstrap import bootstrap
     from streams.settings import StreamSettings
     from streams.worker import run_worker
 
     settings = StreamSettings(
-        broker=args.broker, prefix=args.prefix, partitions=args.partitions, store_url=args.db,
-        config_path=args.config, live=args.live, tick_interval=args.tick,
-        tuned=not args.faust_defaults,
+        broker=args.broker, prefix=args.prefix, partitions=args.partitions, live=args.live,
+        tick_interval=args.tick, tuned=not args.faust_defaults,
     )  # fmt: skip
     metrics = Metrics.create()
     on_app = metrics_in_worker(args.port, metrics.registry, host=args.host) if args.port else None
+    store = Store(args.db) if args.db else None
+    pipe = bootstrap(
+        settings, load_config(args.config), store=store, metrics=metrics, on_app=on_app
+    )
     level = os.environ.get("MONITOR_LOGLEVEL", "warning")
-    code = run_worker(settings, metrics, on_app=on_app, loglevel=level)
+    try:
+        code = run_worker(pipe, loglevel=level)
+    finally:
+        if store is not None:
+            store.close()
     path = sqlite_path(args.db) if args.db else None
     if path is not None:
         checkpoint(path)  # a clean stop leaves the file whole without its WAL
@@ -192,10 +202,10 @@ def cmd_post(args: argparse.Namespace) -> int:
     finally:
         store.close()
     from monitor.runtime.producer import send_all
+    from monitor.topics import Topic, topic
 
-    sent = asyncio.run(
-        send_all(rt.broker, f"{rt.prefix}posts.raw", ((pid.encode(), b) for pid, b in bodies))
-    )
+    raw = topic(Topic.RAW, rt.prefix)
+    sent = asyncio.run(send_all(rt.broker, raw, ((pid.encode(), b) for pid, b in bodies)))
     print(f"accepted {sent} posts, rejected {len(errors)}")
     return 1 if errors else 0
 
@@ -237,6 +247,7 @@ def cmd_act(args: argparse.Namespace) -> int:
     from monitor.domain.state import Action
     from monitor.runtime.actions import ActionRefused, submit_action, topic_sender
     from monitor.store import Store
+    from monitor.topics import Topic, topic
 
     directory = data_dir(args.data_dir)
     rt = _running(directory)
@@ -252,7 +263,7 @@ def cmd_act(args: argparse.Namespace) -> int:
         post_ids=tuple(p.strip() for p in (args.posts or "").split(",") if p.strip()),
     )  # fmt: skip
     store = Store(rt.db)
-    send = topic_sender(rt.broker, f"{rt.prefix}actions")
+    send = topic_sender(rt.broker, topic(Topic.ACTIONS, rt.prefix))
     try:
         recorded = asyncio.run(submit_action(store, action, send, now, at_given=bool(args.at)))
     except ActionRefused as exc:

@@ -36,7 +36,8 @@ from monitor.notify.delivery import BadMessage, Notifier
 from monitor.notify.message import clock_views, from_intent
 from monitor.runtime.producer import bootstrap
 from monitor.store import Store
-from streams.records import DeadLetter, encoder
+from monitor.topics import DeadLetter, Topic, excerpt, topic
+from streams.records import encoder
 
 log = logging.getLogger(__name__)
 GROUP = "monitor-notify-bridge"
@@ -115,9 +116,8 @@ class NotifyBridge:
         if self._producer is None or self.dlq_topic is None:
             return
         letter = DeadLetter(
-            topic=self.topic, partition=None, offset=None, reason=reason,
-            raw=raw.decode("utf-8", "replace")[:10_000], at=datetime.now(UTC),
-        )  # fmt: skip
+            source=self.topic, reason=reason, raw=excerpt(raw), at=datetime.now(UTC)
+        )
         await self._producer.send_and_wait(
             self.dlq_topic, encoder.encode(letter), key=self.topic.encode()
         )
@@ -183,7 +183,8 @@ def notify_in_worker(
         async def notify() -> None:
             store = Store(store_db) if store_db else None
             bridge = NotifyBridge(
-                broker, f"{prefix}notifications", notifier, dlq_topic=f"{prefix}dlq",
+                broker, topic(Topic.NOTIFICATIONS, prefix), notifier,
+                dlq_topic=topic(Topic.DLQ, prefix),
                 store=store, link_base=link_base,
             )  # fmt: skip
             try:

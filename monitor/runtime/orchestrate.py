@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from monitor.config import ConfigError, load_config
+from monitor.config import CityConfig, ConfigError, load_config
 from monitor.domain.model import Post
 from monitor.metrics import Metrics
 from monitor.runtime.broker import BundledBroker
@@ -31,6 +31,8 @@ from monitor.runtime.producer import ensure_topics, replay_records, send_all
 from monitor.runtime.serve import metrics_in_worker
 from monitor.runtime.supervise import Supervised
 from monitor.store import Store
+from monitor.topics import DeadLetter, Topic, topic
+from streams.bootstrap import bootstrap
 from streams.records import encoder
 from streams.settings import StreamSettings
 from streams.worker import run_worker
@@ -73,10 +75,7 @@ def run_embedded(args: argparse.Namespace) -> int:
     try:
         asyncio.run(ensure_topics(broker_url, "", args.partitions))
         if broker is not None:
-            # the bundled broker starts empty: rebuild state from the archive
-            records = replay_records(store.archived(), cfg)
-            asyncio.run(send_all(broker_url, "posts.classified", records))
-            _say(f"已从存档重放 {len(records)} 条记录")
+            _replay(store, cfg, broker_url)
         if not args.no_demo:
             _feed_demo(store, broker_url)
         Runtime(
@@ -86,9 +85,8 @@ def run_embedded(args: argparse.Namespace) -> int:
         web = _web(args, directory, broker_url, db)
         _say(f"舆情回应监测已启动：状态页 http://127.0.0.1:{args.port}/  数据目录 {directory}")
         settings = StreamSettings(
-            broker=broker_url, partitions=args.partitions, store_url=db,
-            config_path=args.config, live=True, tick_interval=args.tick,
-        )  # fmt: skip
+            broker=broker_url, partitions=args.partitions, live=True, tick_interval=args.tick
+        )
         metrics = Metrics.create()
         served = (
             metrics_in_worker(args.worker_port, metrics.registry, host=args.host)
@@ -104,7 +102,8 @@ def run_embedded(args: argparse.Namespace) -> int:
             notify(app)
             confirm(app)
 
-        return run_worker(settings, metrics, attach)
+        pipe = bootstrap(settings, cfg, store=store, metrics=metrics, on_app=attach)
+        return run_worker(pipe)
     finally:
         if web is not None:
             web.stop()
@@ -115,13 +114,27 @@ def run_embedded(args: argparse.Namespace) -> int:
             broker.stop()
 
 
+def _replay(store: Store, cfg: CityConfig, broker_url: str) -> None:
+    """The bundled broker starts empty: rebuild state from the archive. A row that cannot be
+    replayed goes to `dlq` with the reason; it never stops the start."""
+    dead: list[DeadLetter] = []
+    records = replay_records(store.archived(), cfg, dead)
+    asyncio.run(send_all(broker_url, topic(Topic.CLASSIFIED), records))
+    if dead:
+        letters = [(b"archive", encoder.encode(d)) for d in dead]
+        asyncio.run(send_all(broker_url, topic(Topic.DLQ), letters))
+        _say(f"警告：存档中有 {len(dead)} 条记录无法重放，已转入死信队列（dlq）")
+    _say(f"已从存档重放 {len(records)} 条记录")
+
+
 def _feed_demo(store: Store, broker_url: str) -> None:
     posts = demo_posts(datetime.now(UTC))
     bodies = [(p.id, encoder.encode(p)) for p in posts]
     # archived once: on later starts the archive (with the first start's times) replays them
     new = store.archive_many([("post", pid, b, None) for pid, b in bodies])
     if new:
-        asyncio.run(send_all(broker_url, "posts.raw", ((pid.encode(), b) for pid, b in bodies)))
+        records = ((pid.encode(), b) for pid, b in bodies)
+        asyncio.run(send_all(broker_url, topic(Topic.RAW), records))
         _say(f"已送入 {new} 条演示帖子")
 
 
@@ -156,7 +169,7 @@ def _auto_confirm(section: dict[str, Any], db: str, broker_url: str) -> Callable
         raise SystemExit(2) from None
     if policy.auto_confirm:
         _say(f"官方账号发布相似度达 {policy.auto_confirm_at} 即自动确认为权威发布")
-    return auto_confirm_in_worker(db, policy, topic_sender(broker_url, "actions"))
+    return auto_confirm_in_worker(db, policy, topic_sender(broker_url, topic(Topic.ACTIONS)))
 
 
 def _notify(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
+import msgspec
 from aiokafka import AIOKafkaProducer
 
 from monitor.config import CityConfig
@@ -15,12 +16,14 @@ from monitor.domain.model import Post
 from monitor.domain.policy import IncidentParams
 from monitor.service import Classifier
 from monitor.store import ArchiveRow
+from monitor.topics import ALL, MAX_RECORD_BYTES, DeadLetter, excerpt, topic
 from streams.records import (
     ActionIn,
     Classified,
     Tick,
     action_request_decoder,
     encoder,
+    input_decoder,
     post_decoder,
 )
 
@@ -46,12 +49,6 @@ async def send_all(broker: str, topic: str, records: Iterable[tuple[bytes | None
     return n
 
 
-TOPICS = (
-    "posts.raw", "posts.classified", "incident.events", "notifications", "incident.state",
-    "actions", "dlq",
-)  # fmt: skip
-
-
 async def ensure_topics(broker: str, prefix: str, partitions: int) -> None:
     """Create the pipeline's topics with `partitions` partitions before anyone writes to them:
     an auto-created topic would get the broker's default count and break co-partitioning."""
@@ -62,7 +59,7 @@ async def ensure_topics(broker: str, prefix: str, partitions: int) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        names = [f"{prefix}{t}" for t in TOPICS]
+        names = [topic(t, prefix) for t in ALL]
         wanted = [NewTopic(n, partitions, 1) for n in names if n not in existing]
         if wanted:
             # another process may have created them first
@@ -84,35 +81,40 @@ async def send_ticks(broker: str, topic: str, partitions: int, watermark: dateti
 
 
 def replay_records(
-    rows: Iterable[ArchiveRow], cfg: CityConfig
+    rows: Iterable[ArchiveRow], cfg: CityConfig, dead: list[DeadLetter] | None = None
 ) -> Sequence[tuple[bytes | None, bytes]]:
     """Archive → posts.classified records, keyed by incident key.
 
     First the incident agent's inputs in the order it saw them (kind "input"): that order made
     the incidents and their ids. Then accepted posts and actions that never reached it (the
-    monitor died first), in the order they were accepted."""
+    monitor died first), in the order they were accepted. Each post carries when it was
+    accepted, so its times are bounded as they were live (streams/processor.py).
+
+    No archived row can stop a start: one that no longer decodes, that the classifier chokes
+    on, or that is over the record limit is left out and described in `dead` (for `dlq`); a
+    row the worker refuses or fails on is dead-lettered there, and the worker goes on."""
     classifier = Classifier.from_config(cfg)
     params = IncidentParams.from_mapping(cfg.clocks)
     home = cfg.jurisdiction.code
     all_rows = list(rows)
-    out: list[tuple[bytes | None, bytes]] = [
-        (r.key.encode() if r.key else None, r.body) for r in all_rows if r.kind == "input"
-    ]
+    refused = dead if dead is not None else []
+    out: list[tuple[bytes | None, bytes]] = []
+    for row in all_rows:
+        if row.kind == "input":
+            body = _input_body(row, refused)
+            if body is not None:
+                out.append((row.key.encode() if row.key else None, body))
     done = {r.id for r in all_rows if r.kind == "input"}
     for row in all_rows:
-        if f"{row.kind}:{row.id}" in done:
+        if f"{row.kind}:{row.id}" in done or row.kind not in ("post", "action"):
             continue
-        if row.kind == "post":
-            post: Post = post_decoder.decode(row.body)
-            cls = classifier.classify(post)
-            if not cls.is_incident:
-                continue
-            key = incident_key(cls, home, params)
-            out.append((key.encode(), encoder.encode(Classified(key=key, post=post, cls=cls))))
-        elif row.kind == "action":
-            req = action_request_decoder.decode(row.body)
-            rec = ActionIn(req.key, req.action, req.recorded_at, req.target_key)
-            out.append((req.key.encode(), encoder.encode(rec)))
+        try:
+            rec = _pending_record(row, classifier, params, home)
+        except Exception as exc:  # any row: no input may stop a start
+            refused.append(_refusal(row, f"archived {row.kind} refused at replay: {exc}"))
+            continue
+        if rec is not None and _fits(row, rec[1], refused):
+            out.append(rec)
     return out
 
 
@@ -162,3 +164,51 @@ class TopicSender:
         if producer is not None:
             with contextlib.suppress(Exception):
                 await producer.stop()
+
+
+def _input_body(row: ArchiveRow, refused: list[DeadLetter]) -> bytes | None:
+    try:
+        rec = input_decoder.decode(row.body)
+    except (msgspec.DecodeError, ValueError) as exc:
+        refused.append(_refusal(row, f"archived input does not decode: {exc}"))
+        return None
+    body = row.body
+    if isinstance(rec, Classified) and rec.accepted_at is None:
+        # archived before posts carried it: the archive's own time is when it was accepted
+        rec = msgspec.structs.replace(rec, accepted_at=_accepted(row))
+        body = encoder.encode(rec)
+    return body if _fits(row, body, refused) else None
+
+
+def _pending_record(
+    row: ArchiveRow, classifier: Classifier, params: IncidentParams, home: str
+) -> tuple[bytes | None, bytes] | None:
+    if row.kind == "post":
+        post: Post = post_decoder.decode(row.body)
+        cls = classifier.classify(post)
+        if not cls.is_incident:
+            return None
+        key = incident_key(cls, home, params)
+        rec = Classified(key=key, post=post, cls=cls, accepted_at=_accepted(row))
+        return key.encode(), encoder.encode(rec)
+    req = action_request_decoder.decode(row.body)
+    action = ActionIn(req.key, req.action, req.recorded_at, req.target_key)
+    return req.key.encode(), encoder.encode(action)
+
+
+def _accepted(row: ArchiveRow) -> datetime:
+    return datetime.fromisoformat(row.accepted_at)
+
+
+def _fits(row: ArchiveRow, body: bytes, refused: list[DeadLetter]) -> bool:
+    if len(body) <= MAX_RECORD_BYTES:
+        return True
+    refused.append(_refusal(row, f"too large: archived {row.kind} of {len(body):,} bytes"))
+    return False
+
+
+def _refusal(row: ArchiveRow, reason: str) -> DeadLetter:
+    return DeadLetter(
+        source="archive", reason=reason, raw=excerpt(row.body), at=datetime.now(UTC),
+        where=f"archive seq {row.seq} ({row.kind} {row.id})",
+    )  # fmt: skip

@@ -1,7 +1,8 @@
-"""Durable store: the archive of every accepted input, the incident read model, the event log,
-the notification outbox and the audit log. SQLAlchemy 2 Core; SQLite by default, PostgreSQL by
-URL. Every write is idempotent by id, so a redelivered record or a replay changes nothing."""
+"""Durable store: the archive of every accepted input, the incident read model, the event log
+and the audit log. SQLAlchemy 2 Core; SQLite by default, PostgreSQL by URL. Every write is
+idempotent by id, so a redelivered record or a replay changes nothing. Notifications have their
+own persisted outbox (monitor/notify/outbox.py), fed from the `notifications` topic."""
 
-from monitor.store.db import ArchiveRow, IncidentRow, OutboxConflict, Store, sqlite_url
+from monitor.store.db import ArchiveRow, IncidentRow, Store, sqlite_url
 
-__all__ = ["ArchiveRow", "IncidentRow", "OutboxConflict", "Store", "sqlite_url"]
+__all__ = ["ArchiveRow", "IncidentRow", "Store", "sqlite_url"]

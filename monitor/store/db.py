@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.domain import clocks
-from monitor.domain.events import Event, NotificationIntent
+from monitor.domain.events import Event
 from monitor.domain.state import IncidentState
 from monitor.store import schema
 
@@ -28,10 +28,6 @@ def sqlite_url(path: Path) -> str:
 
 def iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat()
-
-
-class OutboxConflict(RuntimeError):
-    """One idempotency key arrived with two different contents: a bug upstream, never silent."""
 
 
 @dataclass(frozen=True)
@@ -115,22 +111,6 @@ class Store:
         with self.engine.begin() as conn:
             return _inserted(conn, stmt.returning(schema.events.c.seq), values)
 
-    def add_outbox(self, intents: Iterable[NotificationIntent]) -> int:
-        """Insert intents by key. A key already kept with other content raises OutboxConflict."""
-        values = [
-            {"key": n.key, "incident_id": n.incident_id, "at": iso(n.at),
-             "body": _json.encode(n).decode()}
-            for n in intents
-        ]  # fmt: skip
-        if not values:
-            return 0
-        stmt = self._insert(schema.outbox).on_conflict_do_nothing(index_elements=["key"])
-        with self.engine.begin() as conn:
-            added = _inserted(conn, stmt.returning(schema.outbox.c.seq), values)
-            if added < len(values):
-                _check_same(conn, values)
-            return added
-
     def save_states(self, states: Iterable[IncidentState]) -> None:
         """Upsert the read model; an older revision never overwrites a newer one."""
         newest: dict[str, IncidentState] = {}
@@ -189,11 +169,6 @@ class Store:
         with self.engine.connect() as conn:
             return [json.loads(b) for (b,) in conn.execute(q)]
 
-    def outbox_rows(self) -> list[dict[str, Any]]:
-        q = sa.select(schema.outbox.c.body).order_by(schema.outbox.c.seq)
-        with self.engine.connect() as conn:
-            return [json.loads(b) for (b,) in conn.execute(q)]
-
     def audit_rows(self) -> list[dict[str, Any]]:
         q = sa.select(schema.audit).order_by(schema.audit.c.seq)
         with self.engine.connect() as conn:
@@ -203,16 +178,6 @@ class Store:
 def _inserted(conn: sa.Connection, stmt: Any, values: list[dict[str, Any]]) -> int:
     """Rows actually inserted: ON CONFLICT DO NOTHING returns only those."""
     return len(conn.execute(stmt, values).all())
-
-
-def _check_same(conn: sa.Connection, values: list[dict[str, Any]]) -> None:
-    keys = [v["key"] for v in values]
-    kept = dict(conn.execute(
-        sa.select(schema.outbox.c.key, schema.outbox.c.body).where(schema.outbox.c.key.in_(keys))
-    ).all())  # fmt: skip
-    for v in values:
-        if v["key"] in kept and json.loads(kept[v["key"]]) != json.loads(v["body"]):
-            raise OutboxConflict(f"notification key {v['key']!r} was kept with other content")
 
 
 def _order(s: IncidentState) -> tuple[int, int]:

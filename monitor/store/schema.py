@@ -50,17 +50,6 @@ events = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
 )
 
-outbox = sa.Table(
-    "outbox",
-    metadata,
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-              autoincrement=True),
-    sa.Column("key", sa.String(300), nullable=False, unique=True),
-    sa.Column("incident_id", sa.String(80), nullable=False, index=True),
-    sa.Column("at", sa.String(40), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-)
-
 audit = sa.Table(
     "audit",
     metadata,

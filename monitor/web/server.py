@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 
 from monitor.runtime.datadir import data_dir, default_db_url
 from monitor.store import Store
+from monitor.topics import Topic, topic
 
 log = logging.getLogger(__name__)
 # Seconds uvicorn gives open connections (live dashboards) to finish on shutdown.
@@ -39,7 +40,7 @@ def build(args: argparse.Namespace) -> tuple[FastAPI, Store]:
     store = Store(db)
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)  # RSS and CPU of this process, beside the worker's
-    sender = TopicSender(args.broker, f"{args.prefix}actions") if args.broker else None
+    sender = TopicSender(args.broker, topic(Topic.ACTIONS, args.prefix)) if args.broker else None
     directory = Path(args.data_dir) if args.data_dir else None
     app = create_app(
         store, registry, users=Users.from_env(directory), send=sender,

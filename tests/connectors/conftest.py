@@ -27,6 +27,9 @@ from connectors.checkpoint import CheckpointStore
 from connectors.http import HttpFetcher, make_client
 from connectors.metrics import ConnectorMetrics
 from connectors.sink import MemorySink
+from monitor.testing import FakeClock, metric
+
+__all__ = ["FakeClock", "metric"]
 
 FIXTURES = Path(__file__).with_name("fixtures")
 NOW = datetime(2026, 4, 19, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
@@ -156,27 +159,9 @@ def sink() -> MemorySink:
     return MemorySink()
 
 
-class FakeClock:
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-        self.slept: list[float] = []
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        # Time passes only in the fake clock; the event loop still gets a turn.
-        self.slept.append(seconds)
-        import asyncio
-        from datetime import timedelta
-
-        self.now += timedelta(seconds=seconds)
-        await asyncio.sleep(0)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(NOW)
 
 
 @pytest.fixture
@@ -210,10 +195,6 @@ async def make_runner(
     yield build  # type: ignore[misc]
     for c in clients:
         await c.aclose()
-
-
-def metric(registry: CollectorRegistry, name: str, **labels: str) -> float:
-    return registry.get_sample_value(name, labels) or 0.0
 
 
 def need_program(path: str | None, what: str) -> str:

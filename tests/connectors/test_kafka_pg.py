@@ -15,7 +15,7 @@ from connectors.rss import RssSource
 from connectors.sink import DeadLetter, KafkaSink
 from monitor.domain.model import Post
 from monitor.runtime.broker import BundledBroker
-from tests.conftest import PG_URL, skip_or_fail
+from tests.conftest import postgres_schema
 from tests.connectors.conftest import FIXTURES, Reply
 
 
@@ -117,22 +117,10 @@ async def test_replay_cli_into_the_broker(bootstrap: str, tmp_path) -> None:
 def pg_store() -> Iterator[CheckpointStore]:
     import sqlalchemy as sa
 
-    try:
-        engine = sa.create_engine(PG_URL)
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except Exception as exc:
-        skip_or_fail(f"PostgreSQL unreachable at {PG_URL}: {exc}")
-        raise
-    schema = f"conn_{uuid.uuid4().hex[:10]}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    scoped = sa.create_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
-    yield CheckpointStore(scoped)
-    scoped.dispose()
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'drop schema "{schema}" cascade'))
-    engine.dispose()
+    with postgres_schema("conn") as url:
+        scoped = sa.create_engine(url)
+        yield CheckpointStore(scoped)
+        scoped.dispose()
 
 
 @pytest.mark.postgres

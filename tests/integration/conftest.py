@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import IN_CI, PG_URL, skip_or_fail
+from tests.conftest import IN_CI, PG_URL, postgres_schema, skip_or_fail
 
 __all__ = ["IN_CI", "PG_URL", "skip_or_fail"]  # the session broker is tests/conftest.py's
 
@@ -23,20 +23,5 @@ def prefix() -> str:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh schema on the machine's PostgreSQL, dropped at the end of the session."""
-    try:
-        import sqlalchemy as sa
-        engine = sa.create_engine(PG_URL)
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except Exception as exc:
-        skip_or_fail(f"PostgreSQL unreachable at {PG_URL}: {exc}")
-        raise
-    schema = f"it_{uuid.uuid4().hex[:10]}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'drop schema "{schema}" cascade'))
-        engine.dispose()
+    with postgres_schema("it") as url:
+        yield url

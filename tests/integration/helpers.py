@@ -42,14 +42,17 @@ import asyncio  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import msgspec  # noqa: E402
-from aiokafka import AIOKafkaConsumer  # noqa: E402
+from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
 from monitor.runtime.producer import ensure_topics, send_all, send_ticks  # noqa: E402
+from monitor.testing import wait_for  # noqa: E402
+from monitor.topics import Topic, topic  # noqa: E402
+
+__all__ = ["wait_for"]
 
 PARTITIONS = 4
 
@@ -83,28 +86,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def feed(broker_url: str, prefix: str, posts: Sequence[Post]) -> None:
     enc = msgspec.json.Encoder()
     records = [(p.id.encode(), enc.encode(p)) for p in posts]
-    asyncio.run(send_all(broker_url, f"{prefix}posts.raw", records))
+    asyncio.run(send_all(broker_url, topic(Topic.RAW, prefix), records))
 
 
 def tick(broker_url: str, prefix: str, watermark: datetime) -> None:
-    asyncio.run(send_ticks(broker_url, f"{prefix}posts.classified", PARTITIONS, watermark))
-
-
-def wait_for(
-    cond: Callable[[], bool],
-    timeout: float = 60,
-    what: str = "condition",
-    procs: Sequence[subprocess.Popen[bytes]] = (),
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in procs:
-            if p.poll() is not None:
-                raise AssertionError(f"process {p.args!r} exited with {p.returncode}")
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    asyncio.run(send_ticks(broker_url, topic(Topic.CLASSIFIED, prefix), PARTITIONS, watermark))
 
 
 async def _read_topic(bootstrap: str, topic: str, idle: float) -> list[tuple[bytes | None, bytes]]:
@@ -127,3 +113,71 @@ async def _read_topic(bootstrap: str, topic: str, idle: float) -> list[tuple[byt
 def read_topic(broker_url: str, topic: str, idle: float = 1.5) -> list[dict[str, object]]:
     rows = asyncio.run(_read_topic(broker_url.removeprefix("kafka://"), topic, idle))
     return [msgspec.json.decode(v) for _, v in rows]
+
+
+# --- the embedded run's notifier -------------------------------------------------------------
+
+
+def bridge_caught_up(broker_url: str, prefix: str = "") -> bool:
+    """The notifications → outbox bridge has committed every record on the topic."""
+    from monitor.runtime.notify_bridge import GROUP
+
+    async def check() -> bool:
+        name = topic(Topic.NOTIFICATIONS, prefix)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=broker_url.removeprefix("kafka://"), group_id=GROUP,
+            enable_auto_commit=False,
+        )  # fmt: skip
+        await consumer.start()
+        try:
+            parts = consumer.partitions_for_topic(name) or set()
+            if not parts:
+                await consumer.topics()  # fetch metadata once
+                parts = consumer.partitions_for_topic(name) or set()
+            tps = [TopicPartition(name, p) for p in parts]
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                if (await consumer.committed(tp) or 0) < ends[tp]:
+                    return False
+            return bool(tps)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(check())
+
+
+def outbox_settled(notify_db: Path) -> bool:
+    """No notification row that is due is still unsent (rows held for quiet hours wait on)."""
+    import sqlalchemy as sa
+
+    if not notify_db.exists():
+        return False
+    engine = sa.create_engine(f"sqlite:///{notify_db}")
+    try:
+        with engine.connect() as conn:
+            due = conn.execute(sa.text(
+                "select count(*) from notify_outbox where status in ('pending', 'inflight') "
+                "and next_attempt_at <= :now"
+            ), {"now": datetime.now(UTC).replace(tzinfo=None)}).scalar_one()  # fmt: skip
+    except sa.exc.OperationalError:  # the table is not there yet
+        return False
+    finally:
+        engine.dispose()
+    return int(due) == 0
+
+
+def metrics_value(base: str, name: str, **labels: str) -> float:
+    """A sample from a running process's /metrics (0.0 if absent or the process is away)."""
+    import httpx
+
+    try:
+        text = httpx.get(f"{base}/metrics", timeout=2).text
+    except httpx.TransportError:
+        return 0.0
+    want = [f'{k}="{v}"' for k, v in labels.items()]
+    total = 0.0
+    for line in text.splitlines():
+        head, _, value = line.rpartition(" ")
+        if head.split("{", 1)[0] == name and all(w in head for w in want):
+            total += float(value)
+    return total

@@ -7,12 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from monitor.domain.state import Action
 from monitor.runtime.broker import BundledBroker, free_port
 from monitor.runtime.producer import send_all
 from monitor.store import Store, sqlite_url
+from monitor.topics import DeadLetter, Topic, topic
 from streams.records import ActionRequest, encoder
 from tests.integration.helpers import (
     FIRE,
@@ -42,20 +44,20 @@ def test_bad_records_go_to_dlq_and_the_worker_goes_on(
     # a batch whose second post lacks its classification: that post alone is refused
     bad_batch = b'{"type":"posts","key":"5120:safety","items":[[1],{"type":"post","key":"k"}]}'
     try:
-        asyncio.run(send_all(broker.url, f"{prefix}posts.raw", bad_posts))
-        asyncio.run(send_all(broker.url, f"{prefix}actions",
+        asyncio.run(send_all(broker.url, topic(Topic.RAW, prefix), bad_posts))
+        asyncio.run(send_all(broker.url, topic(Topic.ACTIONS, prefix),
                              [(b"5120:safety", encoder.encode(bad_action)), (b"k", b"[]")]))  # fmt: skip
-        asyncio.run(send_all(broker.url, f"{prefix}posts.classified", [(b"k", bad_batch)]))
+        asyncio.run(send_all(broker.url, topic(Topic.CLASSIFIED, prefix), [(b"k", bad_batch)]))
         feed(broker.url, prefix, [post("ok1", FIRE, 1)])
         wait_for(lambda: len(store.incidents()) == 1, 60, "the good post's incident", [worker])
-        wait_for(lambda: len(read_topic(broker.url, f"{prefix}dlq", idle=0.5)) >= 7, 30, "dlq",
-                 [worker])  # fmt: skip
+        dlq = topic(Topic.DLQ, prefix)
+        wait_for(lambda: len(read_topic(broker.url, dlq, idle=0.5)) >= 7, 30, "dlq", [worker])
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
     finally:
         stop(worker)
-    letters = read_topic(broker.url, f"{prefix}dlq")
-    reasons = [str(d["reason"]) for d in letters]
+    letters = [msgspec.convert(d, DeadLetter) for d in read_topic(broker.url, dlq)]
+    reasons = [d.reason for d in letters]
     assert any(r.startswith("bad post") and "JSON" in r for r in reasons)
     assert any("$.id" in r for r in reasons), "a wrongly typed field is named with its path"
     assert any("time zone" in r for r in reasons), "a naive event time is refused, named"
@@ -63,7 +65,7 @@ def test_bad_records_go_to_dlq_and_the_worker_goes_on(
     assert any(r.startswith("bad action") for r in reasons)
     in_batch = [r for r in reasons if r.startswith("bad input in batch")]
     assert len(in_batch) == 2 and "$.items[1]" in in_batch[1] and "`post`" in in_batch[1]
-    assert all(d["raw"] is not None and d["topic"] for d in letters)
+    assert all(d.raw and d.source in {t.value for t in Topic} for d in letters)
     assert 'monitor_dead_letters_total{reason="bad post",topic=' in metrics
     assert page.status_code == 404  # a worker serves /metrics only; `monitor web` the dashboard
     state = store.incidents()[0].state

@@ -13,6 +13,7 @@ from monitor.runtime.actions import record_action
 from monitor.runtime.broker import BundledBroker
 from monitor.runtime.producer import send_all
 from monitor.store import Store, sqlite_url
+from monitor.topics import Topic, topic
 from streams.records import encoder
 from tests.integration.helpers import (
     BLAST,
@@ -78,8 +79,11 @@ def test_three_concurrent_incidents(broker: BundledBroker, prefix: str, tmp_path
     assert sum(1 for i, k in kinds if k == "opened") == 3
     # III/IV run the 48 h answer clock: nothing breaches for them at 5 h
     assert (school.id, "deadline_breached") not in kinds
-    assert store.outbox_rows(), "opening an incident notifies duty staff"
-    events = read_topic(broker.url, f"{prefix}incident.events")
+    intents = read_topic(broker.url, topic(Topic.NOTIFICATIONS, prefix))
+    assert {(n["incident_id"], n["step"]) for n in intents} >= {(blast.id, "opened")}, (
+        "opening an incident notifies duty staff"
+    )
+    events = read_topic(broker.url, topic(Topic.EVENTS, prefix))
     assert {e["id"] for e in events} == {e["id"] for e in store.events_of()}
     store.close()
 
@@ -103,7 +107,7 @@ def test_a_merge_across_category_families(
         req = record_action(store, merge, T0 + timedelta(minutes=31)).request
         assert req.target_key == dst.key
         asyncio.run(
-            send_all(broker.url, f"{prefix}actions", [(req.key.encode(), encoder.encode(req))])
+            send_all(broker.url, topic(Topic.ACTIONS, prefix), [(req.key.encode(), encoder.encode(req))])
         )
         merged = lambda: (store.incident(dst.id).state.merged_from == (src.id,)  # noqa: E731
                           and store.incident(src.id).state.status == "merged")  # fmt: skip

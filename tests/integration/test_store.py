@@ -1,15 +1,14 @@
-"""The store on SQLite and on the machine's PostgreSQL: idempotent by id, newest revision wins,
-an outbox key never silently changes content."""
+"""The store on SQLite and on the machine's PostgreSQL: idempotent by id, newest revision wins.
+(Notifications have their own outbox, tested in tests/notify.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from monitor.domain import clocks
-from monitor.store import OutboxConflict, Store, sqlite_url
+from monitor.store import Store, sqlite_url
 from tests.integration.helpers import BLAST, FIRE, T0, opened, post
 
 
@@ -45,17 +44,12 @@ def test_read_model_keeps_newest_revision(store: Store) -> None:
     assert [r.id for r in store.incidents()] == [first.id]
 
 
-def test_events_and_outbox_are_idempotent(store: Store) -> None:
+def test_events_are_idempotent(store: Store) -> None:
     out = opened(post("f1", FIRE))
-    assert out.events and out.notifications
+    assert out.events
     assert store.record_events(out.events) == len(out.events)
     assert store.record_events(out.events) == 0
-    assert store.add_outbox(out.notifications) == len(out.notifications)
-    assert store.add_outbox(out.notifications) == 0
-    changed = msgspec.structs.replace(out.notifications[0], message="different text")
-    with pytest.raises(OutboxConflict, match=out.notifications[0].key):
-        store.add_outbox([changed])
-    assert len(store.outbox_rows()) == len(out.notifications)
+    assert [e["id"] for e in store.events_of()] == [e.id for e in out.events]
 
 
 def test_audit_log(store: Store) -> None:

@@ -1,37 +1,24 @@
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 
 from monitor.notify.channels import Channel, make_channel
 from monitor.notify.config import DEFAULT_LADDER, NotifySettings, load_ladder
 from monitor.notify.delivery import DeliveryPolicy, Notifier
 from monitor.notify.outbox import Outbox
+from monitor.testing import START, FakeClock, metric
+from tests.conftest import postgres_schema
 from tests.notify.fakes import DingTalk, Feishu, MailSink, Running, Webhook, WeCom, start_smtp
 
-# 10:00 in Ziyang: outside quiet hours.
-START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
+__all__ = ["START", "FakeClock", "metric"]
 
 
 @pytest.fixture
@@ -95,25 +82,12 @@ def settings(ladder_path: Path) -> NotifySettings:
 
 
 def _postgres_engine() -> Iterator[Engine]:
-    url = os.environ.get("YUQING_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    admin = create_engine(url)
-    schema = f"notify_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {url}: {exc}")
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("notify") as url:
+        engine = create_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -147,8 +121,3 @@ def build_notifier(
     return Notifier(
         settings, outbox, channels, clock, registry or CollectorRegistry(), policy, **kw
     )
-
-
-def metric(registry: CollectorRegistry, name: str, **labels: str) -> float:
-    value = registry.get_sample_value(name, labels)
-    return value or 0.0

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from streams.app import _chunks
+from streams.stages import chunks as _chunks
 from streams.tuning import _Started
 
 
@@ -74,3 +74,53 @@ def test_a_worker_ticks_only_the_partitions_it_holds() -> None:
     app = SimpleNamespace(assignor=SimpleNamespace(assigned_actives=lambda: held))
     assert owned_partitions(app, "p.posts.classified") == {0, 3}  # type: ignore[arg-type]
     assert owned_partitions(app, "p.actions") == set()  # type: ignore[arg-type]
+
+
+# --- the private patches, pinned and checked -------------------------------------------------
+
+
+def test_the_patched_libraries_are_the_pinned_versions() -> None:
+    """streams/tuning.py overrides private methods: an upgrade must be a deliberate change."""
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from streams.tuning import PATCHED
+
+    deps = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    pinned = set(deps["project"]["dependencies"])
+    for dist, want in PATCHED.items():
+        assert version(dist) == want, f"{dist} {version(dist)} installed; tuning.py is for {want}"
+        assert f"{dist}=={want}" in pinned
+
+
+async def test_the_fast_fetch_consumer_waits_briefly_for_an_empty_fetch() -> None:
+    import inspect
+
+    from aiokafka import AIOKafkaConsumer
+
+    from streams.tuning import FETCH_MAX_WAIT_MS, FastFetchApp, QuietMonitor, _FastFetchConsumer
+
+    app = FastFetchApp("tuning-test", broker="kafka://127.0.0.1:9", web_enabled=False)
+    assert isinstance(app.consumer, _FastFetchConsumer)
+    assert isinstance(app.monitor, QuietMonitor)
+    thread = app.consumer._new_consumer_thread()
+    consumer = thread._create_worker_consumer(app.transport)
+    try:
+        assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS
+        # and aiokafka still builds its fetcher from that attribute when it starts
+        assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(
+            AIOKafkaConsumer.start
+        )
+    finally:
+        await consumer.stop()
+
+
+def test_faust_still_hands_messages_over_through_wait_first() -> None:
+    """_FastFetchConsumer.wait_first runs the hand-over inline; it must still be the path."""
+    import inspect
+
+    from faust.transport import consumer
+
+    assert "wait_first(" in inspect.getsource(consumer)
+    assert "suspend_flow.wait()" in inspect.getsource(consumer)

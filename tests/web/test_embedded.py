@@ -10,27 +10,17 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from monitor.runtime.broker import free_port
+from monitor.testing import wait_for
+from tests.integration.helpers import bridge_caught_up, metrics_value, outbox_settled
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-
-def wait(
-    check: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes]
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert proc.poll() is None, f"monitor run exited ({proc.returncode}) waiting for {what}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
 
 
 def start(data: Path, port: int, log: Path, worker_port: int) -> subprocess.Popen[bytes]:
@@ -55,7 +45,7 @@ def test_newcomer_run_answers_and_restart_sends_nothing_twice(tmp_path: Path) ->
     dry = data / "notifications-dry-run.jsonl"
     run = start(data, port, log, worker_port)
     try:
-        wait(lambda: "token=" in log.read_text("utf-8"), 60, "the printed token", run)
+        wait_for(lambda: "token=" in log.read_text("utf-8"), 60, "the printed token", [run])
         token = re.search(r"\?token=([\w-]+)", log.read_text("utf-8")).group(1)  # type: ignore[union-attr]
         headers = {"Authorization": f"Bearer {token}"}
 
@@ -65,8 +55,8 @@ def test_newcomer_run_answers_and_restart_sends_nothing_twice(tmp_path: Path) ->
             except httpx.TransportError:
                 return []
 
-        wait(lambda: len(incidents()) >= 2, 60, "demo incidents in the API", run)
-        wait(lambda: len(sent_keys(dry)) > 0, 60, "dry-run notifications", run)
+        wait_for(lambda: len(incidents()) >= 2, 60, "demo incidents in the API", [run])
+        wait_for(lambda: len(sent_keys(dry)) > 0, 60, "dry-run notifications", [run])
         target = next(r for r in incidents() if r["state"] == "open")
         resp = httpx.post(f"{base}/api/incidents/{target['id']}/actions", headers=headers,
                           json={"id": "ack-embedded", "kind": "acknowledge"}, timeout=10)  # fmt: skip
@@ -76,8 +66,8 @@ def test_newcomer_run_answers_and_restart_sends_nothing_twice(tmp_path: Path) ->
             d = httpx.get(f"{base}/api/incidents/{target['id']}", headers=headers, timeout=2)
             return any(a["id"] == "ack-embedded" for a in d.json()["actions"])
 
-        wait(acknowledged, 30, "the worker applied the answer", run)
-        time.sleep(2)  # let the sender drain what the acknowledgement produced
+        wait_for(acknowledged, 30, "the worker applied the answer", [run])
+        wait_for(lambda: _delivered(data), 30, "the notifier to send what is due", [run])
         before = sent_keys(dry)
     finally:
         run.send_signal(signal.SIGKILL)
@@ -87,12 +77,13 @@ def test_newcomer_run_answers_and_restart_sends_nothing_twice(tmp_path: Path) ->
     try:
         # the archive is replayed and the worker emits the same intents again: they must not
         # be sent again; the answer is kept
-        wait(lambda: "ack-embedded" in json.dumps(
+        wait_for(lambda: "ack-embedded" in json.dumps(
             httpx.get(f"{base}/api/incidents/{target['id']}", headers=headers, timeout=2).json()
-        ) if _up(base) else False, 60, "state rebuilt after restart", again)  # fmt: skip
+        ) if _up(base) else False, 60, "state rebuilt after restart", [again])  # fmt: skip
         # the restarted worker did emit intents again (else this test would prove nothing)
-        wait(lambda: _emitted(worker) > 0, 30, "intents emitted again", again)
-        time.sleep(5)
+        wait_for(lambda: metrics_value(worker, "monitor_notifications_total") > 0, 30,
+                 "intents emitted again", [again])  # fmt: skip
+        wait_for(lambda: _delivered(data), 60, "the notifier to take every intent in", [again])
         after = sent_keys(dry)
     finally:
         again.send_signal(signal.SIGINT)
@@ -102,20 +93,14 @@ def test_newcomer_run_answers_and_restart_sends_nothing_twice(tmp_path: Path) ->
     assert not twice, f"sent twice after restart: {twice}"
 
 
+def _delivered(data: Path) -> bool:
+    """The bridge took every intent on the topic into the outbox, and nothing due is unsent."""
+    broker = json.loads((data / "runtime.json").read_text())["broker"]
+    return bridge_caught_up(broker) and outbox_settled(data / "notify.db")
+
+
 def _up(base: str) -> bool:
     try:
         return httpx.get(f"{base}/metrics", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
-
-
-def _emitted(base: str) -> float:
-    try:
-        text = httpx.get(f"{base}/metrics", timeout=2).text
-    except httpx.TransportError:
-        return 0.0
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("monitor_notifications_total{")
-    )

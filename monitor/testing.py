@@ -1,0 +1,111 @@
+"""Helpers for testing the monitor and code built on it, kept in the package (as bytewax keeps
+its testing.py) so that every test suite uses one copy:
+
+    clock = FakeClock(datetime(2026, 5, 1, tzinfo=UTC)); clock.advance(minutes=5)
+    metric(registry, "monitor_dead_letters_total", topic="posts.raw", reason="bad post")
+    wait_for(lambda: store.incidents(), 30, "an incident", procs=[worker])
+    with pg_schema(url) as schema_url: ...          # a throw-away PostgreSQL schema
+    sent = MemorySender(); pipe = bootstrap(settings, config, send=sent)
+
+Nothing here uses pytest; fixtures that wrap these live in the tests' conftest files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from prometheus_client import CollectorRegistry
+
+from monitor.topics import Topic
+
+START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 10:00 in Ziyang: outside quiet hours
+
+
+class FakeClock:
+    """A clock that moves only when told. `sleep` advances it and yields to the event loop."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
+
+
+def metric(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    """A sample's value; 0.0 when it was never set (a counter not yet incremented)."""
+    return registry.get_sample_value(name, labels) or 0.0
+
+
+def wait_for(
+    cond: Callable[[], object],
+    timeout: float = 60,
+    what: str = "condition",
+    procs: Sequence[subprocess.Popen[Any]] = (),
+    every: float = 0.2,
+) -> None:
+    """Poll `cond` until it is true or `timeout` seconds pass (then AssertionError naming
+    `what`). A process in `procs` that exits meanwhile fails at once: waiting on would only
+    hide its crash."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for p in procs:
+            if p.poll() is not None:
+                raise AssertionError(f"process {p.args!r} exited with {p.returncode}")
+        if cond():
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+@contextlib.contextmanager
+def pg_schema(url: str, prefix: str = "t") -> Iterator[str]:
+    """A fresh schema on the PostgreSQL at `url`, dropped on exit; yields a URL whose
+    connections use it. Raises whatever the connection raises when the server is away."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'create schema "{schema}"'))
+        sep = "&" if "?" in url else "?"
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with contextlib.suppress(sa.exc.OperationalError), engine.begin() as conn:
+            conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
+        engine.dispose()
+
+
+class MemorySender:
+    """A stand-in for the worker's producer: keeps every record the stages send, by topic."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    async def __call__(self, rec: Any) -> None:
+        self.records.append(rec)
+
+    def values(self, topic: Topic | str) -> list[bytes]:
+        name = topic.value if isinstance(topic, Topic) else topic
+        return [r.value for r in self.records if r.topic == name and r.value is not None]
+
+    def decoded(self, topic: Topic | str) -> list[Any]:
+        return [msgspec.json.decode(v) for v in self.values(topic)]
