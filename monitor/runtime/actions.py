@@ -54,6 +54,17 @@ class Recorded:
                 "recorded_at": self.request.recorded_at.isoformat()}  # fmt: skip
 
 
+def _checked(action: Action) -> Action:
+    """The action as a decoder gives it: field types (a grade given as text becomes a Grade)
+    and length limits (a 2 MB reason) are checked before anything is archived, so nothing
+    archived can be too large to replay."""
+    try:
+        return msgspec.convert(msgspec.to_builtins(action), Action)
+    except msgspec.ValidationError as exc:
+        where = str(exc).rpartition("`$.")[2].rstrip("`") or None
+        raise ActionRefused(422, f"invalid action: {exc}", where) from None
+
+
 def _refusal(exc: ActionError) -> ActionRefused:
     # a clash with the record (closed incident, id reused) is a conflict; the rest is bad input
     status = 409 if exc.field in ("id", "incident_id") else 422
@@ -99,8 +110,7 @@ def check(state: IncidentState, action: Action, now: datetime) -> Action:
 
 def record_action(store: Store, action: Action, now: datetime, at_given: bool = True) -> Recorded:
     """Validate, archive and audit (no send). Synchronous: the store is."""
-    # a round trip checks field types (a grade given as text becomes a Grade)
-    action = msgspec.convert(msgspec.to_builtins(action), Action)
+    action = _checked(action)
     row = store.incident(action.incident_id)
     if row is None:
         raise ActionRefused(404, f"unknown incident {action.incident_id!r}", "incident_id")

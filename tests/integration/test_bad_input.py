@@ -38,7 +38,10 @@ def test_bad_records_go_to_dlq_and_the_worker_goes_on(
     worker = start_worker(broker.url, prefix, db, tmp_path / "worker.log", port=port)
     store = Store(db)
     naive = b'{"id": "n1", "text": "' + FIRE.encode() + b'", "published_at": "2026-05-01T08:00:00"}'
-    bad_posts = [(b"x", b"{not json"), (b"y", b'{"id": 5}'), (b"n1", naive)]
+    # aware publication, naive observation: was a TypeError that stopped the incident agent
+    mixed = (b'{"id": "m1", "text": "' + FIRE.encode() + b'", "published_at": '
+             b'"2026-05-01T08:00:00+00:00", "observed_at": "2026-05-01T08:00:00"}')  # fmt: skip
+    bad_posts = [(b"x", b"{not json"), (b"y", b'{"id": 5}'), (b"n1", naive), (b"m1", mixed)]
     ghost = Action(id="a-ghost", incident_id="no-such", kind="acknowledge", by="值班员", at=T0)
     bad_action = ActionRequest(key="5120:safety", action=ghost, recorded_at=T0)
     # a batch whose second post lacks its classification: that post alone is refused
@@ -51,7 +54,7 @@ def test_bad_records_go_to_dlq_and_the_worker_goes_on(
         feed(broker.url, prefix, [post("ok1", FIRE, 1)])
         wait_for(lambda: len(store.incidents()) == 1, 60, "the good post's incident", [worker])
         dlq = topic(Topic.DLQ, prefix)
-        wait_for(lambda: len(read_topic(broker.url, dlq, idle=0.5)) >= 7, 30, "dlq", [worker])
+        wait_for(lambda: len(read_topic(broker.url, dlq, idle=0.5)) >= 8, 30, "dlq", [worker])
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
     finally:
@@ -61,6 +64,7 @@ def test_bad_records_go_to_dlq_and_the_worker_goes_on(
     assert any(r.startswith("bad post") and "JSON" in r for r in reasons)
     assert any("$.id" in r for r in reasons), "a wrongly typed field is named with its path"
     assert any("time zone" in r for r in reasons), "a naive event time is refused, named"
+    assert any("observed_at has no time zone" in r for r in reasons), "and a naive observation"
     assert any("unknown incident 'no-such'" in r for r in reasons)
     assert any(r.startswith("bad action") for r in reasons)
     in_batch = [r for r in reasons if r.startswith("bad input in batch")]

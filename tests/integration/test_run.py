@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -141,3 +141,59 @@ def _acted(store: Store, incident_id: str) -> bool:
 
 def _breaches(store: Store, incident_id: str) -> list[dict[str, object]]:
     return [e for e in store.events_of(incident_id) if e["kind"] == "deadline_breached"]
+
+
+def test_no_archived_input_stops_a_data_directory_from_starting(tmp_path: Path) -> None:
+    """An archive holding what used to stop every start: an action with a 2 MB reason
+    (MessageSizeTooLargeError on replay), a record that no longer decodes, and a split of every
+    member kept after max_members capped the list (IndexError in the incident agent)."""
+    from monitor.config import load_config
+    from monitor.domain.incidents import incident_key, new_incident_id
+    from monitor.domain.policy import IncidentParams
+    from monitor.domain.state import Action
+    from monitor.runtime.datadir import default_db_url
+    from monitor.topics import Topic, topic
+    from streams.records import ActionIn, Classified, encoder
+    from tests.integration.helpers import T0, classifier, post, read_topic
+
+    data = tmp_path / "data"
+    data.mkdir()
+    config = tmp_path / "city.yaml"
+    text = DEFAULT_CONFIG.read_text("utf-8")
+    config.write_text(text.replace("    near_duplicate: 0.75\n",
+                                   "    near_duplicate: 0.75\n    max_members: 2\n"), "utf-8")  # fmt: skip
+    params = IncidentParams.from_mapping(load_config(config).clocks)
+    assert params.assign.max_members == 2
+    store = Store(default_db_url(data))
+    posts = [post(f"b{i}", BLAST, i) for i in range(3)]
+    key = incident_key(classifier().classify(posts[0]), "512000", params)
+    rows = [("input", f"post:{p.id}", encoder.encode(
+        Classified(key, p, classifier().classify(p), accepted_at=T0 + timedelta(minutes=9))
+    ), key) for p in posts]  # fmt: skip
+    incident = new_incident_id(posts[0], key)
+    split = Action(id="sp1", incident_id=incident, kind="split", by="值班员",
+                   at=T0 + timedelta(minutes=30), post_ids=("b0", "b1"))  # fmt: skip
+    rows.append(("input", "action:sp1", encoder.encode(ActionIn(key, split, split.at)), key))
+    huge = (b'{"key":"' + key.encode() + b'","recorded_at":"2026-05-01T09:00:00Z","action":'
+            b'{"id":"big","incident_id":"' + incident.encode() + b'","kind":"close","by":"x",'
+            b'"at":"2026-05-01T09:00:00Z","reason":"' + b"x" * 2_000_000 + b'"}}')  # fmt: skip
+    rows.append(("action", "big", huge, key))
+    rows.append(("input", "post:broken", b'{"type":"post","key":"k"', key))
+    store.archive_many(rows)
+    port = free_port()
+    run = start_run(data, config, port)
+    try:
+        wait_for(lambda: runtime_ready(data), 60, "runtime.json", [run])
+        wait_for(lambda: len(store.incidents()) == 2, 60, "the split applied", [run])
+        broker = json.loads((data / "runtime.json").read_text())["broker"]
+        letters = read_topic(broker, topic(Topic.DLQ))
+        assert run.poll() is None
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(30)
+    where = sorted(str(d["where"]) for d in letters if d["source"] == "archive")
+    assert len(where) == 2 and "action big" in where[0] and "post:broken" in where[1]
+    states = {r.state.id: r.state for r in store.incidents()}
+    assert states[incident].members == () and states[incident].heat.posts == 1
+    store.close()
+
