@@ -75,7 +75,7 @@ class Buckets:
         self.data = data
         self._cache: dict[str, tuple[bytes, Bucket]] = {}
 
-    def keys(self) -> set[str]:
+    def held(self) -> set[str]:
         """Every key with a head here (in the table or only in the cache)."""
         found = {k[len(HEAD) :].decode() for k in list(self.data) if k.startswith(HEAD)}
         return found | set(self._cache)

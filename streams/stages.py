@@ -358,7 +358,7 @@ class IncidentStage:
         wm = self.processor.trusted(tick.watermark, now)
         out: list[Record] = []
         live = 0
-        for key in self.buckets.keys() | self.pending.keys():
+        for key in self.buckets.held() | self.pending.keys():
             bucket = self.current(key)
             if bucket is None or bucket.partition != partition:
                 continue

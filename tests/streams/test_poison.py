@@ -72,7 +72,7 @@ def test_a_split_of_every_kept_member_after_the_cap_applies() -> None:
     s = stage(params)
     posts = [post(f"b{i}", BLAST, i) for i in range(3)]
     s.apply([Inbound(classified(p, params)) for p in posts])
-    [state] = s.buckets.get(s.buckets.keys().pop()).incidents  # type: ignore[union-attr]
+    [state] = s.buckets.get(s.buckets.held().pop()).incidents  # type: ignore[union-attr]
     assert state.post_ids == ("b0", "b1") and state.heat.posts == 3
     split = Action(id="sp1", incident_id=state.id, kind="split", by="值班员",
                    at=T0 + timedelta(minutes=30), post_ids=("b0", "b1"), reason="另一事件")  # fmt: skip
@@ -118,7 +118,7 @@ def test_any_failure_is_dead_lettered_counted_and_told_and_the_batch_goes_on(
 def test_an_action_over_the_state_budget_is_refused() -> None:
     s = stage()
     s.apply([Inbound(classified(post("b1", BLAST)))])
-    [state] = s.buckets.get(s.buckets.keys().pop()).incidents  # type: ignore[union-attr]
+    [state] = s.buckets.get(s.buckets.held().pop()).incidents  # type: ignore[union-attr]
     out: list[Record] = []
     for i in range(60):  # each note ~6 KB as JSON: the budget (256 KiB) is met after ~40
         note = Action(id=f"n{i}", incident_id=state.id, kind="acknowledge", by="值班员",
@@ -192,7 +192,7 @@ def test_a_replayed_input_gets_the_time_it_was_accepted() -> None:
     future = Post(id="f", text=BLAST, source="weibo", published_at=datetime(2027, 1, 1, tzinfo=UTC))
     body = classified(future)
     rows = [ArchiveRow(1, "input", "post:f", "k", body, T0.isoformat())]
-    [(key, value)] = replay_records(rows, cfg)
+    [(_key, value)] = replay_records(rows, cfg)
     assert msgspec.json.decode(value, type=Classified).accepted_at == T0
 
 
