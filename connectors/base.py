@@ -10,6 +10,7 @@ committing the checkpoint only after the sink acknowledged, health and metrics.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from abc import ABC, abstractmethod
@@ -34,7 +35,7 @@ from connectors.http import HttpFetcher
 from connectors.metrics import ConnectorMetrics
 from connectors.official import OfficialAccounts
 from connectors.sink import DeadLetter, Sink, SinkUnavailable
-from monitor.domain.model import Post
+from monitor.domain.model import MAX_ID_CHARS, Post
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -94,7 +95,11 @@ class Source(ABC):
     async def fetch(self, ctx: PollContext) -> Page: ...
 
     def post_id(self, native: str | int) -> str:
-        return f"{self.type}:{native}"
+        ident = f"{self.type}:{native}"
+        if len(ident) <= MAX_ID_CHARS:
+            return ident
+        # a feed's guid may be a long URL; a post id has a length limit (monitor.domain.model)
+        return f"{self.type}:sha1:{hashlib.sha1(str(native).encode()).hexdigest()}"
 
 
 @dataclass

@@ -42,7 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.sink import DeadLetter, SinkUnavailable
-from monitor.domain.model import Post
+from monitor.domain.model import Post, checked
+from monitor.topics import excerpt
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT = 5.0  # s per attempt; aiokafka alone waits 40 s on a broker that is gone
@@ -173,6 +174,7 @@ class MonitorSink:
         endpoint = self._resolve()
         if endpoint is None:
             raise MonitorDown("the monitor is not running: nothing was archived, send again")
+        posts = await self._within_limits(posts)
         bodies = [(p.id, self._encoder.encode(p)) for p in posts]
         await asyncio.to_thread(self._archiver(endpoint.db).archive, bodies)
         # accepted from here on: the archive is replayed when the monitor starts
@@ -200,6 +202,23 @@ class MonitorSink:
         await asyncio.to_thread(self._append_dead, [v for _, v in body])
 
     # --- internals -------------------------------------------------------------------------
+
+    async def _within_limits(self, posts: Sequence[Post]) -> list[Post]:
+        """Posts within every field limit (monitor.domain.model); the others are dead-lettered
+        here, before the archive: archived, they would be refused at every replay."""
+        good: list[Post] = []
+        bad: list[DeadLetter] = []
+        for p in posts:
+            try:
+                good.append(checked(p))
+            except msgspec.ValidationError as exc:
+                bad.append(DeadLetter(
+                    source=p.source or "connector", reason=f"invalid post: {exc}",
+                    raw=excerpt(self._encoder.encode(p)), at=datetime.now(UTC), where=p.id[:200],
+                ))  # fmt: skip
+        if bad:
+            await self.dead_letter(bad)
+        return good
 
     def _resolve(self) -> Endpoint | None:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from connectors.checkpoint import DEFAULT_URL, CheckpointStore
 from monitor.config.loader import ConfigError
 from monitor.topics import Topic
+from monitor.topics import topic as topic_name
 
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 
@@ -126,7 +127,8 @@ def _monitor_sink(directory: str, topic: str, checkpoint_url: str) -> Any:
         rt = Runtime.read(path)
         if rt is None:
             return None
-        return Endpoint(bootstrap(rt.broker), f"{rt.prefix}{topic}", f"{rt.prefix}dlq", rt.db)
+        dlq = topic_name(Topic.DLQ, rt.prefix)
+        return Endpoint(bootstrap(rt.broker), f"{rt.prefix}{topic}", dlq, rt.db)
 
     if resolve() is None:
         print(f"监测尚未运行（{path}）：等它启动后再收帖子", file=sys.stderr)

@@ -221,3 +221,51 @@ def test_dead_letters_kept_in_the_data_dir_while_the_monitor_is_down(
     asyncio.run(sink.dead_letter([dead_letter("rss", "bad item", {"x": 1}, datetime.now(UTC))]))
     lines = (tmp_path / "dlq.jsonl").read_text().splitlines()
     assert len(lines) == 1 and msgspec.json.decode(lines[0])["reason"] == "bad item"
+
+
+def test_a_post_over_a_field_limit_is_dead_lettered_not_archived(
+    parts: tuple[MonitorSink, Where, str],
+) -> None:
+    """Archived, it would be refused at every replay; checked first, it never is."""
+    from monitor.domain.model import MAX_TEXT_CHARS
+
+    sink, where, db = parts
+    live = where.endpoint
+    assert live is not None
+    long = Post(id="rss:long", text="字" * (MAX_TEXT_CHARS + 1), source="feed",
+                published_at=datetime(2026, 11, 1, tzinfo=UTC))  # fmt: skip
+
+    async def go() -> None:
+        await sink.start()
+        await sink.send([POSTS[0], long])
+        await sink.stop()
+
+    asyncio.run(go())
+    assert archived(db) == [POSTS[0].id]
+    [dead] = [msgspec.json.decode(v) for v in _values(live.bootstrap, live.dlq_topic)]
+    assert dead["where"] == "rss:long" and "$.text" in dead["reason"]
+
+
+def _values(bootstrap: str, topic: str) -> list[bytes]:
+    async def read() -> list[bytes]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                    auto_offset_reset="earliest")  # fmt: skip
+        await consumer.start()
+        try:
+            batch = await consumer.getmany(timeout_ms=2000)
+            return [m.value for ms in batch.values() for m in ms if m.value]
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def test_a_long_native_id_becomes_a_digest() -> None:
+    from connectors.rss import RssSource
+    from monitor.domain.model import MAX_ID_CHARS
+
+    source = RssSource(name="feed", url="http://127.0.0.1:9/feed.xml")
+    assert source.post_id("abc") == "rss:abc"
+    long = source.post_id("https://example.invalid/" + "x" * 400)
+    assert len(long) <= MAX_ID_CHARS and long.startswith("rss:sha1:")
+    assert long == source.post_id("https://example.invalid/" + "x" * 400)

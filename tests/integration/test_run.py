@@ -53,11 +53,13 @@ def monitor(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start_run(data: Path, config: Path, port: int) -> subprocess.Popen[bytes]:
+def start_run(
+    data: Path, config: Path, port: int, worker_port: int | None = None
+) -> subprocess.Popen[bytes]:
     log = open(data.parent / "run.log", "ab")  # noqa: SIM115  (kept open for the child)
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", "run", "--data-dir", str(data), "--config", str(config),
-         "--port", str(port), "--worker-port", str(free_port()), "--no-demo", "--tick", "0.5"],
+         "--port", str(port), "--worker-port", str(worker_port or free_port()), "--no-demo", "--tick", "0.5"],
         stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
     )  # fmt: skip
 
@@ -69,9 +71,9 @@ def runtime_ready(data: Path) -> bool:
 def test_restart_after_sigkill_keeps_state_and_fires_missed_deadline_once(tmp_path: Path) -> None:
     data = tmp_path / "data"
     config = short_config(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    run = start_run(data, config, port)
+    port, worker_port = free_port(), free_port()
+    worker = f"http://127.0.0.1:{worker_port}"  # the worker's /metrics
+    run = start_run(data, config, port, worker_port)
     try:
         wait_for(lambda: runtime_ready(data), 30, "runtime.json", [run])
         now = datetime.now(UTC).isoformat()
@@ -102,13 +104,13 @@ def test_restart_after_sigkill_keeps_state_and_fires_missed_deadline_once(tmp_pa
     assert not _breaches(store, blast.id), "the deadline passed before the kill"
     deadline = next(c.deadline for c in blast.clocks if c.rule == "release")
     wait_for(lambda: datetime.now(UTC) > deadline, 60, "the deadline to pass while down")
-    run = start_run(data, config, port)
+    run = start_run(data, config, port, worker_port)
     try:
         wait_for(lambda: runtime_ready(data), 30, "runtime.json after restart", [run])
         wait_for(lambda: len(_breaches(store, blast.id)) >= 1, 40, "breach at restart", [run])
         # more ticks after the breach: it must not fire again
-        ticks = metrics_value(base, "monitor_inputs_total", kind="tick")
-        wait_for(lambda: metrics_value(base, "monitor_inputs_total", kind="tick") >= ticks + 8,
+        ticks = metrics_value(worker, "monitor_inputs_total", kind="tick")
+        wait_for(lambda: metrics_value(worker, "monitor_inputs_total", kind="tick") >= ticks + 8,
                  30, "eight more ticks", [run])  # fmt: skip
         assert len(_breaches(store, blast.id)) == 1
         wait_for(lambda: outbox_settled(data / "notify.db"), 30, "notifications sent", [run])
