@@ -28,6 +28,7 @@ from benchmarks.pipeline import PLACES, TEMPLATES, bench_posts
 from monitor.domain.model import Post
 from monitor.runtime.broker import BundledBroker
 from monitor.runtime.producer import bootstrap, ensure_topics
+from monitor.topics import Topic, topic
 
 PARTITIONS = 4
 enc = msgspec.json.Encoder()
@@ -104,11 +105,12 @@ def main() -> int:
         try:
             time.sleep(9)  # group join (Tansu answers at the 6 s rebalance timeout)
             sent = asyncio.run(
-                load(broker.url, f"{prefix}posts.raw", args.rate, args.seconds, args.probes_per_s)
+                load(broker.url, topic(Topic.RAW, prefix), args.rate, args.seconds,
+                     args.probes_per_s)
             )
             time.sleep(3)
-            events = asyncio.run(stamps(broker.url, f"{prefix}incident.events"))
-            notes = asyncio.run(stamps(broker.url, f"{prefix}notifications"))
+            events = asyncio.run(stamps(broker.url, topic(Topic.EVENTS, prefix)))
+            notes = asyncio.run(stamps(broker.url, topic(Topic.NOTIFICATIONS, prefix)))
         finally:
             worker.terminate()
             worker.wait(30)

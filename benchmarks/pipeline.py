@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer
 from monitor.domain.model import Post
 from monitor.runtime.broker import BundledBroker
 from monitor.runtime.producer import ensure_topics, send_all
+from monitor.topics import Topic, topic
 
 PARTITIONS = 4
 
@@ -208,17 +209,18 @@ def end_to_end(broker: BundledBroker, n: int, noise: float = 0.0) -> dict[str, f
     incident_posts = sum(1 for p in posts if not p.text.startswith(tuple(NOISE)))
     enc = msgspec.json.Encoder()
     records = [(p.id.encode(), enc.encode(p)) for p in posts]
-    asyncio.run(send_all(broker.url, f"{prefix}posts.raw", records))
+    asyncio.run(send_all(broker.url, topic(Topic.RAW, prefix), records))
     child = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.pipeline", "--child", "pipeline", broker.url, prefix],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         assigned = asyncio.run(
-            _timestamps(broker.bootstrap, f"{prefix}incident.events", incident_posts, b'"assigned"')
+            _timestamps(broker.bootstrap, topic(Topic.EVENTS, prefix), incident_posts,
+                        b'"assigned"')
         )
         classified = asyncio.run(
-            _timestamps(broker.bootstrap, f"{prefix}posts.classified", 1, None)
+            _timestamps(broker.bootstrap, topic(Topic.CLASSIFIED, prefix), 1, None)
         )
     finally:
         child.terminate()

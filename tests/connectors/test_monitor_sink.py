@@ -22,6 +22,7 @@ from monitor.domain.model import Post
 from monitor.runtime.broker import BundledBroker, free_port
 from monitor.runtime.producer import ensure_topics
 from monitor.store import Store, sqlite_url
+from monitor.topics import Topic, topic
 
 pytestmark = pytest.mark.broker
 
@@ -69,7 +70,7 @@ def parts(tmp_path: Path, broker: BundledBroker) -> Iterator[tuple[MonitorSink, 
 
     sink = MonitorSink(where, open_archive, Unsent(create_engine(sqlite_url(tmp_path / "cp.db"))),
                        dead_letter_file=tmp_path / "dlq.jsonl", send_timeout=3)  # fmt: skip
-    live = Endpoint(broker.bootstrap, f"{prefix}posts.raw", f"{prefix}dlq", db)
+    live = Endpoint(broker.bootstrap, topic(Topic.RAW, prefix), topic(Topic.DLQ, prefix), db)
     where.endpoint = live
     yield sink, where, db
     for a in archives.values():

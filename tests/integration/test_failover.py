@@ -13,6 +13,7 @@ import pytest
 from benchmarks.pipeline import bench_posts
 from monitor.runtime.broker import BundledBroker
 from monitor.store import Store, sqlite_url
+from monitor.topics import Topic, topic
 from tests.integration.helpers import feed, read_topic, start_worker, stop, tick, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -44,7 +45,7 @@ def test_two_workers_one_killed_mid_stream(
         seen.update(m.post_id for m in r.state.members)
     assert set(seen) == {p.id for p in posts}, "every accepted post is in an incident"
     assert max(seen.values()) == 1, "and in exactly one"
-    notes = read_topic(broker.url, f"{prefix}notifications")
+    notes = read_topic(broker.url, topic(Topic.NOTIFICATIONS, prefix))
     content: dict[str, set[bytes]] = defaultdict(set)
     for n in notes:
         content[str(n["key"])].add(msgspec.json.encode(n))

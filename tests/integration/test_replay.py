@@ -14,6 +14,7 @@ from monitor.domain.state import Action
 from monitor.runtime.broker import BundledBroker
 from monitor.runtime.producer import replay_records, send_all
 from monitor.store import Store, sqlite_url
+from monitor.topics import Topic, topic
 from streams.records import ActionRequest, encoder
 from tests.integration.helpers import (
     T0,
@@ -52,14 +53,14 @@ def live_run(broker: BundledBroker, prefix: str, tmp: Path) -> tuple[Store, list
             channel="政府网站",
         )  # fmt: skip
         req = ActionRequest(key=blast.key, action=release, recorded_at=T0 + timedelta(hours=4, minutes=20))
-        asyncio.run(send_all(broker.url, f"{prefix}actions", [(blast.key.encode(), encoder.encode(req))]))
+        asyncio.run(send_all(broker.url, topic(Topic.ACTIONS, prefix), [(blast.key.encode(), encoder.encode(req))]))
         wait_for(lambda: _has(store, "action_recorded"), 60, "release recorded", [worker])
         tick(broker.url, prefix, T0 + timedelta(hours=21))
         wait_for(lambda: _has(store, "deadline_warning", "press_conference"), 60, "21 h tick (press conference T-4h warning)", [worker])
         wait_for(lambda: len(list(store.archived())) >= 7, 30, "inputs archived", [worker])
     finally:
         stop(worker)
-    return store, read_topic(broker.url, f"{prefix}incident.events")
+    return store, read_topic(broker.url, topic(Topic.EVENTS, prefix))
 
 
 def _has(store: Store, kind: str, rule: str | None = None) -> bool:
@@ -75,14 +76,14 @@ def replay(broker: BundledBroker, prefix: str, tmp: Path, store: Store) -> list[
     target = Store(db)
     try:
         records = replay_records(store.archived(), load_config())
-        asyncio.run(send_all(broker.url, f"{prefix}posts.classified", records))
+        asyncio.run(send_all(broker.url, topic(Topic.CLASSIFIED, prefix), records))
         tick(broker.url, prefix, T0 + timedelta(hours=21))
         wait_for(lambda: _has(target, "deadline_warning", "press_conference"), 60, "replayed",
                  [worker])  # fmt: skip
     finally:
         stop(worker)
         target.close()
-    return read_topic(broker.url, f"{prefix}incident.events")
+    return read_topic(broker.url, topic(Topic.EVENTS, prefix))
 
 
 def test_release_at_4h10_and_replays_are_identical(

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.runtime.actions import topic_sender
 from monitor.runtime.producer import bootstrap, ensure_topics
+from monitor.topics import Topic, topic
 from monitor.web.auth import Users
 from monitor.web.status import create_app
 from streams.records import action_request_decoder
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.broker
 async def test_answer_reaches_the_actions_topic(broker: Any, world: World, users: Users) -> None:
     prefix = f"a{uuid.uuid4().hex[:8]}"
     await ensure_topics(broker.url, prefix, 2)
-    send = topic_sender(broker.url, f"{prefix}actions")
+    send = topic_sender(broker.url, topic(Topic.ACTIONS, prefix))
     app = create_app(world.store, CollectorRegistry(), users=users, send=send)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as c:
         body = {"id": "ack-topic", "kind": "acknowledge"}
@@ -31,7 +32,7 @@ async def test_answer_reaches_the_actions_topic(broker: Any, world: World, users
                             headers=auth("duty"))  # fmt: skip
     assert resp.status_code == 200, resp.text
     consumer = AIOKafkaConsumer(
-        f"{prefix}actions", bootstrap_servers=bootstrap(broker.url),
+        topic(Topic.ACTIONS, prefix), bootstrap_servers=bootstrap(broker.url),
         auto_offset_reset="earliest", group_id=f"check-{prefix}",
     )  # fmt: skip
     await consumer.start()

@@ -20,6 +20,7 @@ from monitor.notify.bootstrap import create_notifier
 from monitor.notify.delivery import Notifier
 from monitor.runtime.notify_bridge import NotifyBridge, dry_run_channels
 from monitor.runtime.producer import bootstrap, ensure_topics, send_all
+from monitor.topics import Topic, topic
 from streams.records import encoder
 from tests.web.conftest import BLAST, open_incident
 
@@ -43,7 +44,7 @@ class Side:
         dry_run_channels(self.notifier, sent)
         self.notifier.recover()
         self.bridge = NotifyBridge(
-            url, f"{prefix}notifications", self.notifier, dlq_topic=f"{prefix}dlq",
+            url, topic(Topic.NOTIFICATIONS, prefix), self.notifier, dlq_topic=topic(Topic.DLQ, prefix),
             link_base="http://127.0.0.1:8600",
         )  # fmt: skip
         self.stop = asyncio.Event()
@@ -89,9 +90,9 @@ async def test_each_record_reaches_the_outbox_and_channel_once(broker: Any, tmp_
     blast, ev = open_incident("p1", BLAST, now - timedelta(minutes=5))
     first = intents_for(blast, ev)
     assert first
-    topic = f"{prefix}notifications"
+    name = topic(Topic.NOTIFICATIONS, prefix)
     records = [(n.incident_id.encode(), encoder.encode(n)) for n in first]
-    await send_all(url, topic, [*records, (b"x", b"{not json"), *records])  # a redelivery too
+    await send_all(url, name, [*records, (b"x", b"{not json"), *records])  # a redelivery too
 
     side = Side(url, prefix, db, sent)
     keys = {n.key for n in first}
@@ -110,7 +111,7 @@ async def test_each_record_reaches_the_outbox_and_channel_once(broker: Any, tmp_
     other, ev2 = open_incident("p2", BLAST, now - timedelta(minutes=3))
     second = intents_for(other, ev2)
     again = Side(url, prefix, db, sent)
-    await send_all(url, topic, [(n.incident_id.encode(), encoder.encode(n)) for n in second])
+    await send_all(url, name, [(n.incident_id.encode(), encoder.encode(n)) for n in second])
     want = keys | {n.key for n in second}
     await wait_until(lambda: {r.message_key for r in again.notifier.outbox.all()} == want, "new")
     await again.notifier.run_once()
@@ -121,6 +122,6 @@ async def test_each_record_reaches_the_outbox_and_channel_once(broker: Any, tmp_
     assert sorted(keys_sent) == sorted(r.key for r in rows)  # each delivery exactly once
     assert again.bad_inputs() == 0  # the bad record was committed by the first run
 
-    [letter] = await dlq_records(url, f"{prefix}dlq")
+    [letter] = await dlq_records(url, topic(Topic.DLQ, prefix))
     assert "not a valid notification intent" in letter["reason"]
     assert letter["raw"] == "{not json"

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from monitor.domain.outbox import intents_for
 from monitor.notify.bootstrap import create_notifier
 from monitor.runtime.producer import ensure_topics, send_all
+from monitor.topics import Topic, topic
 from streams.records import encoder
 from tests.web.conftest import BLAST, open_incident
 
@@ -31,7 +32,7 @@ async def test_notify_run_with_broker_drains_the_topic(broker: Any, tmp_path: Pa
     intents = intents_for(blast, events)
     assert intents
     records = [(n.incident_id.encode(), encoder.encode(n)) for n in intents]
-    await send_all(broker.url, f"{prefix}notifications", records)
+    await send_all(broker.url, topic(Topic.NOTIFICATIONS, prefix), records)
 
     db = f"sqlite:///{tmp_path / 'notify.db'}"
     proc = subprocess.Popen(
