@@ -405,7 +405,16 @@ def _member(post: Post, cls: Classification, t: datetime, params: IncidentParams
     return Member(post.id, t, reach, media, cls.grade, post.repost_of)
 
 
-def _assigned(state: IncidentState, post: Post, t: datetime, reason: str, score: float) -> Event:
+_FACTS = ("deaths", "missing", "injured", "trapped", "loss_yuan")
+
+
+def _assigned(
+    state: IncidentState, post: Post, cls: Classification, t: datetime, reason: str, score: float
+) -> Event:
+    # the post's own facts, so a reader can show the incident's casualties and place without
+    # classifying its posts again
+    c = cls.casualties
+    facts = {f: getattr(c, f) for f in _FACTS if getattr(c, f) is not None}
     return Event(
         id=f"{state.id}:assigned:{post.id}",
         kind=EventKind.ASSIGNED,
@@ -414,6 +423,7 @@ def _assigned(state: IncidentState, post: Post, t: datetime, reason: str, score:
         data={
             "post_id": post.id, "source": post.source, "url": post.url, "reason": reason,
             "score": score, "posts": state.heat.posts, "reach": state.heat.reach,
+            "casualties": facts, "town": cls.location.town,
         },
     )  # fmt: skip
 
@@ -461,7 +471,7 @@ def open_incident(
             "first_seen": t.isoformat(),
         },
     )  # fmt: skip
-    events = (opened, _assigned(state, post, t, decision.reason, 1.0))
+    events = (opened, _assigned(state, post, cls, t, decision.reason, 1.0))
     first = Outcome(state=state, events=events, notifications=intents_for(state, events))
     return first.then(clocks.evaluate(state, seen))
 
@@ -516,7 +526,8 @@ def add_post(
         # an older post arrived late: the event was public earlier, so the clocks start earlier
         state = clocks.refresh(state)
     reason, score = (decision.reason, decision.score) if decision else ("joined", 0.0)
-    out = caught_up.then(Outcome(state=state, events=(_assigned(state, post, t, reason, score),)))
+    assigned = _assigned(state, post, cls, t, reason, score)
+    out = caught_up.then(Outcome(state=state, events=(assigned,)))
     out = out.then(_refine_place(out.state, cls, router, t))
     sources = _sources_after(out.state, cls, heat, params)
     if router is None and sources.fact != out.state.grades.fact:

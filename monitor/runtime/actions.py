@@ -108,8 +108,11 @@ def check(state: IncidentState, action: Action, now: datetime) -> Action:
     return action
 
 
-def record_action(store: Store, action: Action, now: datetime, at_given: bool = True) -> Recorded:
-    """Validate, archive and audit (no send). Synchronous: the store is."""
+def record_action(
+    store: Store, action: Action, now: datetime, at_given: bool = True, source: str | None = None
+) -> Recorded:
+    """Validate, archive and audit (no send). Synchronous: the store is. `source`: where the
+    answer came from (the client's address, or "cli"), kept in the audit row."""
     action = _checked(action)
     row = store.incident(action.incident_id)
     if row is None:
@@ -130,7 +133,9 @@ def record_action(store: Store, action: Action, now: datetime, at_given: bool = 
         return _again(kept, action, at_given)
     detail = {"id": action.id, "url": action.url, "at": action.at.isoformat(),
               "channel": action.channel, "place": action.place, "reason": action.reason,
-              "grade": action.grade.value if action.grade else None}  # fmt: skip
+              "grade": action.grade.value if action.grade else None,
+              "target": action.target, "post_ids": list(action.post_ids),
+              "source": source}  # fmt: skip
     store.audit(action.by, f"act:{action.kind}", action.incident_id, detail, now=now)
     return Recorded(req, duplicate=False)
 
@@ -153,9 +158,10 @@ def _merge_target_key(store: Store, key: str, action: Action) -> str | None:
 
 
 async def submit_action(
-    store: Store, action: Action, send: Send, now: datetime, at_given: bool = True
+    store: Store, action: Action, send: Send, now: datetime, at_given: bool = True,
+    source: str | None = None,
 ) -> Recorded:
-    recorded = await asyncio.to_thread(record_action, store, action, now, at_given)
+    recorded = await asyncio.to_thread(record_action, store, action, now, at_given, source)
     await send(recorded.request.key, encoder.encode(recorded.request))
     return recorded
 

@@ -265,7 +265,9 @@ def cmd_act(args: argparse.Namespace) -> int:
     store = Store(rt.db)
     send = topic_sender(rt.broker, topic(Topic.ACTIONS, rt.prefix))
     try:
-        recorded = asyncio.run(submit_action(store, action, send, now, at_given=bool(args.at)))
+        recorded = asyncio.run(
+            submit_action(store, action, send, now, at_given=bool(args.at), source="cli")
+        )
     except ActionRefused as exc:
         hint = "; see `monitor incidents`" if exc.status == 404 else ""
         print(f"error: {exc}{hint}", file=sys.stderr)

@@ -82,7 +82,7 @@ def run_embedded(args: argparse.Namespace) -> int:
             broker=broker_url, prefix="", partitions=args.partitions, db=db,
             web_port=args.port, pid=os.getpid(), worker_port=args.worker_port or None,
         ).write(directory)  # fmt: skip
-        web = _web(args, directory, broker_url, db)
+        web = _web(args, directory, broker_url, store)
         _say(f"舆情回应监测已启动：状态页 http://127.0.0.1:{args.port}/  数据目录 {directory}")
         settings = StreamSettings(
             broker=broker_url, partitions=args.partitions, live=True, tick_interval=args.tick
@@ -138,18 +138,28 @@ def _feed_demo(store: Store, broker_url: str) -> None:
         _say(f"已送入 {new} 条演示帖子")
 
 
-def _web(args: argparse.Namespace, directory: Path, broker_url: str, db: str) -> Supervised:
-    """`monitor web` as a supervised child, with a local admin token made once for a
-    newcomer."""
-    from monitor.web.auth import ensure_local_admin, local_admin_token
+def _web(args: argparse.Namespace, directory: Path, broker_url: str, store: Store) -> Supervised:
+    """`monitor web` as a supervised child. A newcomer gets a local admin, its token printed
+    once (the store keeps only its hash)."""
+    from monitor.web.auth import LOCAL_ADMIN, UsersError, ensure_local_admin, import_legacy_users
 
-    created = ensure_local_admin(directory)
-    token = created or local_admin_token(directory)
+    now = datetime.now(UTC)
+    try:
+        imported = import_legacy_users(store, directory, now)
+    except UsersError as exc:
+        _say(f"错误：{exc}")
+        raise SystemExit(2) from None
+    if imported:
+        _say(f"已将 users.yaml 的 {imported} 个用户导入数据库（只存令牌的哈希），并删除了该文件")
+    token = ensure_local_admin(store, now)
+    url = f"http://127.0.0.1:{args.port}/"
     if token:
-        _say(f"值班台：http://127.0.0.1:{args.port}/?token={token}"
-             f"（本机管理员令牌，保存在 {directory / 'users.yaml'}）")  # fmt: skip
+        _say(f"值班台：{url}?token={token}（本机管理员令牌，只显示这一次，请妥善保存）")
+    else:
+        _say(f"值班台：{url}（令牌只在创建时显示；遗失可运行 monitor users rotate "
+             f"{LOCAL_ADMIN} --data-dir {directory}）")  # fmt: skip
     argv = [
-        sys.executable, "-m", "monitor", "web", "--data-dir", str(directory), "--db", db,
+        sys.executable, "-m", "monitor", "web", "--data-dir", str(directory), "--db", store.url,
         "--broker", broker_url, "--port", str(args.port), "--host", args.host,
     ]  # fmt: skip
     if args.config:

@@ -99,6 +99,17 @@ class Store:
             for r in conn.execute(q.order_by(schema.archive.c.seq)):
                 yield ArchiveRow(r.seq, r.kind, r.id, r.key, r.body.encode(), r.accepted_at)
 
+    def archived_bodies(self, kind: str, ids: Sequence[str]) -> dict[str, bytes]:
+        """The archived bodies of these ids (one kind), by id; ids never archived are absent."""
+        t = schema.archive
+        found: dict[str, bytes] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                chunk = ids[i : i + 500]
+                q = sa.select(t.c.id, t.c.body).where(t.c.kind == kind, t.c.id.in_(chunk))
+                found.update((r.id, r.body.encode()) for r in conn.execute(q))
+        return found
+
     def record_events(self, evs: Iterable[Event]) -> int:
         values = [
             {"id": e.id, "incident_id": e.incident_id, "kind": e.kind.value, "at": iso(e.at),
@@ -168,6 +179,34 @@ class Store:
             q = q.where(schema.events.c.incident_id == incident_id)
         with self.engine.connect() as conn:
             return [json.loads(b) for (b,) in conn.execute(q)]
+
+    def events_after(
+        self, seq: int, limit: int = 1000, skip_kinds: Sequence[str] = ()
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """(seq, event) newer than `seq`, oldest first: what a live dashboard has not seen."""
+        t = schema.events
+        q = sa.select(t.c.seq, t.c.body).where(t.c.seq > seq)
+        if skip_kinds:
+            q = q.where(t.c.kind.not_in(skip_kinds))
+        with self.engine.connect() as conn:
+            return [(n, json.loads(b)) for n, b in conn.execute(q.order_by(t.c.seq).limit(limit))]
+
+    def last_event_seq(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(schema.events.c.seq))).scalar() or 0)
+
+    def incident_versions(self) -> dict[str, tuple[int, int]]:
+        """id → (rev, fired) of every incident: a cheap way to see which states changed."""
+        t = schema.incidents
+        q = sa.select(t.c.id, t.c.rev, t.c.fired)
+        with self.engine.connect() as conn:
+            return {r.id: (r.rev, r.fired) for r in conn.execute(q)}
+
+    def audit_of(self, incident_id: str) -> list[dict[str, Any]]:
+        t = schema.audit
+        q = sa.select(t).where(t.c.incident_id == incident_id).order_by(t.c.seq)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     def audit_rows(self) -> list[dict[str, Any]]:
         q = sa.select(schema.audit).order_by(schema.audit.c.seq)

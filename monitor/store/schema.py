@@ -58,6 +58,28 @@ audit = sa.Table(
     sa.Column("at", sa.String(40), nullable=False),
     sa.Column("who", sa.String(120), nullable=False),
     sa.Column("what", sa.String(60), nullable=False),
-    sa.Column("incident_id", sa.String(80)),
+    sa.Column("incident_id", sa.String(80), index=True),
     sa.Column("detail", sa.Text, nullable=False, default="{}"),
+)
+
+# Dashboard and API users (monitor/store/users.py): the token's SHA-256, never the token.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(120), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("body", sa.String(120)),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("rotated_at", sa.String(40)),
+)
+
+# An incident duty staff shared with a body that is not responsible for it (read access).
+shares = sa.Table(
+    "shares",
+    metadata,
+    sa.Column("incident_id", sa.String(80), primary_key=True),
+    sa.Column("body", sa.String(120), primary_key=True, index=True),
+    sa.Column("by", sa.String(120), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
 )

@@ -17,12 +17,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -30,10 +31,17 @@ from monitor.domain.evidence import Candidate, EvidencePolicy, confirm
 from monitor.domain.model import Grade
 from monitor.domain.state import Action, IncidentState
 from monitor.runtime.actions import ActionRefused, Send, submit_action
-from monitor.runtime.views import incident_summary
+from monitor.runtime.views import by_urgency, incident_summary, totals
 from monitor.store import Store
-from monitor.web.auth import Role, User, Users
+from monitor.store.users import Shares
+from monitor.web import posts
+from monitor.web.auth import ROLE_LABELS, User, Users
 from monitor.web.evidence import candidates
+from monitor.web.live import Feed, stream
+from monitor.web.messages import in_chinese
+from monitor.web.meta import Meta
+from monitor.web.posts import MAX_PAGE
+from monitor.web.timeline import KIND_LABELS, timeline
 
 Clock = Callable[[], datetime]
 Refused = Callable[[Scope, int, str], None]
@@ -79,7 +87,7 @@ def install_error_handlers(app: FastAPI, registry: CollectorRegistry) -> Refused
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        message = "请求无效 / invalid request: " + "; ".join(problems)
+        message = "请求无效：" + "; ".join(problems)
         count(request.scope, 422, message)
         return JSONResponse(_error_body(message, detail=problems), 422)
 
@@ -112,6 +120,9 @@ _HTTP_MESSAGES = {
 Kind = Literal[
     "acknowledge", "release", "press_conference", "follow_up", "close", "regrade", "merge", "split"
 ]
+# Until monitor.domain.permissions lands (issue 10): the kinds only duty staff may record.
+DUTY_ONLY = frozenset({"close", "regrade", "merge", "split"})
+TEXT_MAX = 2000  # characters in one free-text field; the body limit bounds the whole
 
 
 class ActionIn(BaseModel):
@@ -123,27 +134,35 @@ class ActionIn(BaseModel):
     id: str | None = Field(None, min_length=1, max_length=200)
     kind: Kind
     at: AwareDatetime | None = None
-    url: str | None = None
-    channel: str | None = None
-    place: str | None = None
+    url: str | None = Field(None, max_length=TEXT_MAX)
+    channel: str | None = Field(None, max_length=200)
+    place: str | None = Field(None, max_length=200)
     grade: Literal["I", "II", "III", "IV"] | None = None
-    reason: str | None = None
-    target: str | None = Field(None, description="merge: the incident that survives")
-    post_ids: list[str] = Field(default_factory=list, description="split: posts to move out")
+    reason: str | None = Field(None, max_length=TEXT_MAX)
+    target: str | None = Field(None, max_length=80,
+                               description="merge: the incident that survives")  # fmt: skip
+    post_ids: list[str] = Field(default_factory=list, max_length=1000,
+                                description="split: posts to move out")  # fmt: skip
 
     @model_validator(mode="after")
     def _evidence(self) -> "ActionIn":
         if self.kind in ("release", "follow_up") and not (self.url or "").strip():
-            raise ValueError(f"{self.kind} needs `url`, the address of the published text")
+            raise ValueError("发布须填写链接 url（所发布内容的网址）")
         if self.kind == "press_conference" and not (self.url or self.place or "").strip():
-            raise ValueError("press_conference needs `url` or `place`")
+            raise ValueError("新闻发布会须填写地点 place 或链接 url")
         if self.kind == "regrade" and not (self.grade and (self.reason or "").strip()):
-            raise ValueError("regrade needs `grade` and `reason`")
+            raise ValueError("调整级别须选择级别 grade 并填写理由 reason")
         if self.kind == "merge" and not (self.target or "").strip():
-            raise ValueError("merge needs `target`, the incident that survives")
+            raise ValueError("合并须选择保留的事件 target")
         if self.kind == "split" and not self.post_ids:
-            raise ValueError("split needs `post_ids`, the posts that become a new incident")
+            raise ValueError("拆分须勾选要拆出的帖子 post_ids")
         return self
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=120, description="a body from the city config")
 
 
 @dataclass
@@ -153,48 +172,68 @@ class Deps:
     send: Send | None
     clock: Clock
     evidence: EvidencePolicy
+    meta: Meta
+    feed: Feed
 
 
 _bearer = HTTPBearer(auto_error=False)
 
 
+def _source(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def router(deps: Deps) -> APIRouter:
+    shares = Shares(deps.store)
+
     def current_user(
         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> User:
         if creds is None:
-            raise ApiError(401, "未登录：请提供访问令牌 / authentication required: "
-                                "send `Authorization: Bearer <token>`")  # fmt: skip
+            raise ApiError(401, "未登录：请提供访问令牌（Authorization: Bearer <令牌>）")
         user = deps.users.find(creds.credentials)
         if user is None:
-            raise ApiError(401, "令牌无效 / invalid token")
+            raise ApiError(401, "令牌无效或已被吊销，请向管理员重新申请")
         return user
 
     Authed = Annotated[User, Depends(current_user)]
     api = APIRouter(prefix="/api")
 
-    async def state_of(incident_id: str) -> IncidentState:
-        row = await asyncio.to_thread(deps.store.incident, incident_id)
+    def readable(user: User, state: IncidentState) -> bool:
+        if user.reads_all:
+            return True
+        return user.may_read(state, shares.bodies(state.id))
+
+    def _state_for(incident_id: str, user: User) -> IncidentState:
+        row = deps.store.incident(incident_id)
         if row is None:
-            raise ApiError(404, f"事件不存在 / unknown incident {incident_id!r}", "incident_id")
+            raise ApiError(404, f"事件不存在：{incident_id}", "incident_id")
+        if not readable(user, row.state):
+            raise ApiError(403, f"无权查看：{user.body} 不是事件 {incident_id} 的责任单位，"
+                                "值班室也未共享给本单位")  # fmt: skip
         return row.state
 
-    def may_act(user: User, state: IncidentState) -> None:
-        if user.role is Role.LEADER:
-            raise ApiError(403, "领导账号只读，不能登记处置 / forbidden: the leader role is "
-                                "read-only")  # fmt: skip
-        if not user.may_act_on(state):
-            raise ApiError(403, f"无权处置：{user.body} 不是该事件的责任单位 / forbidden: "
-                                f"{user.body} is not responsible for {state.id}")  # fmt: skip
+    async def state_of(incident_id: str, user: User) -> IncidentState:
+        return await asyncio.to_thread(_state_for, incident_id, user)
 
-    async def record(action: Action, at_given: bool) -> JSONResponse:
+    def may_act(user: User, state: IncidentState, kind: str) -> None:
+        if not user.writes:
+            raise ApiError(403, "领导账号只读，不能登记处置")
+        if kind in DUTY_ONLY and not user.duty:
+            label = KIND_LABELS.get(kind, kind)
+            raise ApiError(403, f"「{label}」仅限值班人员登记")
+        if not user.may_act_on(state):
+            raise ApiError(403, f"无权处置：{user.body} 不是事件 {state.id} 的责任单位")
+
+    async def record(action: Action, at_given: bool, source: str | None) -> JSONResponse:
         if deps.send is None:
-            raise ApiError(503, "本服务不受理处置（未连接消息队列） / this server takes no "
-                                "actions (no broker)")  # fmt: skip
+            raise ApiError(503, "本服务只读，不受理处置（未连接消息队列）")
         try:
-            done = await submit_action(deps.store, action, deps.send, deps.clock(), at_given)
+            done = await submit_action(
+                deps.store, action, deps.send, deps.clock(), at_given, source=source
+            )
         except ActionRefused as exc:
-            raise ApiError(exc.status, str(exc), exc.field) from None
+            raise ApiError(exc.status, in_chinese(str(exc), exc.field), exc.field) from None
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("action %s archived, not sent: %r", action.id, exc)
             raise ApiError(503, "处置已存档，但暂时无法送达处理队列：请稍后用同一请求重试"
@@ -204,24 +243,54 @@ def router(deps: Deps) -> APIRouter:
 
     @api.get("/me", summary="The token's user")
     async def me(user: Authed) -> dict[str, Any]:
-        return {"name": user.name, "role": user.role.value, "body": user.body}
+        return {"name": user.name, "role": user.role.value, "role_label": ROLE_LABELS[user.role],
+                "body": user.body, "writes": user.writes, "duty": user.duty}  # fmt: skip
 
-    @api.get("/incidents", summary="All incidents with grade, bodies, clocks and state")
-    async def list_incidents(_: Authed) -> list[dict[str, Any]]:
-        rows = await asyncio.to_thread(deps.store.incidents)
-        return [incident_summary(r.state) for r in rows]
+    @api.get("/meta", summary="Labels and lists the dashboard needs: categories, bodies, grades")
+    async def meta(_: Authed) -> dict[str, Any]:
+        return deps.meta.as_json()
 
-    @api.get("/incidents/{incident_id}", summary="One incident: clocks, actions, timeline")
+    def _visible_states(user: User) -> list[IncidentState]:
+        states = [r.state for r in deps.store.incidents()]
+        if user.reads_all:
+            return states
+        shared = Shares(deps.store).incidents(user.body or "")
+        return [s for s in states if user.may_read(s, [user.body or ""] if s.id in shared else [])]
+
+    @api.get("/incidents", summary="The incidents this user may see, most urgent first")
+    async def list_incidents(user: Authed) -> list[dict[str, Any]]:
+        states = await asyncio.to_thread(_visible_states, user)
+        return [incident_summary(s) for s in by_urgency(states)]
+
+    @api.get("/totals", summary="Counts for the top of the dashboard")
+    async def list_totals(user: Authed) -> dict[str, Any]:
+        states = await asyncio.to_thread(_visible_states, user)
+        return totals(states, deps.clock())
+
+    @api.get("/incidents/{incident_id}", summary="One incident: facts, clocks, timeline")
     async def get_incident(incident_id: str, user: Authed) -> dict[str, Any]:
-        state = await state_of(incident_id)
+        state = await state_of(incident_id, user)
         return await asyncio.to_thread(_detail, deps, state, user)
 
+    @api.get("/incidents/{incident_id}/posts", summary="The incident's posts, newest first")
+    async def list_posts(
+        incident_id: str, user: Authed,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    ) -> dict[str, Any]:  # fmt: skip
+        state = await state_of(incident_id, user)
+
+        def read() -> dict[str, Any]:
+            refs = posts.members(deps.store, state.id, state.merged_from)
+            return posts.page(deps.store, refs, page, size)
+
+        return await asyncio.to_thread(read)
+
     @api.post("/incidents/{incident_id}/actions", summary="Record an answer (idempotent by id)")
-    async def act(incident_id: str, body: ActionIn, user: Authed) -> JSONResponse:
-        may_act(user, await state_of(incident_id))
-        if body.kind in ("merge", "split") and user.role not in (Role.DUTY, Role.ADMIN):
-            raise ApiError(403, "合并、拆分事件仅限值班人员 / forbidden: only duty staff merge "
-                                "or split incidents")  # fmt: skip
+    async def act(
+        incident_id: str, body: ActionIn, user: Authed, request: Request
+    ) -> JSONResponse:
+        may_act(user, await state_of(incident_id, user), body.kind)
         now = deps.clock()
         action = Action(
             id=body.id or uuid.uuid4().hex, incident_id=incident_id, kind=body.kind,
@@ -229,11 +298,54 @@ def router(deps: Deps) -> APIRouter:
             place=body.place, grade=Grade(body.grade) if body.grade else None, reason=body.reason,
             target=body.target, post_ids=tuple(body.post_ids),
         )  # fmt: skip
-        return await record(action, at_given=body.at is not None)
+        return await record(action, at_given=body.at is not None, source=_source(request))
+
+    @api.post("/incidents/{incident_id}/shares", summary="Duty staff: let a body read it")
+    async def share(incident_id: str, body: ShareIn, user: Authed, request: Request) -> dict[
+        str, Any
+    ]:
+        state = await state_of(incident_id, user)
+        if not user.duty:
+            raise ApiError(403, "只有值班人员可以共享事件")
+        if body.body not in deps.meta.bodies:
+            raise ApiError(422, f"未知单位：{body.body}", "body")
+        if body.body in state.responsible.bodies:
+            raise ApiError(409, f"{body.body} 已是该事件的责任单位，无需共享", "body")
+        now = deps.clock()
+
+        def write() -> bool:
+            new = shares.add(incident_id, body.body, user.name, now)
+            if new:
+                detail = {"body": body.body, "source": _source(request)}
+                deps.store.audit(user.name, "share", incident_id, detail, now=now)
+            return new
+
+        new = await asyncio.to_thread(write)
+        return {"incident_id": incident_id, "shared_with": shares.bodies(incident_id), "new": new}
+
+    @api.delete("/incidents/{incident_id}/shares/{body}", summary="Duty staff: stop sharing")
+    async def unshare(incident_id: str, body: str, user: Authed, request: Request) -> dict[
+        str, Any
+    ]:
+        await state_of(incident_id, user)
+        if not user.duty:
+            raise ApiError(403, "只有值班人员可以取消共享")
+        now = deps.clock()
+
+        def write() -> bool:
+            gone = shares.remove(incident_id, body)
+            if gone:
+                detail = {"body": body, "source": _source(request)}
+                deps.store.audit(user.name, "unshare", incident_id, detail, now=now)
+            return gone
+
+        if not await asyncio.to_thread(write):
+            raise ApiError(404, f"该事件未共享给 {body}", "body")
+        return {"incident_id": incident_id, "shared_with": shares.bodies(incident_id)}
 
     @api.get("/incidents/{incident_id}/candidates", summary="Candidate releases, not confirmed")
-    async def list_candidates(incident_id: str, _: Authed) -> list[dict[str, Any]]:
-        await state_of(incident_id)
+    async def list_candidates(incident_id: str, user: Authed) -> list[dict[str, Any]]:
+        await state_of(incident_id, user)
         found = await asyncio.to_thread(
             candidates, deps.store, incident_id, deps.evidence, deps.clock()
         )
@@ -243,16 +355,35 @@ def router(deps: Deps) -> APIRouter:
         "/incidents/{incident_id}/candidates/{candidate_id}/confirm",
         summary="Confirm a candidate: a release timed at the official post's time",
     )
-    async def confirm_candidate(incident_id: str, candidate_id: str, user: Authed) -> JSONResponse:
-        may_act(user, await state_of(incident_id))
+    async def confirm_candidate(
+        incident_id: str, candidate_id: str, user: Authed, request: Request
+    ) -> JSONResponse:
+        may_act(user, await state_of(incident_id, user), "release")
         found = await asyncio.to_thread(
             candidates, deps.store, incident_id, deps.evidence, deps.clock()
         )
         match = next((c for c in found if c.id == candidate_id), None)
         if match is None:
-            raise ApiError(404, f"没有待确认的候选发布 {candidate_id!r} / no open candidate "
-                                f"{candidate_id!r} for {incident_id}", "candidate_id")  # fmt: skip
-        return await record(confirm(match, by=user.name), at_given=True)
+            raise ApiError(404, f"没有待确认的候选发布：{candidate_id}", "candidate_id")
+        return await record(confirm(match, by=user.name), at_given=True, source=_source(request))
+
+    @api.get(
+        "/stream", summary="Live push (Server-Sent Events); send Last-Event-ID to resume",
+        response_class=EventSourceResponse,
+    )  # fmt: skip
+    async def live(
+        user: Authed,
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        last_event_id: Annotated[str | None, Header()] = None,
+    ) -> EventSourceResponse:
+        token = creds.credentials if creds else ""
+        resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+
+        def still_valid() -> bool:
+            return deps.users.find(token) is not None
+
+        events = stream(deps.feed, deps.store, user, resume, still_valid)
+        return EventSourceResponse(events, ping=15, headers={"Cache-Control": "no-store"})
 
     return api
 
@@ -271,12 +402,15 @@ def _detail(deps: Deps, state: IncidentState, user: User) -> dict[str, Any]:
     for c in out["clocks"]:
         left = datetime.fromisoformat(c["deadline"]) - now
         c["seconds_left"] = int(left.total_seconds()) if c["status"] == "running" else None
-    out["events"] = deps.store.events_of(state.id)
-    out["audit"] = [
-        {"at": r["at"], "who": r["who"], "what": r["what"], "detail": r["detail"]}
-        for r in deps.store.audit_rows()
-        if r["incident_id"] == state.id
-    ]
-    out["can_act"] = user.role is not Role.LEADER and user.may_act_on(state)
+    events = deps.store.events_of(state.id)
+    audit = deps.store.audit_of(state.id)
+    refs = posts.members(deps.store, state.id, state.merged_from)
+    out["timeline"] = timeline([e for e in events if e["kind"] != "assigned"], audit)
+    out["facts"] = posts.facts(refs)
+    out["heat"] = posts.heat(refs)
+    out["posts_total"] = len(refs)
+    out["shared_with"] = Shares(deps.store).bodies(state.id)
+    out["can_act"] = user.writes and user.may_act_on(state)
+    out["duty"] = user.duty
     out["now"] = now.isoformat()
     return out

@@ -1,31 +1,34 @@
 """Bearer tokens → users with a role (DESIGN §3: duty, department, leader, admin).
 
-Users come from a YAML file (`MONITOR_USERS_FILE`, or `users.yaml` in the data dir):
+Users live in the store (monitor/store/users.py), made with `monitor users add NAME --role …`
+(the token is printed once, only its hash is kept); every request looks its token up, so a
+revoked or rotated token stops working at once. `MONITOR_ADMIN_TOKEN` adds one admin from the
+environment, for a deployment's first login; it lasts as long as the process.
 
-    users:
-      - {token: "…", name: 张三, role: duty}
-      - {token: "…", name: 市应急局值班, role: department, body: 市应急管理局}
-
-or from `MONITOR_ADMIN_TOKEN` (one admin). duty/admin may act on any incident, a department
-only on incidents its body is responsible for, a leader only reads.
+Who sees and does what: duty and admin read and answer everything; a department reads the
+incidents it is responsible for and those duty staff shared with it, and answers only the
+former; a leader reads everything and writes nothing.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from monitor.domain.state import IncidentState
+from monitor.store import Store
+from monitor.store.users import Accounts, UserExists
 
-USERS_FILE = "users.yaml"
-ENV_FILE = "MONITOR_USERS_FILE"
 ENV_ADMIN = "MONITOR_ADMIN_TOKEN"
+LOCAL_ADMIN = "本机管理员"
+LEGACY_USERS_FILE = "users.yaml"
 
 
 class Role(StrEnum):
@@ -35,94 +38,119 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-class User(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    token: str
-    name: str
-    role: Role
-    body: str | None = None
-
-    @model_validator(mode="after")
-    def _department_has_body(self) -> User:
-        if self.role is Role.DEPARTMENT and not (self.body or "").strip():
-            raise ValueError(f"user {self.name!r}: a department user needs `body`")
-        if len(self.token) < 16:
-            raise ValueError(f"user {self.name!r}: token shorter than 16 characters")
-        return self
-
-    def may_act_on(self, state: IncidentState) -> bool:
-        if self.role in (Role.DUTY, Role.ADMIN):
-            return True
-        return self.role is Role.DEPARTMENT and self.body in state.responsible.bodies
-
-
-class UsersFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    users: list[User]
+ROLE_LABELS = {Role.DUTY: "值班人员", Role.DEPARTMENT: "责任单位", Role.LEADER: "领导",
+               Role.ADMIN: "管理员"}  # fmt: skip
 
 
 class UsersError(ValueError):
     pass
 
 
-class Users:
-    def __init__(self, users: list[User]) -> None:
-        self._users = list(users)
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: Role
+    body: str | None = None
 
-    def __len__(self) -> int:
-        return len(self._users)
+    @property
+    def writes(self) -> bool:
+        return self.role is not Role.LEADER
+
+    @property
+    def reads_all(self) -> bool:
+        return self.role is not Role.DEPARTMENT
+
+    @property
+    def duty(self) -> bool:
+        """Duty staff's powers: merge, split, close, regrade, share (admins have them too)."""
+        return self.role in (Role.DUTY, Role.ADMIN)
+
+    def may_act_on(self, state: IncidentState) -> bool:
+        if self.role in (Role.DUTY, Role.ADMIN):
+            return True
+        return self.role is Role.DEPARTMENT and self.body in state.responsible.bodies
+
+    def may_read(self, state: IncidentState, shared_with: Collection[str]) -> bool:
+        if self.role is not Role.DEPARTMENT:
+            return True
+        return self.body in state.responsible.bodies or self.body in shared_with
+
+
+class Users:
+    """Finds a token's user: the store's accounts, then the environment's admin."""
+
+    def __init__(self, accounts: Accounts | None, env_admin: str | None = None) -> None:
+        self.accounts = accounts
+        self.env_admin = env_admin
 
     def find(self, token: str) -> User | None:
-        # constant-time per comparison, so a wrong token's timing does not reveal a prefix
-        for u in self._users:
-            if hmac.compare_digest(u.token.encode(), token.encode()):
-                return u
-        return None
+        if self.env_admin and hmac.compare_digest(self.env_admin.encode(), token.encode()):
+            return User(name="admin", role=Role.ADMIN)
+        if self.accounts is None:
+            return None
+        account = self.accounts.find(token)
+        if account is None:
+            return None
+        return User(name=account.name, role=Role(account.role), body=account.body)
 
     @classmethod
-    def load(cls, path: Path) -> Users:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            return cls(UsersFile.model_validate(data).users)
-        except (OSError, yaml.YAMLError) as exc:
-            raise UsersError(f"{path}: cannot read users file: {exc}") from exc
-        except ValidationError as exc:
-            raise UsersError(f"{path}: invalid users file: {exc}") from exc
-
-    @classmethod
-    def from_env(cls, data_dir: Path | None = None) -> Users:
-        """The users file named by the environment, else the data dir's, plus an env admin."""
-        users: list[User] = []
-        named = os.environ.get(ENV_FILE)
-        path = Path(named) if named else (data_dir / USERS_FILE if data_dir else None)
-        if path is not None and (named or path.exists()):
-            users.extend(cls.load(path)._users)
-        token = os.environ.get(ENV_ADMIN)
-        if token:
-            users.append(User(token=token, name="admin", role=Role.ADMIN))
-        return cls(users)
+    def of(cls, store: Store) -> Users:
+        return cls(Accounts(store), os.environ.get(ENV_ADMIN) or None)
 
 
-def ensure_local_admin(data_dir: Path) -> str | None:
-    """For the embedded default: a users file with one admin, created once. Returns its token
-    when this call created it (to print), None when the file was already there."""
-    path = data_dir / USERS_FILE
-    if path.exists():
+def check_new_user(name: str, role: str, body: str | None, bodies: Collection[str]) -> Role:
+    """The role, or UsersError saying (in Chinese) what is wrong with the request."""
+    if not name.strip() or len(name) > 120:
+        raise UsersError("用户名不能为空，且不超过120个字符")
+    try:
+        parsed = Role(role)
+    except ValueError:
+        known = "、".join(r.value for r in Role)
+        raise UsersError(f"未知角色 {role!r}，可选：{known}") from None
+    if parsed is Role.DEPARTMENT:
+        if not (body or "").strip():
+            raise UsersError("责任单位账号须用 --body 指定所属单位")
+        if body not in bodies:
+            raise UsersError(f"未知单位 {body!r}：须为城市配置中的单位名称，例如 "
+                             f"{'、'.join(sorted(bodies)[:4])}")  # fmt: skip
+    elif body:
+        raise UsersError(f"只有责任单位账号需要 --body（{parsed.value} 账号不属于某个单位）")
+    return parsed
+
+
+def ensure_local_admin(store: Store, now: datetime) -> str | None:
+    """For the embedded default: one admin, made on the first start. Returns its token when
+    this call made it (to print once), None when there was an admin already."""
+    accounts = Accounts(store)
+    if accounts.any_with_role(Role.ADMIN.value):
         return None
-    token = secrets.token_urlsafe(24)
-    doc = {"users": [{"token": token, "name": "本机管理员", "role": "admin"}]}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return token
+    try:
+        return accounts.add(LOCAL_ADMIN, Role.ADMIN.value, None, now)
+    except UserExists:
+        return None
 
 
-def local_admin_token(data_dir: Path) -> str | None:
-    path = data_dir / USERS_FILE
+def import_legacy_users(store: Store, directory: Path, now: datetime) -> int:
+    """A `users.yaml` from before users lived in the store: its users are added (tokens
+    hashed, so they keep working) and the file is removed, so no token stays in plain text."""
+    path = directory / LEGACY_USERS_FILE
     if not path.exists():
-        return None
-    admins = [u for u in Users.load(path)._users if u.role is Role.ADMIN]
-    return admins[0].token if admins else None
+        return 0
+    try:
+        doc = yaml.safe_load(path.read_text("utf-8")) or {}
+        rows = list(doc.get("users") or [])
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise UsersError(f"{path}: 无法读取旧用户文件：{exc}") from exc
+    accounts = Accounts(store)
+    added = 0
+    for row in rows:
+        try:
+            role = Role(row["role"]).value
+            accounts.add(str(row["name"]), role, row.get("body"), now, token=str(row["token"]))
+            added += 1
+        except UserExists:
+            continue
+        except (KeyError, ValueError, TypeError) as exc:
+            raise UsersError(f"{path}: 用户 {row!r} 无效：{exc}") from exc
+    path.unlink()
+    return added

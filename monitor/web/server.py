@@ -9,11 +9,8 @@ were being pushed; here the pipeline's CPU-bound batches cannot delay an answer.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -33,6 +30,7 @@ def build(args: argparse.Namespace) -> tuple[FastAPI, Store]:
     from monitor.runtime.auto_confirm import evidence_policy
     from monitor.runtime.producer import TopicSender
     from monitor.web.auth import Users
+    from monitor.web.meta import Meta
     from monitor.web.status import create_app
 
     db = args.db or default_db_url(data_dir(args.data_dir))
@@ -41,19 +39,10 @@ def build(args: argparse.Namespace) -> tuple[FastAPI, Store]:
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)  # RSS and CPU of this process, beside the worker's
     sender = TopicSender(args.broker, topic(Topic.ACTIONS, args.prefix)) if args.broker else None
-    directory = Path(args.data_dir) if args.data_dir else None
     app = create_app(
-        store, registry, users=Users.from_env(directory), send=sender,
-        evidence=evidence_policy(cfg.evidence),
+        store, registry, users=Users.of(store), send=sender,
+        evidence=evidence_policy(cfg.evidence), meta=Meta.of(cfg),
     )  # fmt: skip
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if sender is not None:
-            await sender.close()
-
-    app.router.lifespan_context = lifespan
     return app, store
 
 

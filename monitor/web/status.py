@@ -7,6 +7,8 @@ worker's event loop."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -22,6 +24,8 @@ from monitor.store import Store
 from monitor.web.api import Clock, Deps, install_error_handlers, router
 from monitor.web.auth import Users
 from monitor.web.guard import MAX_BODY_BYTES, BodyGuard, SecurityHeaders
+from monitor.web.live import Feed
+from monitor.web.meta import Meta
 
 
 def wall_clock() -> datetime:
@@ -49,12 +53,25 @@ def create_app(
     clock: Clock = wall_clock,
     evidence: EvidencePolicy | None = None,
     max_body: int = MAX_BODY_BYTES,
+    meta: Meta | None = None,
 ) -> FastAPI:
     deps = Deps(
-        store=store, users=users if users is not None else Users.from_env(),
+        store=store, users=users if users is not None else Users.of(store),
         send=send, clock=clock, evidence=evidence or EvidencePolicy(),
+        meta=meta or Meta.default(), feed=Feed(store),
     )  # fmt: skip
-    app = FastAPI(title="舆情回应监测 API", version="1", docs_url=None, redoc_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await deps.feed.close()
+        close = getattr(send, "close", None)
+        if close is not None:
+            await close()
+
+    app = FastAPI(
+        title="舆情回应监测 API", version="1", docs_url=None, redoc_url=None, lifespan=lifespan
+    )
     refused = install_error_handlers(app, registry)
     app.include_router(router(deps))
     app.mount("/static/swagger", StaticFiles(directory=swagger_assets()), name="swagger")

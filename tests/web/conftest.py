@@ -3,13 +3,17 @@ a YAML file, and the API served by a real uvicorn on 127.0.0.1 where a browser n
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
-import yaml
+import uvicorn
 from prometheus_client import CollectorRegistry
 
 from monitor.config import load_config
@@ -17,8 +21,10 @@ from monitor.domain import incidents
 from monitor.domain.model import Post
 from monitor.domain.policy import IncidentParams
 from monitor.domain.state import IncidentState
+from monitor.runtime.broker import free_port
 from monitor.service import Classifier
 from monitor.store import Store
+from monitor.store.users import Accounts
 from monitor.web.auth import Users
 from streams.records import ActionRequest, encoder
 from tests.conftest import IN_CI, skip_or_fail
@@ -33,7 +39,7 @@ TOKENS = {
     "admin": "admin-token-0123456789",
     "leader": "leader-token-0123456789",
     "emergency": "emergency-token-0123456789",  # 市应急管理局, responsible for the blast
-    "education": "education-token-0123456789",  # 市教育局, responsible for neither
+    "education": "education-token-0123456789",  # 市教育和体育局, responsible for neither
 }
 
 
@@ -76,19 +82,21 @@ class World:
         )
 
 
-def users_file(tmp: Path) -> Path:
-    path = tmp / "users.yaml"
-    doc = {"users": [
-        {"token": TOKENS["duty"], "name": "值班员甲", "role": "duty"},
-        {"token": TOKENS["admin"], "name": "管理员", "role": "admin"},
-        {"token": TOKENS["leader"], "name": "分管领导", "role": "leader"},
-        {"token": TOKENS["emergency"], "name": "应急局联络员", "role": "department",
-         "body": "市应急管理局"},
-        {"token": TOKENS["education"], "name": "教育局联络员", "role": "department",
-         "body": "市教育局"},
-    ]}  # fmt: skip
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    return path
+USERS = [
+    ("值班员甲", "duty", None, "duty"), ("管理员", "admin", None, "admin"),
+    ("分管领导", "leader", None, "leader"),
+    ("应急局联络员", "department", "市应急管理局", "emergency"),
+    ("教育局联络员", "department", "市教育和体育局", "education"),
+]
+
+
+def add_users(store: Store) -> Users:
+    """The test users in the store, with the fixed tokens above (as a users.yaml of an older
+    version would bring them in)."""
+    accounts = Accounts(store)
+    for name, role, body, who in USERS:
+        accounts.add(name, role, body, datetime.now(UTC), token=TOKENS[who])
+    return Users(accounts)
 
 
 @pytest.fixture
@@ -99,8 +107,8 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 @pytest.fixture
-def users(tmp_path: Path) -> Users:
-    return Users.load(users_file(tmp_path))
+def users(world: World) -> Users:
+    return add_users(world.store)
 
 
 @pytest.fixture
@@ -111,3 +119,22 @@ def registry() -> CollectorRegistry:
 def auth(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[who]}"}
 
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` on a real uvicorn on 127.0.0.1, in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,5 +1,6 @@
 """schemathesis against the OpenAPI document: generated requests (valid and invalid, with each
-role's token, for real and for made-up incident ids) never get a 5xx.
+role's token, for real and for made-up incident ids) never get a 5xx. (It found one: the live
+stream's subscriber set held an unhashable dataclass.)
 
 Driven through schemathesis's strategies rather than its pytest plugin, which does not load
 under this pytest (it reads a private `_nodeid`)."""
@@ -26,8 +27,10 @@ def test_no_server_error(world: World, users: Users, mode: GenerationMode) -> No
         world.store, CollectorRegistry(), users=users, send=world.send, clock=lambda: world.now
     )
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 5
+    # the live stream never ends, which this synchronous client cannot read: test_live.py
+    operations = [op for op in (r.ok() for r in schema.get_all_operations())
+                  if op.path != "/api/stream"]  # fmt: skip
+    assert len(operations) >= 10
     ids = st.sampled_from([world.blast.id, world.school.id])
     for operation in operations:
         path = {"incident_id": ids} if "{incident_id}" in operation.path else None

@@ -127,7 +127,7 @@ function renderDetail(d) {
     el("li", `${beijing(a.at)} ${KINDS[a.kind] || a.kind} · ${a.by}${a.url ? " · " + a.url : ""}`)));
   if (!d.actions.length) acts.append(el("li", "暂无"));
   const tl = document.getElementById("timeline");
-  tl.replaceChildren(...d.events.map((e) => el("li", `${beijing(e.at)} ${EVENTS[e.kind] || e.kind}`)));
+  tl.replaceChildren(...d.timeline.map((e) => el("li", `${beijing(e.at)} ${e.text}`)));
   document.getElementById("act-form").classList.toggle("hidden", !d.can_act);
 }
 
