@@ -405,7 +405,8 @@ def _detail(deps: Deps, state: IncidentState, user: User) -> dict[str, Any]:
     events = deps.store.events_of(state.id)
     audit = deps.store.audit_of(state.id)
     refs = posts.members(deps.store, state.id, state.merged_from)
-    out["timeline"] = timeline([e for e in events if e["kind"] != "assigned"], audit)
+    labels = {r.name: r.label for r in state.policy.rules}
+    out["timeline"] = timeline([e for e in events if e["kind"] != "assigned"], audit, labels)
     out["facts"] = posts.facts(refs)
     out["heat"] = posts.heat(refs)
     out["posts_total"] = len(refs)

@@ -16,14 +16,20 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 
 from monitor.domain.evidence import EvidencePolicy
 from monitor.runtime.actions import Send
 from monitor.store import Store
 from monitor.web.api import Clock, Deps, install_error_handlers, router
 from monitor.web.auth import Users
-from monitor.web.guard import MAX_BODY_BYTES, BodyGuard, SecurityHeaders
+from monitor.web.guard import (
+    LATENCY_BUCKETS,
+    MAX_BODY_BYTES,
+    BodyGuard,
+    SecurityHeaders,
+    Timing,
+)
 from monitor.web.live import Feed
 from monitor.web.meta import Meta
 
@@ -91,5 +97,8 @@ def create_app(
 
     # the last added is the outermost: refusals by the guard get the security headers too
     app.add_middleware(BodyGuard, max_bytes=max_body, refused=refused)
+    seconds = Histogram("monitor_web_request_seconds", "Time to answer an API or page request",
+                        ["route"], buckets=LATENCY_BUCKETS, registry=registry)  # fmt: skip
+    app.add_middleware(Timing, histogram=seconds)
     app.add_middleware(SecurityHeaders)
     return app

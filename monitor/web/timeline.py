@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.domain.model import Grade
+from monitor.runtime.views import local
 
 KIND_LABELS = {
     "acknowledge": "确认收到", "release": "权威信息发布", "press_conference": "新闻发布会",
@@ -40,6 +41,10 @@ def _minutes(seconds: object) -> str:
     return f"{h}小时{m}分" if h and m else f"{h}小时" if h else f"{m}分钟"
 
 
+def _when(iso: object) -> str:
+    return local(iso) if isinstance(iso, str) else "—"
+
+
 def describe_event(e: Mapping[str, Any]) -> dict[str, Any]:
     kind, data = e["kind"], e.get("data") or {}
     clock = data.get("label")
@@ -59,9 +64,9 @@ def describe_event(e: Mapping[str, Any]) -> dict[str, Any]:
         item["text"] = f"地点更新：{place or '—'}；责任单位 {'、'.join(data.get('bodies') or [])}"
     elif kind == "deadline_warning":
         item["text"] = (f"时限预警：{clock}，距截止 {_minutes(data.get('before_s'))}"
-                        f"（截止 {data.get('deadline')}）")  # fmt: skip
+                        f"（截止 {_when(data.get('deadline'))}）")  # fmt: skip
     elif kind == "deadline_breached":
-        item["text"] = f"已超时：{clock}（截止 {data.get('deadline')}）"
+        item["text"] = f"已超时：{clock}（截止 {_when(data.get('deadline'))}）"
     elif kind == "unacknowledged":
         item["text"] = "事件生成后无人确认收到，已升级提醒"
     elif kind == "action_recorded":
@@ -80,7 +85,10 @@ def describe_event(e: Mapping[str, Any]) -> dict[str, Any]:
     return item
 
 
-def describe_audit(row: Mapping[str, Any]) -> dict[str, Any] | None:
+def describe_audit(
+    row: Mapping[str, Any], labels: Mapping[str, str] | None = None
+) -> dict[str, Any] | None:
+    """`labels`: clock rule → its Chinese label (a delivery names the rule)."""
     what: str = row["what"]
     detail = row["detail"]
     if isinstance(detail, str):
@@ -90,6 +98,7 @@ def describe_audit(row: Mapping[str, Any]) -> dict[str, Any] | None:
         to = "、".join(str(t) for t in detail.get("to") or [] if t) or "—"
         channel = detail.get("channel") or "—"
         clock = detail.get("clock")
+        clock = (labels or {}).get(clock, clock) if clock else None
         about = f"（{clock}）" if clock else ""
         return {
             "at": row["at"], "type": "notify", "step": step, "clock": clock,
@@ -108,10 +117,12 @@ def describe_audit(row: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def timeline(events: Iterable[Mapping[str, Any]], audit: Iterable[Mapping[str, Any]]) -> list[
-    dict[str, Any]
-]:
+def timeline(
+    events: Iterable[Mapping[str, Any]],
+    audit: Iterable[Mapping[str, Any]],
+    labels: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """Events and audit rows, described, oldest first (stable for equal times)."""
     items = [describe_event(e) for e in events]
-    items += [d for d in (describe_audit(r) for r in audit) if d is not None]
+    items += [d for d in (describe_audit(r, labels) for r in audit) if d is not None]
     return sorted(items, key=lambda i: datetime.fromisoformat(i["at"]))
