@@ -191,6 +191,23 @@ class Store:
         with self.engine.connect() as conn:
             return [(n, json.loads(b)) for n, b in conn.execute(q.order_by(t.c.seq).limit(limit))]
 
+    def incident_events_after(self, incident_id: str, seq: int) -> list[tuple[int, dict[str, Any]]]:
+        """(seq, event) of one incident newer than `seq`, oldest first."""
+        t = schema.events
+        q = sa.select(t.c.seq, t.c.body).where(t.c.incident_id == incident_id, t.c.seq > seq)
+        with self.engine.connect() as conn:
+            return [(n, json.loads(b)) for n, b in conn.execute(q.order_by(t.c.seq))]
+
+    def incidents_by_id(self, ids: Sequence[str]) -> list[IncidentRow]:
+        t = schema.incidents
+        rows: list[IncidentRow] = []
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = sa.select(t.c.id, t.c.key, t.c.state).where(t.c.id.in_(ids[i : i + 500]))
+                rows += [IncidentRow(r.id, r.key, _state_decoder.decode(r.state))
+                         for r in conn.execute(q)]  # fmt: skip
+        return rows
+
     def last_event_seq(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(schema.events.c.seq))).scalar() or 0)

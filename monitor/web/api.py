@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import msgspec
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -36,6 +37,7 @@ from monitor.store import Store
 from monitor.store.users import Shares
 from monitor.web import posts
 from monitor.web.auth import ROLE_LABELS, User, Users
+from monitor.web.cache import ReadModel
 from monitor.web.evidence import candidates
 from monitor.web.live import Feed, stream
 from monitor.web.messages import in_chinese
@@ -174,6 +176,7 @@ class Deps:
     evidence: EvidencePolicy
     meta: Meta
     feed: Feed
+    model: ReadModel
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -205,13 +208,13 @@ def router(deps: Deps) -> APIRouter:
         return user.may_read(state, shares.bodies(state.id))
 
     def _state_for(incident_id: str, user: User) -> IncidentState:
-        row = deps.store.incident(incident_id)
-        if row is None:
+        state = deps.model.state(incident_id)
+        if state is None:
             raise ApiError(404, f"事件不存在：{incident_id}", "incident_id")
-        if not readable(user, row.state):
+        if not readable(user, state):
             raise ApiError(403, f"无权查看：{user.body} 不是事件 {incident_id} 的责任单位，"
                                 "值班室也未共享给本单位")  # fmt: skip
-        return row.state
+        return state
 
     async def state_of(incident_id: str, user: User) -> IncidentState:
         return await asyncio.to_thread(_state_for, incident_id, user)
@@ -242,49 +245,53 @@ def router(deps: Deps) -> APIRouter:
         return JSONResponse(done.as_json(), 200, headers=headers)
 
     @api.get("/me", summary="The token's user")
-    async def me(user: Authed) -> dict[str, Any]:
-        return {"name": user.name, "role": user.role.value, "role_label": ROLE_LABELS[user.role],
-                "body": user.body, "writes": user.writes, "duty": user.duty}  # fmt: skip
+    async def me(user: Authed) -> Response:
+        return reply({"name": user.name, "role": user.role.value, "body": user.body,
+                      "role_label": ROLE_LABELS[user.role], "writes": user.writes,
+                      "duty": user.duty})  # fmt: skip
 
     @api.get("/meta", summary="Labels and lists the dashboard needs: categories, bodies, grades")
-    async def meta(_: Authed) -> dict[str, Any]:
-        return deps.meta.as_json()
+    async def meta(_: Authed) -> Response:
+        return reply(deps.meta.as_json())
 
     def _visible_states(user: User) -> list[IncidentState]:
-        states = [r.state for r in deps.store.incidents()]
+        states = deps.model.states()
         if user.reads_all:
             return states
         shared = Shares(deps.store).incidents(user.body or "")
         return [s for s in states if user.may_read(s, [user.body or ""] if s.id in shared else [])]
 
     @api.get("/incidents", summary="The incidents this user may see, most urgent first")
-    async def list_incidents(user: Authed) -> list[dict[str, Any]]:
-        states = await asyncio.to_thread(_visible_states, user)
-        return [incident_summary(s) for s in by_urgency(states)]
+    async def list_incidents(user: Authed) -> Response:
+        def read() -> bytes:
+            states = _visible_states(user)
+            return _json.encode([incident_summary(s) for s in by_urgency(states)])
+
+        return raw(await asyncio.to_thread(read))
 
     @api.get("/totals", summary="Counts for the top of the dashboard")
-    async def list_totals(user: Authed) -> dict[str, Any]:
+    async def list_totals(user: Authed) -> Response:
         states = await asyncio.to_thread(_visible_states, user)
-        return totals(states, deps.clock())
+        return reply(totals(states, deps.clock()))
 
     @api.get("/incidents/{incident_id}", summary="One incident: facts, clocks, timeline")
-    async def get_incident(incident_id: str, user: Authed) -> dict[str, Any]:
+    async def get_incident(incident_id: str, user: Authed) -> Response:
         state = await state_of(incident_id, user)
-        return await asyncio.to_thread(_detail, deps, state, user)
+        return reply(await asyncio.to_thread(_detail, deps, state, user))
 
     @api.get("/incidents/{incident_id}/posts", summary="The incident's posts, newest first")
     async def list_posts(
         incident_id: str, user: Authed,
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
         size: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> Response:  # fmt: skip
         state = await state_of(incident_id, user)
 
         def read() -> dict[str, Any]:
-            refs = posts.members(deps.store, state.id, state.merged_from)
+            refs = deps.model.members(state.id, state.merged_from)
             return posts.page(deps.store, refs, page, size)
 
-        return await asyncio.to_thread(read)
+        return reply(await asyncio.to_thread(read))
 
     @api.post("/incidents/{incident_id}/actions", summary="Record an answer (idempotent by id)")
     async def act(
@@ -388,6 +395,19 @@ def router(deps: Deps) -> APIRouter:
     return api
 
 
+_json = msgspec.json.Encoder()
+
+
+def raw(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+def reply(data: Any) -> Response:
+    """JSON by msgspec: FastAPI's own encoder walked every nested value of an incident list
+    on each request, which cost more than building the list."""
+    return raw(_json.encode(data))
+
+
 def _candidate_json(c: Candidate) -> dict[str, Any]:
     return {
         "id": c.id, "incident_id": c.incident_id, "post_id": c.post_id, "kind": c.kind.value,
@@ -402,11 +422,11 @@ def _detail(deps: Deps, state: IncidentState, user: User) -> dict[str, Any]:
     for c in out["clocks"]:
         left = datetime.fromisoformat(c["deadline"]) - now
         c["seconds_left"] = int(left.total_seconds()) if c["status"] == "running" else None
-    events = deps.store.events_of(state.id)
+    events = deps.model.log(state.id).events
     audit = deps.store.audit_of(state.id)
-    refs = posts.members(deps.store, state.id, state.merged_from)
+    refs = deps.model.members(state.id, state.merged_from)
     labels = {r.name: r.label for r in state.policy.rules}
-    out["timeline"] = timeline([e for e in events if e["kind"] != "assigned"], audit, labels)
+    out["timeline"] = timeline(events, audit, labels)
     out["facts"] = posts.facts(refs)
     out["heat"] = posts.heat(refs)
     out["posts_total"] = len(refs)

@@ -1,9 +1,10 @@
 """Live push to the dashboards: Server-Sent Events from the store's event log.
 
-One poller per web process reads what is new (events by `seq`, incidents whose (rev, fired)
-moved) every `interval` and fans it out to every connected dashboard, so 50 dashboards cost
-one query, not 50. Each message carries the event log's `seq` as its SSE id; a dashboard that
-reconnects sends it back (`Last-Event-ID`) and first gets what it missed, from the store.
+One poller per web process reads what is new (events by `seq`; incidents whose (rev, fired)
+moved, through the read model's refresh) every `interval` and fans it out to every connected
+dashboard, so 50 dashboards cost one query, not 50. Each message carries the event log's `seq`
+as its SSE id; a dashboard that reconnects sends it back (`Last-Event-ID`) and first gets what
+it missed, from the store.
 
 Messages:
 - `incident`: an event a person must see (opened, graded, deadline warning or breach, action
@@ -33,6 +34,7 @@ from typing import Any
 from monitor.store import Store
 from monitor.store.users import Shares
 from monitor.web.auth import User
+from monitor.web.cache import ReadModel
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,6 @@ class Message:
 
 @dataclass(eq=False)  # hashed by identity: kept in a set
 class Subscriber:
-    filtered: bool = False  # a department's: the feed must keep incidents' bodies current
     queue: asyncio.Queue[Message] = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
     overflowed: bool = False
 
@@ -64,13 +65,12 @@ class Subscriber:
 
 
 class Feed:
-    def __init__(self, store: Store, interval: float = POLL_S) -> None:
+    def __init__(self, store: Store, model: ReadModel, interval: float = POLL_S) -> None:
         self.store = store
+        self.model = model
         self.interval = interval
         self.subscribers: set[Subscriber] = set()
-        self.bodies: dict[str, tuple[str, ...]] = {}  # incident → responsible bodies
         self.last_seq = 0
-        self._versions: dict[str, tuple[int, int]] = {}
         self._task: asyncio.Task[None] | None = None
 
     def _start(self) -> None:
@@ -85,7 +85,7 @@ class Feed:
 
     async def _run(self) -> None:
         self.last_seq = await asyncio.to_thread(self.store.last_event_seq)
-        self._versions = await asyncio.to_thread(self._load_versions, None)
+        await asyncio.to_thread(self.model.refresh)
         while True:
             await asyncio.sleep(self.interval)
             try:
@@ -93,39 +93,25 @@ class Feed:
             except Exception:  # a store hiccup must not end live push for everyone
                 log.exception("live feed poll failed")
 
-    def _load_versions(self, old: dict[str, tuple[int, int]] | None) -> dict[str, tuple[int, int]]:
-        """Versions now; the bodies of new incidents, and of changed ones while a department
-        listens (a state is large, and during a flood every incident changes every poll)."""
-        versions = self.store.incident_versions()
-        filtered = any(s.filtered for s in self.subscribers)
-        for ident, version in versions.items():
-            moved = old is None or old.get(ident) != version
-            if ident not in self.bodies or (filtered and moved):
-                row = self.store.incident(ident)
-                if row is not None:
-                    self.bodies[ident] = row.state.responsible.bodies
-        return versions
-
     async def _poll(self) -> None:
         rows = await asyncio.to_thread(self.store.events_after, self.last_seq, 1000)
-        old = self._versions
-        self._versions = await asyncio.to_thread(self._load_versions, old)
-        changed = sorted(i for i, v in self._versions.items() if old.get(i) != v)
+        # the states first: a dashboard told `changed` refetches, and must see the change
+        changed = await asyncio.to_thread(self.model.refresh)
         if rows:
             self.last_seq = rows[-1][0]
         for seq, event in rows:
             if event["kind"] not in SILENT:
                 self._publish(Message("incident", event_message(seq, event), seq))
         if changed:
-            self._publish(Message("changed", {"ids": changed}, self.last_seq))
+            self._publish(Message("changed", {"ids": sorted(changed)}, self.last_seq))
 
     def _publish(self, message: Message) -> None:
         for sub in list(self.subscribers):
             sub.offer(message)
 
-    def subscribe(self, filtered: bool = False) -> Subscriber:
+    def subscribe(self) -> Subscriber:
         self._start()
-        sub = Subscriber(filtered)
+        sub = Subscriber()
         self.subscribers.add(sub)
         return sub
 
@@ -155,7 +141,8 @@ class Visibility:
     def sees(self, incident_id: str) -> bool:
         if self.user.reads_all:
             return True
-        bodies = self.feed.bodies.get(incident_id, ())
+        state = self.feed.model.cached(incident_id)
+        bodies = state.responsible.bodies if state is not None else ()
         return self.user.body in bodies or incident_id in self.shared
 
 
@@ -170,7 +157,7 @@ async def stream(
     feed: Feed, store: Store, user: User, last_id: int | None, still_valid: Callable[[], bool]
 ) -> AsyncIterator[dict[str, Any]]:
     """The SSE messages for one dashboard, as dicts for sse-starlette."""
-    sub = feed.subscribe(filtered=not user.reads_all)
+    sub = feed.subscribe()
     vis = Visibility(user, store, feed)
     try:
         await vis.refresh()

@@ -1,7 +1,7 @@
-"""An incident's posts, read from the store: who said what, when, how widely.
+"""An incident's posts: who said what, when, how widely; their gravest facts; their heat.
 
-Membership comes from the incident's own events, so it needs no table of its own and follows
-merges and splits:
+Membership comes from the incident's own events (monitor/web/cache.py `ReadModel.members`), so
+it needs no table of its own and follows merges and splits:
 
 - each `assigned` event names a post (post id, source, url, the post's facts);
 - a `split` event moves its `post_ids` out; an `opened` event with `split_from` brings them in
@@ -13,8 +13,7 @@ The posts' text, author and counts come from the archive, where every accepted p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,67 +21,11 @@ import msgspec
 
 from monitor.domain.model import Post
 from monitor.store import Store
+from monitor.web.cache import Ref
 
 _post = msgspec.json.Decoder(Post)
 FACT_FIELDS = ("deaths", "missing", "injured", "trapped", "loss_yuan")
 MAX_PAGE = 100
-
-
-@dataclass(frozen=True)
-class Ref:
-    """One member post as the events name it."""
-
-    post_id: str
-    at: str  # event time, ISO
-    origin: str  # the incident whose `assigned` event named it
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _events(store: Store, incident_id: str) -> list[dict[str, Any]]:
-    return store.events_of(incident_id)
-
-
-def members(store: Store, incident_id: str, merged_from: Iterable[str] = ()) -> list[Ref]:
-    """Every post of the incident, oldest first."""
-    refs = _members(store, incident_id, tuple(merged_from), set())
-    return sorted(refs.values(), key=lambda r: (r.at, r.post_id))
-
-
-def _members(
-    store: Store, incident_id: str, merged_from: tuple[str, ...], seen: set[str]
-) -> dict[str, Ref]:
-    seen.add(incident_id)
-    refs: dict[str, Ref] = {}
-    moved_out: set[str] = set()
-    for e in _events(store, incident_id):
-        data = e.get("data") or {}
-        if e["kind"] == "assigned" and data.get("post_id"):
-            refs[data["post_id"]] = Ref(data["post_id"], e["at"], incident_id, data)
-        elif e["kind"] == "split":
-            moved_out.update(data.get("post_ids") or ())
-        elif e["kind"] == "opened" and data.get("split_from"):
-            origin = data["split_from"]
-            wanted = set(data.get("post_ids") or ())
-            for r in _assigned(store, origin, wanted):
-                refs[r.post_id] = r
-    for pid in moved_out:
-        refs.pop(pid, None)
-    for source in merged_from:
-        if source in seen:
-            continue
-        row = store.incident(source)
-        if row is not None:
-            refs.update(_members(store, source, row.state.merged_from, seen))
-    return refs
-
-
-def _assigned(store: Store, incident_id: str, wanted: set[str]) -> list[Ref]:
-    found = []
-    for e in _events(store, incident_id):
-        data = e.get("data") or {}
-        if e["kind"] == "assigned" and data.get("post_id") in wanted:
-            found.append(Ref(data["post_id"], e["at"], incident_id, data))
-    return found
 
 
 def page(store: Store, refs: list[Ref], number: int, size: int) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from monitor.runtime.actions import Send
 from monitor.store import Store
 from monitor.web.api import Clock, Deps, install_error_handlers, router
 from monitor.web.auth import Users
+from monitor.web.cache import ReadModel
 from monitor.web.guard import (
     LATENCY_BUCKETS,
     MAX_BODY_BYTES,
@@ -61,10 +62,11 @@ def create_app(
     max_body: int = MAX_BODY_BYTES,
     meta: Meta | None = None,
 ) -> FastAPI:
+    model = ReadModel(store)
     deps = Deps(
         store=store, users=users if users is not None else Users.of(store),
         send=send, clock=clock, evidence=evidence or EvidencePolicy(),
-        meta=meta or Meta.default(), feed=Feed(store),
+        meta=meta or Meta.default(), feed=Feed(store, model), model=model,
     )  # fmt: skip
 
     @contextlib.asynccontextmanager

@@ -364,3 +364,15 @@ def test_a_department_sees_only_its_incidents(monitor: Monitor, driver: WebDrive
     titles = " ".join(r.text for r in rows(driver))
     assert "宝台镇" in titles and "客车" not in titles  # the bus crash is the police's
     shot(driver, "list-department")
+
+
+def test_without_a_token_the_page_asks_for_one(monitor: Monitor, driver: WebDriver) -> None:
+    driver.get(f"{monitor.base}/")
+    driver.execute_script("localStorage.clear()")
+    driver.get(f"{monitor.base}/")
+    wait_for(driver, lambda d: d.find_element(By.ID, "login").is_displayed(), "the login form")
+    assert not driver.find_element(By.ID, "list-view").is_displayed()
+    assert rows(driver) == []
+    driver.find_element(By.ID, "token").send_keys("not-a-token-0123456789")
+    driver.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait_for(driver, lambda d: "令牌无效" in d.find_element(By.ID, "error").text, "a refusal")
