@@ -398,6 +398,20 @@ def router(deps: Deps) -> APIRouter:
 _json = msgspec.json.Encoder()
 
 
+def _mark_backdated(actions: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+    """When the action was recorded, and whether it was entered after the fact, where the
+    worker's `action_recorded` event says so."""
+    recorded = {
+        (e.get("data") or {}).get("action_id"): e.get("data") or {}
+        for e in events if e["kind"] == "action_recorded"
+    }  # fmt: skip
+    for a in actions:
+        data = recorded.get(a["id"], {})
+        if "recorded_at" in data:
+            a["recorded_at"] = data["recorded_at"]
+            a["backdated"] = bool(data.get("backdated"))
+
+
 def raw(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
@@ -427,6 +441,7 @@ def _detail(deps: Deps, state: IncidentState, user: User) -> dict[str, Any]:
     refs = deps.model.members(state.id, state.merged_from)
     labels = {r.name: r.label for r in state.policy.rules}
     out["timeline"] = timeline(events, audit, labels)
+    _mark_backdated(out["actions"], events)
     out["facts"] = posts.facts(refs)
     out["heat"] = posts.heat(refs)
     out["posts_total"] = len(refs)
