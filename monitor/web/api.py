@@ -124,27 +124,25 @@ Kind = Literal[
 ]
 # Until monitor.domain.permissions lands (issue 10): the kinds only duty staff may record.
 DUTY_ONLY = frozenset({"close", "regrade", "merge", "split"})
-TEXT_MAX = 2000  # characters in one free-text field; the body limit bounds the whole
 
 
 class ActionIn(BaseModel):
     """An answer. `id` makes it idempotent (send the same id when retrying); `at` is when it
-    happened (a release's publication time), default now."""
+    happened (a release's publication time), default now. Field lengths are the domain's
+    (monitor.domain.state.Action), checked before anything is archived."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str | None = Field(None, min_length=1, max_length=200)
+    id: str | None = Field(None, min_length=1)
     kind: Kind
     at: AwareDatetime | None = None
-    url: str | None = Field(None, max_length=TEXT_MAX)
-    channel: str | None = Field(None, max_length=200)
-    place: str | None = Field(None, max_length=200)
+    url: str | None = None
+    channel: str | None = None
+    place: str | None = None
     grade: Literal["I", "II", "III", "IV"] | None = None
-    reason: str | None = Field(None, max_length=TEXT_MAX)
-    target: str | None = Field(None, max_length=80,
-                               description="merge: the incident that survives")  # fmt: skip
-    post_ids: list[str] = Field(default_factory=list, max_length=1000,
-                                description="split: posts to move out")  # fmt: skip
+    reason: str | None = None
+    target: str | None = Field(None, description="merge: the incident that survives")
+    post_ids: list[str] = Field(default_factory=list, description="split: posts to move out")
 
     @model_validator(mode="after")
     def _evidence(self) -> "ActionIn":
