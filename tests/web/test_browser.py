@@ -222,7 +222,7 @@ def test_a_grade_ii_incident_is_pushed_to_the_top_with_an_urgent_countdown(
     totals = driver.find_element(By.ID, "totals").text
     assert "1小时内到期" in totals
     print(f"`monitor post` started → on the page {seen - fed:.2f} s; "
-          f"accepted by the broker → on the page {seen - sent:.2f} s")  # fmt: skip
+          f"`monitor post` exited → on the page {seen - sent:.2f} s")  # fmt: skip
     assert driver.execute_script("return document.body.dataset.sounds") == "1"
     shot(driver, "list-duty")
     # filters: by grade, then cleared
@@ -376,3 +376,25 @@ def test_without_a_token_the_page_asks_for_one(monitor: Monitor, driver: WebDriv
     driver.find_element(By.ID, "token").send_keys("not-a-token-0123456789")
     driver.find_element(By.CSS_SELECTOR, "#login button").click()
     wait_for(driver, lambda d: "令牌无效" in d.find_element(By.ID, "error").text, "a refusal")
+
+
+def web_child(pid: int) -> int:
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if b"monitor" in argv and b"web" in argv:
+                return int(child)
+    raise AssertionError("no `monitor web` child")
+
+
+def test_the_page_reconnects_by_itself_and_resumes(monitor: Monitor, driver: WebDriver) -> None:
+    login(driver, monitor, "duty")
+    before = wait_for(driver, lambda d: len(rows(d)), "the list")
+    os.kill(web_child(monitor.proc.pid), signal.SIGKILL)  # `monitor run` starts another
+    wait_for(driver, lambda d: "正在重连" in d.find_element(By.ID, "live").text, "the page to notice")
+    # posted while the page is cut off: it must arrive when the page reconnects by itself
+    monitor.post(post("b-reconnect", "乐至县回澜镇发生一起交通事故，一辆客车坠崖，已造成11人死亡。"))
+    wait_for(driver, lambda d: "已连接" in d.find_element(By.ID, "live").text, "a reconnect")
+    wait_for(driver, lambda d: len(rows(d)) == before + 1, "the incident posted meanwhile")
+    wait_for(driver, lambda d: any("回澜镇" in b.text for b in d.find_elements(
+        By.CSS_SELECTOR, "#banners .banner")), "its banner (replayed from the last event id, or live)")  # fmt: skip
