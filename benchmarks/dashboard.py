@@ -102,6 +102,13 @@ def stories(n: int) -> list[str]:
     ]
 
 
+def _filler(n: int) -> str:
+    """Words unique to sentinel n, so no two sentinels read as near duplicates of each other
+    (the domain joins near duplicates whatever their place)."""
+    rng = random.Random(n)
+    return "（" + "".join(chr(0x4E00 + rng.randrange(0x4000)) for _ in range(40)) + "）"
+
+
 def sentinel_places() -> list[tuple[str, str]]:
     """Towns the flood never names, so each sentinel opens an incident of its own."""
     used = {t for _, t in PLACES}
@@ -153,7 +160,7 @@ async def sentinels(
             mark = f"哨兵{n:03d}"
             now = datetime.now(UTC)
             text = f"{mark}：{county}{town}" + SENTINEL_TEXTS[n % len(SENTINEL_TEXTS)].format(
-                k=3 + n % 5)
+                k=3 + n % 5) + _filler(n)
             post = Post(id=f"sentinel-{n}", source="weibo", published_at=now, observed_at=now,
                         text=text)  # fmt: skip
             await producer.send_and_wait("posts.raw", enc.encode(post), key=post.id.encode())
