@@ -138,10 +138,12 @@ class Processor:
         states = list(bucket.incidents)
         i = _index(states, action.incident_id)
         now = max(recorded_at, bucket.watermark or recorded_at)
+        skew = self.params.future_skew_s
         kind = action.kind
         if kind == ActionKind.MERGE and target_key not in (None, bucket.key):
             assert target_key is not None and action.target is not None
-            states[i] = res.take(actions.merge_out(states[i], action, now))
+            out = actions.merge_out(states[i], action, now, recorded_at=recorded_at, skew_s=skew)
+            states[i] = res.take(out)
             # sent again when the merge was already applied (a redelivery after a crash may
             # have lost the first); absorbing is idempotent by action id
             res.forward.append(Absorb(target_key, action, states[i], recorded_at))
@@ -149,16 +151,24 @@ class Processor:
             res.bucket = msgspec.structs.replace(bucket, moved=moved)
         elif kind == ActionKind.MERGE:
             j = _index(states, action.target)
-            src, dst = actions.merge(states[i], states[j], action, now)
+            src, dst = actions.merge(
+                states[i], states[j], action, now, recorded_at=recorded_at, skew_s=skew
+            )
             states[i], states[j] = res.take(src), self._trim(res, res.take(dst))
         elif kind == ActionKind.SPLIT:
             texts = states[i].texts
-            rest, created = actions.split(states[i], action, now, texts, self.params.heat)
+            rest, created = actions.split(
+                states[i], action, now, texts, self.params.heat, recorded_at=recorded_at,
+                skew_s=skew,
+            )  # fmt: skip
             states[i] = res.take(rest)
             if created is not None:
                 states.append(res.take(created))
         else:
-            states[i] = res.take(actions.apply_action(states[i], action, now, self.router))
+            out = actions.apply_action(
+                states[i], action, now, self.router, recorded_at=recorded_at, skew_s=skew
+            )
+            states[i] = res.take(out)
         return self._advance(res, states, now)
 
     def on_absorb(self, bucket: Bucket, rec: Absorb) -> Result:
@@ -167,9 +177,11 @@ class Processor:
         states = list(bucket.incidents)
         i = _index(states, rec.action.target)
         now = max(rec.recorded_at, bucket.watermark or rec.recorded_at)
-        states[i] = self._trim(
-            res, res.take(actions.absorb(states[i], rec.source, rec.action, now))
-        )
+        out = actions.absorb(
+            states[i], rec.source, rec.action, now, recorded_at=rec.recorded_at,
+            skew_s=self.params.future_skew_s,
+        )  # fmt: skip
+        states[i] = self._trim(res, res.take(out))
         return self._advance(res, states, now)
 
     # --- clocks --------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from typing import Any, NamedTuple
 import msgspec
 
 from monitor.domain.actions import ActionError
-from monitor.domain.events import EventKind, NotificationIntent, Role, Step
+from monitor.domain.escalation import Step
+from monitor.domain.events import EventKind, NotificationIntent
 from monitor.domain.incidents import incident_key
 from monitor.domain.policy import IncidentParams
 from monitor.domain.state import IncidentState
@@ -128,9 +129,8 @@ class Faults:
         key = f"notify:fault:{stage}:{kind}:{now:%Y%m%d%H}"
         intent = NotificationIntent(
             key=key, event_id=key.removeprefix("notify:"), incident_id=incident_id,
-            step=Step.RECORD_REFUSED, at=now, grade=None, roles=(Role.DUTY_STAFF,), bodies=(),
+            step=Step.RECORD_REFUSED, at=now, grade=None, bodies=(),
             title=f"输入记录处理失败（{stage}）：{what}"[:200],
-            message="一条输入记录处理时出错，已转入死信队列（dlq），其余记录照常处理。",
         )  # fmt: skip
         return Record(Topic.NOTIFICATIONS, key.encode(), encoder.encode(intent))
 

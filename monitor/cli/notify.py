@@ -43,6 +43,8 @@ def register(subparsers: Any) -> None:
     r.add_argument("--grade", choices=[g.value for g in Grade])
     r.add_argument("--body", action="append", default=[], help="responsible body (repeatable)")
     r.add_argument("--warning-before-min", type=int)
+    r.add_argument("--outside", action="store_true",
+                   help="an incident outside the jurisdiction (watch only)")  # fmt: skip
     r.set_defaults(func=cmd_route)
 
     d = sub.add_parser("run", help="drain the notification outbox (recover, then send)")
@@ -114,12 +116,14 @@ def cmd_route(args: argparse.Namespace) -> int:
         key="route-test", incident_id="route-test", step=Step(args.step),
         grade=Grade(args.grade) if args.grade else None, at=datetime.now(UTC),
         bodies=tuple(args.body), warning_before_min=args.warning_before_min,
+        in_jurisdiction=not args.outside,
     )  # fmt: skip
     decided = plan(settings.ladder, trigger)
     print(f"routes: {', '.join(decided.routes)}")
     for d in decided.deliveries:
         people = ", ".join(f"{r.name}[{r.role.label}]" for r in d.recipients)
-        print(f"  {d.channel}: {people}")
+        held = f" (held until {d.not_before.isoformat()})" if d.not_before > trigger.at else ""
+        print(f"  {d.channel}: {people}{held}")
     for u in decided.unreachable:
         print(f"  UNREACHABLE: {u.role.value} for {u.body or 'city'}")
     return 0
@@ -187,7 +191,7 @@ async def _bridge_until_signal(notifier: Notifier, args: argparse.Namespace) -> 
     bridge = NotifyBridge(
         args.broker, topic(Topic.NOTIFICATIONS, args.prefix), notifier,
         dlq_topic=topic(Topic.DLQ, args.prefix),
-        store=store, link_base=args.link_base,
+        link_base=args.link_base,
     )  # fmt: skip
     try:
         await run_notifier(notifier, bridge, stop)

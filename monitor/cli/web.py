@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--broker", help="kafka://HOST:PORT; without it the API only reads")
     w.add_argument("--prefix", default="", help="topic name prefix")
     w.add_argument("--config", help="city config YAML (default: Ziyang)")
+    w.add_argument("--outbox-db",
+                   help="database URL of the notifier's outbox: the incident page lists each "
+                   "incident's deliveries (sent, held until, failed)")  # fmt: skip
     w.add_argument("--port", type=int, default=WEB_PORT)
     w.add_argument("--host", default=LOCALHOST_WEB,
                    help="address to serve on (0.0.0.0 in a container)")  # fmt: skip

@@ -5,22 +5,32 @@
     merge_out(source, action, now) / absorb(target, source, action, now)   the same, one side each
     split(state, action, now, texts=()) -> (Outcome, Outcome)    listed posts → a new incident
 
-`now` is the time the action is recorded (the caller's watermark); `action.at` is when it
-happened and may be earlier (a release published at 4 h 10 min, entered at 4 h 20 min). Before
-an action takes effect the clocks are caught up to `action.at`, so the timeline is the same
-whether the action arrives live or in a replay.
+Who may record which kind, and the evidence each needs, is monitor.domain.permissions.
+
+Three times: `action.at` is when it happened (a release published at 4 h 10 min); `recorded_at`
+(keyword, default `now`) is when the monitor was told (entered at 4 h 20 min); `now` is the
+caller's watermark (≥ recorded_at). `at` must lie between the incident's first post and
+`now + skew_s` (IncidentParams.future_skew_s, 5 min). An answer recorded more than the skew after
+its `at` is *backdated*: it is kept with its own time, and the `action_recorded` event says so
+(`backdated`, `recorded_at`).
+
+Before an action takes effect the clocks are caught up to when it was recorded, so a deadline
+that passed before the monitor heard of the answer has already breached: a backdated answer
+stops the clock at its own time but makes the clock `late`, never `met`. The timeline is the
+same whether the action arrives live or in a replay, because `recorded_at` travels with it.
 
 Effects: acknowledge → acknowledged, status responding. release → stops `release` and `answer`
 (any rule listing it in `stopped_by`) and starts the next `follow_up` cycle; press_conference →
 stops `press_conference` (and `release` if still running); follow_up → next follow-up cycle;
-close → every clock stops; regrade → manual grade source (the grade is the graver of fact, heat
-and manual, DESIGN.md §1); merge/split as above.
+close → the incident stops; clocks still running are `not_done` and breached ones stay
+`breached` (see monitor/domain/clocks.py); regrade → the manual grade takes effect, up or down
+(see `combined_grade` in monitor/domain/incidents.py); merge/split as above.
 
 Rejected with `ActionError` and no state change: an unknown kind, a missing `by`, a time with
-no zone or after `now`, an action on a closed or merged incident, a release or follow-up
-without an http(s) URL, a press conference with neither URL nor place, a regrade without grade
-or reason, a merge into itself, a split of posts the incident does not hold. An id already
-applied is a no-op (the same action again) or an error (the id reused for another action).
+no zone, before the first post or after `now` + skew, an action on a closed or merged incident,
+missing evidence (permissions.RULES), a release or follow-up URL that is not http(s), a merge
+into itself, a split of posts the incident does not hold. An id already applied is a no-op (the
+same action again) or an error (the id reused for another action).
 """
 
 from __future__ import annotations
@@ -34,10 +44,18 @@ import msgspec
 
 from monitor.domain import clocks
 from monitor.domain.events import Event, EventKind, utc
-from monitor.domain.incidents import TEXT_KEEP, Router, combined_grade, heat_grade, set_grade
+from monitor.domain.incidents import (
+    TEXT_KEEP,
+    Router,
+    combined_grade,
+    evidence_grade,
+    heat_grade,
+    set_grade,
+)
 from monitor.domain.model import Grade
 from monitor.domain.outbox import intents_for
-from monitor.domain.policy import SEVERE, HeatPolicy
+from monitor.domain.permissions import evidence_missing
+from monitor.domain.policy import FUTURE_SKEW_S, SEVERE, HeatPolicy
 from monitor.domain.state import (
     Action,
     ActionKind,
@@ -56,6 +74,7 @@ __all__ = [
     "ActionKind",
     "absorb",
     "apply_action",
+    "backdated",
     "merge",
     "merge_out",
     "split",
@@ -97,21 +116,37 @@ def _kind(action: Action) -> ActionKind:
         ) from None
 
 
-def _check_common(state: IncidentState, action: Action, now: datetime) -> None:
+def _check_common(state: IncidentState, action: Action, now: datetime, skew_s: int) -> None:
     if not action.id.strip():
         raise ActionError(action, "id", "an action needs an id")
     if action.incident_id != state.id:
         raise ActionError(action, "incident_id", f"this is incident {state.id}")
     if not action.by.strip():
         raise ActionError(action, "by", "who acted must be named")
-    if action.at > now:
-        raise ActionError(
-            action, "at", f"{action.at.isoformat()} is in the future (now {now.isoformat()})"
-        )
+    _check_time(state, action, now, skew_s)
     if state.status is Status.MERGED:
         raise ActionError(action, "incident_id", f"incident was merged into {state.merged_into}")
     if state.status is Status.CLOSED:
         raise ActionError(action, "incident_id", "incident is closed")
+
+
+def _check_time(state: IncidentState, action: Action, now: datetime, skew_s: int) -> None:
+    latest = now + timedelta(seconds=skew_s)
+    if action.at > latest:
+        raise ActionError(
+            action, "at", f"{action.at.isoformat()} is in the future (now {now.isoformat()}, "
+            f"at most {skew_s} s ahead is taken as clock drift)",
+        )  # fmt: skip
+    if action.at < state.first_seen:
+        raise ActionError(
+            action, "at", f"{action.at.isoformat()} is before the incident's first post "
+            f"({state.first_seen.isoformat()}): nothing could answer it yet",
+        )  # fmt: skip
+
+
+def backdated(at: datetime, recorded_at: datetime, skew_s: int = FUTURE_SKEW_S) -> bool:
+    """Entered later than it happened by more than the drift allowed for."""
+    return (recorded_at - at).total_seconds() > skew_s
 
 
 def _check_url(action: Action, required: bool) -> None:
@@ -123,18 +158,17 @@ def _check_url(action: Action, required: bool) -> None:
         raise ActionError(action, "url", f"{action.url!r} is not an http(s) URL")
 
 
-def _check_kind(state: IncidentState, action: Action, kind: ActionKind) -> None:
-    if kind in (ActionKind.RELEASE, ActionKind.FOLLOW_UP):
-        _check_url(action, required=True)
-    elif kind is ActionKind.PRESS_CONFERENCE:
-        _check_url(action, required=not (action.place or "").strip())
-    elif kind is ActionKind.REGRADE:
-        if action.grade is None:
-            raise ActionError(action, "grade", "a regrade needs a grade (I, II, III or IV)")
-        if not (action.reason or "").strip():
-            raise ActionError(action, "reason", "a regrade needs a reason")
+def _check_kind(state: IncidentState, action: Action, kind: ActionKind, new: bool) -> None:
+    present = {f: getattr(action, f) for f in ("url", "place", "grade", "reason", "target",
+                                               "post_ids")}  # fmt: skip
+    missing = evidence_missing(kind, present, new)
+    if missing is not None:
+        field = next(f for f in present if f"`{f}`" in missing)
+        raise ActionError(action, field, missing)
+    if kind in (ActionKind.RELEASE, ActionKind.FOLLOW_UP, ActionKind.PRESS_CONFERENCE):
+        _check_url(action, required=False)
     elif kind is ActionKind.MERGE:
-        if not action.target or action.target == state.id:
+        if action.target == state.id:
             raise ActionError(action, "target", "name another incident to merge into")
     elif kind is ActionKind.SPLIT:
         _check_split(state, action)
@@ -158,24 +192,53 @@ def normalised(action: Action) -> Action:
     return msgspec.structs.replace(action, at=utc(action.at))
 
 
-def validate(state: IncidentState, action: Action, now: datetime) -> ActionKind | None:
+def validate(
+    state: IncidentState,
+    action: Action,
+    now: datetime,
+    skew_s: int = FUTURE_SKEW_S,
+    new: bool = False,
+) -> ActionKind | None:
     """The action's kind if it must be applied, None if it already was (idempotent).
-    `action` must be `normalised`."""
+    `action` must be `normalised`. `new`: it is being recorded now (the edge), so evidence
+    that is only asked of new actions is required too (permissions.Evidence.asked)."""
     kind = _kind(action)
     for done in state.actions:
         if done.id == action.id:
             if done != action:
                 raise ActionError(action, "id", "this id was already used for a different action")
             return None
-    _check_common(state, action, now)
-    _check_kind(state, action, kind)
+    _check_common(state, action, now, skew_s)
+    _check_kind(state, action, kind, new)
     return kind
 
 
 # --- effects ---------------------------------------------------------------------------------
 
 
-def _recorded(state: IncidentState, action: Action, extra: Mapping[str, object]) -> Event:
+class Recording(msgspec.Struct, frozen=True):
+    """When an action reached the monitor (`recorded`, never after `now`) and the drift
+    allowed between a sender's clock and ours."""
+
+    now: datetime
+    recorded: datetime
+    skew_s: int
+
+    @classmethod
+    def of(cls, now: datetime, recorded_at: datetime | None, skew_s: int) -> Recording:
+        recorded = utc(now) if recorded_at is None else min(utc(recorded_at), utc(now))
+        return cls(now, recorded, skew_s)
+
+    def stamp(self, action: Action) -> dict[str, object]:
+        return {
+            "recorded_at": self.recorded.isoformat(),
+            "backdated": backdated(action.at, self.recorded, self.skew_s),
+        }
+
+
+def _recorded(
+    state: IncidentState, action: Action, extra: Mapping[str, object], rec: Recording
+) -> Event:
     data: dict[str, object] = {"action_id": action.id, "action": action.kind, "by": action.by}
     for field in ("url", "channel", "place", "reason", "target", "note"):
         value = getattr(action, field)
@@ -185,7 +248,7 @@ def _recorded(state: IncidentState, action: Action, extra: Mapping[str, object])
         data["grade"] = action.grade.value
     if action.post_ids:
         data["post_ids"] = list(action.post_ids)
-    data |= extra
+    data |= rec.stamp(action) | dict(extra)
     return Event(
         id=f"{state.id}:action:{action.id}",
         kind=EventKind.ACTION_RECORDED,
@@ -232,47 +295,60 @@ def _late(state: IncidentState, stopped: Sequence[str]) -> list[str]:
 
 
 def apply_action(
-    state: IncidentState, action: Action, now: datetime, router: Router | None = None
+    state: IncidentState,
+    action: Action,
+    now: datetime,
+    router: Router | None = None,
+    *,
+    recorded_at: datetime | None = None,
+    skew_s: int = FUTURE_SKEW_S,
 ) -> Outcome:
     action = normalised(action)
-    kind = validate(state, action, now)
+    rec = Recording.of(now, recorded_at, skew_s)
+    kind = validate(state, action, now, skew_s)
     if kind is None:
         return Outcome(state=state)
     if kind in (ActionKind.MERGE, ActionKind.SPLIT):
         raise ActionError(action, "kind", f"use actions.{kind.value}() (it changes two incidents)")
-    caught_up = clocks.catch_up(state, action.at)
+    caught_up = _catch_up(state, rec)
     state = msgspec.structs.replace(
         caught_up.state, actions=(*caught_up.state.actions, action), rev=caught_up.state.rev + 1
     )
-    return caught_up.then(_effect(state, action, kind, router))
+    return caught_up.then(_effect(state, action, kind, router, rec))
+
+
+def _catch_up(state: IncidentState, rec: Recording) -> Outcome:
+    """Fire what fell due before the monitor heard of the action: a deadline that passed
+    before a backdated answer was entered has breached, whatever time the answer claims."""
+    return clocks.catch_up(state, rec.recorded)
 
 
 def _effect(
-    state: IncidentState, action: Action, kind: ActionKind, router: Router | None
+    state: IncidentState, action: Action, kind: ActionKind, router: Router | None, rec: Recording
 ) -> Outcome:
     if kind is ActionKind.ACKNOWLEDGE:
         state = clocks.refresh(_engaged(state, action.at))
-        return Outcome(state=state, events=(_recorded(state, action, {}),))
+        return Outcome(state=state, events=(_recorded(state, action, {}, rec),))
     if kind in PUBLISHING:
         state, stopped = _publish(state, action)
         state = clocks.refresh(state)
         extra = {"stopped": stopped, "late": _late(state, stopped)}
-        return Outcome(state=state, events=(_recorded(state, action, extra),))
+        return Outcome(state=state, events=(_recorded(state, action, extra, rec),))
     if kind is ActionKind.CLOSE:
-        return _close(state, action)
+        return _close(state, action, rec)
     sources = msgspec.structs.replace(
-        state.grades, manual=action.grade, manual_reason=action.reason
-    )
-    recorded = Outcome(
-        state=state,
-        events=(_recorded(state, action, {"effective": combined_grade(sources).value}),),
-    )
+        state.grades, manual=action.grade, manual_reason=action.reason,
+        manual_evidence=evidence_grade(state.grades),
+    )  # fmt: skip
+    effective = {"effective": combined_grade(sources).value}
+    recorded = Outcome(state=state, events=(_recorded(state, action, effective, rec),))
+    # the new grade's rules apply from when the monitor heard of it, not from a claimed past
     return recorded.then(
-        set_grade(state, sources, action.at, action.at, router, f"action {action.id}")
+        set_grade(state, sources, action.at, rec.recorded, router, f"action {action.id}")
     )
 
 
-def _close(state: IncidentState, action: Action) -> Outcome:
+def _close(state: IncidentState, action: Action, rec: Recording) -> Outcome:
     state = clocks.refresh(
         msgspec.structs.replace(state, status=Status.CLOSED, closed_at=action.at)
     )
@@ -283,21 +359,30 @@ def _close(state: IncidentState, action: Action) -> Outcome:
         at=action.at,
         data={"by": action.by, "action_id": action.id, "reason": action.reason},
     )
-    return Outcome(state=state, events=(_recorded(state, action, {}), closed))
+    return Outcome(state=state, events=(_recorded(state, action, {}, rec), closed))
 
 
 # --- merge -----------------------------------------------------------------------------------
 
 
-def merge_out(source: IncidentState, action: Action, now: datetime) -> Outcome:
-    """The absorbed side: it stops, pointing at the survivor. Its breaches stay on record."""
+def merge_out(
+    source: IncidentState,
+    action: Action,
+    now: datetime,
+    *,
+    recorded_at: datetime | None = None,
+    skew_s: int = FUTURE_SKEW_S,
+) -> Outcome:
+    """The absorbed side: it stops, pointing at the survivor. Its breaches stay on record as
+    events; its clocks read `excluded` (the survivor carries them on)."""
     action = normalised(action)
-    kind = validate(source, action, now)
+    rec = Recording.of(now, recorded_at, skew_s)
+    kind = validate(source, action, now, skew_s)
     if kind is None:
         return Outcome(state=source)
     if kind is not ActionKind.MERGE:
         raise ActionError(action, "kind", "merge_out takes a merge action")
-    caught_up = clocks.catch_up(source, action.at)
+    caught_up = _catch_up(source, rec)
     state = msgspec.structs.replace(
         caught_up.state, status=Status.MERGED, merged_into=action.target, closed_at=action.at,
         actions=(*caught_up.state.actions, action), rev=caught_up.state.rev + 1,
@@ -310,39 +395,59 @@ def merge_out(source: IncidentState, action: Action, now: datetime) -> Outcome:
         at=action.at,
         data={"into": action.target, "by": action.by, "action_id": action.id},
     )
-    return caught_up.then(Outcome(state=state, events=(_recorded(state, action, {}), merged)))
+    events = (_recorded(state, action, {}, rec), merged)
+    return caught_up.then(Outcome(state=state, events=events))
 
 
-def absorb(target: IncidentState, source: IncidentState, action: Action, now: datetime) -> Outcome:
+def absorb(
+    target: IncidentState,
+    source: IncidentState,
+    action: Action,
+    now: datetime,
+    *,
+    recorded_at: datetime | None = None,
+    skew_s: int = FUTURE_SKEW_S,
+) -> Outcome:
     """The surviving side takes the source's posts, heat, grade sources and earliest start."""
     action = normalised(action)
+    rec = Recording.of(now, recorded_at, skew_s)
     if target.has_action(action.id):
         return Outcome(state=target)
     if action.target != target.id:
         raise ActionError(action, "target", f"this is incident {target.id}")
     if not target.status.live:
         raise ActionError(action, "target", f"incident {target.id} is {target.status.value}")
-    if action.at > now:
+    if action.at > now + timedelta(seconds=skew_s):
         raise ActionError(action, "at", f"{action.at.isoformat()} is in the future")
-    caught_up = clocks.catch_up(target, action.at)
+    caught_up = _catch_up(target, rec)
     state = _absorbed(caught_up.state, source, action)
-    sources = GradeSources(
-        fact=Grade.graver(state.grades.fact, source.grades.fact),
-        fact_basis=state.grades.fact_basis or source.grades.fact_basis,
-        heat=Grade.graver(state.grades.heat, source.grades.heat),
-        heat_basis=state.grades.heat_basis or source.grades.heat_basis,
-        manual=Grade.graver(state.grades.manual, source.grades.manual),
-        manual_reason=state.grades.manual_reason or source.grades.manual_reason,
-    )
+    sources = _merged_sources(state.grades, source.grades)
+    data = {"action_id": action.id, "action": "merge", "by": action.by, "from": source.id}
     recorded = Event(
         id=f"{state.id}:action:{action.id}",
         kind=EventKind.ACTION_RECORDED,
         incident_id=state.id,
         at=action.at,
-        data={"action_id": action.id, "action": "merge", "by": action.by, "from": source.id},
+        data=data | rec.stamp(action),
     )
     out = caught_up.then(Outcome(state=clocks.refresh(state), events=(recorded,)))
-    return out.then(set_grade(out.state, sources, action.at, action.at, None, f"merge {source.id}"))
+    return out.then(
+        set_grade(out.state, sources, action.at, rec.recorded, None, f"merge {source.id}")
+    )
+
+
+def _merged_sources(mine: GradeSources, theirs: GradeSources) -> GradeSources:
+    """Evidence from both sides; a manual grade from either (the graver, and the evidence it
+    was set against), so new evidence must outrank what both sides knew to override it."""
+    return GradeSources(
+        fact=Grade.graver(mine.fact, theirs.fact),
+        fact_basis=mine.fact_basis or theirs.fact_basis,
+        heat=Grade.graver(mine.heat, theirs.heat),
+        heat_basis=mine.heat_basis or theirs.heat_basis,
+        manual=Grade.graver(mine.manual, theirs.manual),
+        manual_reason=mine.manual_reason or theirs.manual_reason,
+        manual_evidence=Grade.graver(mine.manual_evidence, theirs.manual_evidence),
+    )
 
 
 def _absorbed(state: IncidentState, source: IncidentState, action: Action) -> IncidentState:
@@ -375,7 +480,13 @@ def _absorbed(state: IncidentState, source: IncidentState, action: Action) -> In
 
 
 def merge(
-    source: IncidentState, target: IncidentState, action: Action, now: datetime
+    source: IncidentState,
+    target: IncidentState,
+    action: Action,
+    now: datetime,
+    *,
+    recorded_at: datetime | None = None,
+    skew_s: int = FUTURE_SKEW_S,
 ) -> tuple[Outcome, Outcome]:
     """Both sides at once when one worker holds both; validates before changing either."""
     action = normalised(action)
@@ -383,10 +494,13 @@ def merge(
         raise ActionError(
             action, "target", f"target is {target.id}, the action says {action.target}"
         )
-    validate(source, action, now)
+    validate(source, action, now, skew_s)
     if not target.status.live and not target.has_action(action.id):
         raise ActionError(action, "target", f"incident {target.id} is {target.status.value}")
-    return merge_out(source, action, now), absorb(target, source, action, now)
+    return (
+        merge_out(source, action, now, recorded_at=recorded_at, skew_s=skew_s),
+        absorb(target, source, action, now, recorded_at=recorded_at, skew_s=skew_s),
+    )
 
 
 # --- split -----------------------------------------------------------------------------------
@@ -420,6 +534,9 @@ def split(
     now: datetime,
     texts: Sequence[str] = (),
     heat_policy: HeatPolicy | None = None,
+    *,
+    recorded_at: datetime | None = None,
+    skew_s: int = FUTURE_SKEW_S,
 ) -> tuple[Outcome, Outcome | None]:
     """Move `action.post_ids` into a new incident. Returns (remaining, new); new is None when
     this split was already applied (idempotent: the new incident exists already).
@@ -429,17 +546,18 @@ def split(
     """
     action = normalised(action)
     policy = heat_policy or HeatPolicy()
-    kind = validate(state, action, now)
+    rec = Recording.of(now, recorded_at, skew_s)
+    kind = validate(state, action, now, skew_s)
     if kind is None:
         return Outcome(state=state), None
     if kind is not ActionKind.SPLIT:
         raise ActionError(action, "kind", "split takes a split action")
-    caught_up = clocks.catch_up(state, action.at)
+    caught_up = _catch_up(state, rec)
     moving = set(action.post_ids)
     moved = tuple(m for m in caught_up.state.members if m.post_id in moving)
     kept = tuple(m for m in caught_up.state.members if m.post_id not in moving)
     new_id = split_id(action, action.at)
-    remaining = _remaining(caught_up.state, action, moved, kept, new_id, policy)
+    remaining = _remaining(caught_up.state, action, moved, kept, new_id, policy, rec)
     created = _split_off(caught_up.state, action, moved, new_id, texts, policy)
     return caught_up.then(remaining), created
 
@@ -451,6 +569,7 @@ def _remaining(
     kept: tuple[Member, ...],
     new_id: str,
     policy: HeatPolicy,
+    rec: Recording,
 ) -> Outcome:
     complete = state.heat.posts == len(state.members)
     heat = Heat(
@@ -474,7 +593,7 @@ def _remaining(
         at=action.at,
         data={"new_incident": new_id, "post_ids": list(action.post_ids), "by": action.by},
     )
-    out = Outcome(state=clocks.refresh(state), events=(_recorded(state, action, {}), event))
+    out = Outcome(state=clocks.refresh(state), events=(_recorded(state, action, {}, rec), event))
     return out.then(set_grade(out.state, sources, action.at, action.at, None, f"split {action.id}"))
 
 

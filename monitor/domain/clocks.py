@@ -10,7 +10,9 @@ Rules (frozen per incident in `state.policy`):
 - A clock starts at the incident's first post (event time); with `start: reached_grade` the I/II
   clocks start when the incident reached grade II. An upgrade keeps the original start.
 - Each warning (deadline − offset) and the breach (deadline) fires once; the fired ids are kept
-  in `state.fired`, so a second call with the same `now` emits nothing.
+  in `state.fired`, so a second call with the same `now` emits nothing. Every item is an event;
+  of one clock's items firing in one call only the last is notified (after downtime the
+  warnings that fell due together are stale, and a breach supersedes them).
 - Items whose time passed before their rule applied (an upgrade late in the day) fire at once,
   stamped with the time the rule began to apply, never earlier.
 - A clock stopped by an action emits nothing due after the stop; a clock already answered
@@ -18,6 +20,18 @@ Rules (frozen per incident in `state.policy`):
 - `follow_up` re-arms: each publication, or each missed deadline, starts the next cycle.
 - Unacknowledged for `unacknowledged_after` (30 min) after opening → one escalation.
 - Incidents outside the jurisdiction (`state.watch_only`) are shown but run no clocks.
+
+Statuses readers see (`ClockView.status`; the constants below):
+    running    open and unanswered
+    met        answered at or before its deadline, before any breach fired
+    late       answered after its deadline, or after its breach fired (a backdated answer
+               entered after the breach is late, never met)
+    breached   the deadline passed unanswered; stays breached after the incident closes
+    not_done   the incident was closed before the deadline without an answer (closing never
+               meets a clock)
+    excluded   the incident was merged into another, which carries the clocks on; compliance
+               figures skip these (the breach events stay in the event log)
+A clock whose breach fired stays in view even if a regrade took its rule away.
 
 Clock ids are f"{incident}:{rule}#{cycle}"; item ids extend them (see monitor/domain/events.py).
 """
@@ -30,9 +44,19 @@ from datetime import datetime, timedelta
 import msgspec
 
 from monitor.domain.events import Event, EventKind
-from monitor.domain.outbox import intents_for
+from monitor.domain.outbox import current_only
 from monitor.domain.policy import ClockRule
-from monitor.domain.state import ClockView, IncidentState, Outcome
+from monitor.domain.state import ClockView, IncidentState, Outcome, Status
+
+# Clock statuses, as ClockView.status (readers: dashboard, API, reports, compliance):
+RUNNING = "running"  # open, no answer yet; its deadline may still be ahead
+MET = "met"  # answered at or before the deadline, and no breach had fired
+LATE = "late"  # answered, but after the deadline or after the breach fired
+BREACHED = "breached"  # the deadline passed unanswered; stays so when the incident closes
+NOT_DONE = "not_done"  # the incident closed before the deadline with no answer: not met
+EXCLUDED = "excluded"  # the incident was merged away; the survivor carries its clocks on,
+#                        so compliance must skip these (its breach events stay on record)
+STATUSES = (RUNNING, MET, LATE, BREACHED, NOT_DONE, EXCLUDED)
 
 
 class Item(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,20 +101,39 @@ def view(state: IncidentState, rule: ClockRule) -> ClockView:
     stopped_at: datetime | None = stop.at if stop is not None else None
     if stop is None and not state.status.live:
         stopped_at = state.closed_at
-    breached = f"{cid}:breach" in state.fired
-    if stopped_at is None:
-        status = "breached" if breached else "running"
-    else:
-        status = "late" if stopped_at > deadline else "met"
     return ClockView(
         id=cid, rule=rule.name, label=rule.label, start=start, deadline=deadline,
-        status=status, stopped_at=stopped_at, cycle=cycle,
+        status=_status(state, cid, deadline, answered=stop is not None, stopped_at=stopped_at),
+        stopped_at=stopped_at, cycle=cycle,
     )  # fmt: skip
 
 
+def _status(
+    state: IncidentState, cid: str, deadline: datetime, answered: bool, stopped_at: datetime | None
+) -> str:
+    """See STATUSES. A fired breach is permanent: no answer, backdated or not, and no close
+    turns it into `met`."""
+    if state.status is Status.MERGED:
+        return EXCLUDED
+    breached = f"{cid}:breach" in state.fired
+    if answered:
+        assert stopped_at is not None
+        return LATE if breached or stopped_at > deadline else MET
+    if breached:
+        return BREACHED
+    return RUNNING if state.status.live else NOT_DONE
+
+
 def refresh(state: IncidentState) -> IncidentState:
-    """Recompute what readers and the fast path see; every change to a clock input calls it."""
-    views = tuple(view(state, r) for r in applicable(state))
+    """Recompute what readers and the fast path see; every change to a clock input calls it.
+    A clock that breached stays in view after a regrade took its rule away: breaches are facts."""
+    running = applicable(state)
+    fired = set(state.fired)
+    gone = tuple(
+        r for r in state.policy.rules
+        if r not in running and not r.repeat and f"{clock_id(state.id, r.name)}:breach" in fired
+    )  # fmt: skip
+    views = tuple(view(state, r) for r in (*running, *gone))
     return msgspec.structs.replace(state, clocks=views, next_due_at=compute_next_due(state))
 
 
@@ -160,7 +203,7 @@ def catch_up(state: IncidentState, before: datetime) -> Outcome:
 def _fire(state: IncidentState, is_due: Callable[[datetime], bool]) -> Outcome:
     if state.next_due_at is None or not is_due(state.next_due_at):
         return Outcome(state=state)  # the common case, without building any item
-    events: list[Event] = []
+    fired: list[tuple[IncidentState, Event]] = []
     current = state
     while True:
         due = sorted(
@@ -169,14 +212,16 @@ def _fire(state: IncidentState, is_due: Callable[[datetime], bool]) -> Outcome:
         if not due:
             break
         item = due[0]
-        events.append(_event(current, item))
-        current = _mark_fired(current, item)
-    if not events:
+        event = _event(current, item)
+        # refreshed per item: its notification states the clocks as they were when it fired
+        current = refresh(_mark_fired(current, item))
+        fired.append((current, event))
+    if not fired:
         return Outcome(state=state)
     # rev is left alone: it counts inputs, so ids built on it do not depend on how often the
     # edge ticked the clocks
-    current = refresh(current)
-    return Outcome(state=current, events=tuple(events), notifications=intents_for(current, events))
+    events = tuple(e for _, e in fired)
+    return Outcome(state=current, events=events, notifications=current_only(fired))
 
 
 def _mark_fired(state: IncidentState, item: Item) -> IncidentState:

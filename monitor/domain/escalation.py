@@ -5,6 +5,15 @@ node matches when every matcher it declares matches; the first matching child wi
 says `continue`; a node whose children all miss is itself the answer. Options a node leaves
 unset (roles, quiet hours) are inherited from its parent, so the root states the defaults.
 
+The tree is the only thing that decides who hears of a step: the incident domain
+(monitor/domain/outbox.py) says which step, which clock and what happened, and names no role.
+`Role` and `Step` are defined here, once.
+
+Quiet hours hold a delivery to the end of the quiet period, except: anything to duty staff,
+anything about a grade I/II incident, and anything on a route with `quiet_hours: false`. A
+channel carrying both kinds of recipient gets two deliveries (the held one's key ends in
+`/quiet`), so the duty office is never held back with the others.
+
 Everything here is pure: time arrives as an argument, and `plan` returns deliveries for the
 edge to enqueue; nothing here sends or stores.
 """
@@ -61,7 +70,8 @@ URGENT_GRADES = frozenset({Grade.I, Grade.II})
 
 
 class Trigger(msgspec.Struct, frozen=True, kw_only=True):
-    """One reason to notify, as the ladder sees it. `key` is the idempotency key."""
+    """One reason to notify, as the ladder sees it. `key` is the idempotency key.
+    `in_jurisdiction` False: an incident outside the city, shown for awareness only."""
 
     key: str
     incident_id: str
@@ -72,11 +82,12 @@ class Trigger(msgspec.Struct, frozen=True, kw_only=True):
     category: str | None = None
     clock: str | None = None
     warning_before_min: int | None = None
-    roles: tuple[Role, ...] = ()  # asked for by the producer, added to what the ladder routes
+    in_jurisdiction: bool = True
 
 
 class Matchers(msgspec.Struct, frozen=True, kw_only=True):
-    """Empty sets match anything. `bodies` matches when any of the trigger's bodies is listed."""
+    """Empty sets (and None) match anything. `bodies` matches when any of the trigger's bodies
+    is listed."""
 
     steps: frozenset[Step] = frozenset()
     grades: frozenset[Grade] = frozenset()
@@ -84,6 +95,7 @@ class Matchers(msgspec.Struct, frozen=True, kw_only=True):
     categories: frozenset[str] = frozenset()
     clocks: frozenset[str] = frozenset()
     warning_before_min: frozenset[int] = frozenset()
+    in_jurisdiction: bool | None = None
 
     def matches(self, t: Trigger) -> bool:
         return (
@@ -93,6 +105,7 @@ class Matchers(msgspec.Struct, frozen=True, kw_only=True):
             and _hit(self.categories, t.category)
             and _hit(self.clocks, t.clock)
             and _hit(self.warning_before_min, t.warning_before_min)
+            and (self.in_jurisdiction is None or self.in_jurisdiction == t.in_jurisdiction)
         )
 
 
@@ -258,32 +271,47 @@ def contacts_for(
 
 
 def plan(ladder: Ladder, trigger: Trigger) -> Plan:
-    """Route `trigger` and resolve roles to channel deliveries, one per channel."""
+    """Route `trigger` and resolve roles to channel deliveries: one per channel, and a second,
+    held one (key `…/quiet`) for the recipients quiet hours hold back."""
     matched = match(ladder.route, trigger)
     recipients: dict[str, list[Recipient]] = {}
     quiet_applies = all(m.quiet_hours for m in matched)
     missing: list[Unreachable] = []
-    for role in _roles(matched, trigger.roles):
+    for role in routed_roles(matched):
         people, lost = contacts_for(ladder.contacts, role, trigger.bodies)
         missing.extend(lost)
         for person in people:
             for reach in person.reach:
                 _add(recipients.setdefault(reach.channel, []), person, reach)
-    when = deliver_at(trigger.at, trigger.grade, ladder.quiet_hours, quiet_applies)
-    deliveries = tuple(
-        Delivery(
-            key=f"{trigger.key}/{channel}", channel=channel, recipients=tuple(rs), not_before=when
-        )
-        for channel, rs in sorted(recipients.items())
-    )
+    later = deliver_at(trigger.at, trigger.grade, ladder.quiet_hours, quiet_applies)
+    deliveries: list[Delivery] = []
+    for channel, rs in sorted(recipients.items()):
+        now = tuple(r for r in rs if later == trigger.at or r.role in NEVER_HELD)
+        held = tuple(r for r in rs if r not in now)
+        key = f"{trigger.key}/{channel}"
+        if now:
+            deliveries.append(
+                Delivery(key=key, channel=channel, recipients=now, not_before=trigger.at)
+            )
+        if held:
+            deliveries.append(
+                Delivery(key=f"{key}/quiet", channel=channel, recipients=held, not_before=later)
+            )
     routes = tuple(m.route for m in matched)
-    return Plan(trigger=trigger, routes=routes, deliveries=deliveries, unreachable=tuple(missing))
+    return Plan(
+        trigger=trigger, routes=routes, deliveries=tuple(deliveries), unreachable=tuple(missing)
+    )
 
 
-def _roles(matched: list[Matched], extra: tuple[Role, ...]) -> list[Role]:
+# Quiet hours never hold the duty office: it decides whom to wake.
+NEVER_HELD = frozenset({Role.DUTY_STAFF})
+
+
+def routed_roles(matched: list[Matched]) -> list[Role]:
+    """The roles the matched routes name, in order, each once."""
     seen: list[Role] = []
-    for roles in [*(m.roles for m in matched), extra]:
-        seen.extend(r for r in roles if r not in seen)
+    for m in matched:
+        seen.extend(r for r in m.roles if r not in seen)
     return seen
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from monitor.domain.escalation import Step
 from monitor.domain.model import Grade
 
 
@@ -55,36 +56,25 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     data: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class Step(StrEnum):
-    """Where on the escalation ladder (DESIGN.md §2) a notification stands.
+class ClockNote(msgspec.Struct, frozen=True, kw_only=True):
+    """One of the incident's clocks as a notification states it, when it was decided.
+    `status` is one of monitor.domain.clocks.STATUSES."""
 
-    Values equal monitor.domain.escalation.Step's, so `escalation.Step(intent.step)` converts.
-    """
-
-    OPENED = "opened"
-    UNACKNOWLEDGED = "unacknowledged"
-    WARNING = "warning"
-    BREACH = "breach"
-    REGRADED = "regraded"
-    RECORD_REFUSED = "record_refused"  # the pipeline could not handle an input (streams/)
-
-
-class Role(StrEnum):
-    """Values equal monitor.domain.escalation.Role's."""
-
-    DUTY_STAFF = "duty_staff"  # 值班人员
-    DEPARTMENT_CONTACT = "department_contact"  # 责任单位联络人
-    DEPARTMENT_HEAD = "department_head"  # 责任单位负责人
-    LEADER_IN_CHARGE = "leader_in_charge"  # 分管领导
-    MAIN_LEADER = "main_leader"  # 主要领导
-    GOVERNMENT_OFFICE = "government_office"  # 政府办
+    rule: str
+    label: str
+    deadline: datetime
+    status: str
 
 
 class NotificationIntent(msgspec.Struct, frozen=True, kw_only=True):
-    """What to tell whom. `key` is the idempotency key: the same key always has the same content.
+    """Which step of the ladder, about which incident and clock: never whom to tell (the
+    escalation tree, monitor/domain/escalation.py, alone decides that) nor the wording
+    (monitor/notify/message.py renders it when it is sent, with the time left then).
 
-    `clock*` and `deadline` are set for warnings and breaches (`warning_before_min` for warnings);
-    `message` is a short Chinese summary the notifier may use or replace with its own template.
+    `key` is the idempotency key: the same key always has the same content. `clock*`,
+    `deadline` are set for warnings and breaches (`warning_before_min` for warnings); `clocks`
+    are all the incident's clocks when the step fired; `unacknowledged_after_min` is the
+    configured wait of an unacknowledged step.
     """
 
     key: str
@@ -93,14 +83,15 @@ class NotificationIntent(msgspec.Struct, frozen=True, kw_only=True):
     step: Step
     at: datetime
     grade: Grade | None
-    roles: tuple[Role, ...]
     bodies: tuple[str, ...]
     title: str
     category: str | None = None
     place: str | None = None
+    in_jurisdiction: bool = True
     clock: str | None = None  # rule name: release | press_conference | follow_up | answer
     clock_id: str | None = None
     clock_label: str | None = None
     deadline: datetime | None = None
     warning_before_min: int | None = None
-    message: str = ""
+    clocks: tuple[ClockNote, ...] = ()
+    unacknowledged_after_min: int | None = None

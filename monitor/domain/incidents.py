@@ -33,10 +33,12 @@ pays off for LSH over thousands of documents, which this is not. Measured on CEC
 and 17% of different events of one category would, before place and time are checked;
 Jaccard and MinHash join almost no headline to its own report at any useful threshold.
 
-Grade = graver of fact grade (max over posts), heat grade (monotone, capped at II by default)
-and manual regrade; no grade at all means IV (一般). `router` (e.g. a wrapper of
-monitor.domain.routing.responsible) re-routes responsible bodies when grade or place changes;
-without it the bodies of the opening (or gravest) post's classification are kept.
+Grade = graver of fact grade (max over posts) and heat grade (monotone, capped at II by
+default); no grade at all means IV (一般). A manual regrade by duty staff overrides it, up or
+down, until graver evidence than was known at the regrade arrives (`combined_grade`).
+`router` (e.g. a wrapper of monitor.domain.routing.responsible) re-routes responsible bodies
+when grade or place changes; without it the bodies of the opening (or gravest) post's
+classification are kept.
 """
 
 from __future__ import annotations
@@ -338,8 +340,22 @@ def _heat_basis(
     return None
 
 
+def evidence_grade(sources: GradeSources) -> Grade:
+    """What the posts say: the graver of fact and heat; nothing known means IV."""
+    return _graver(sources.fact, sources.heat) or Grade.IV
+
+
 def combined_grade(sources: GradeSources) -> Grade:
-    return _graver(sources.fact, sources.heat, sources.manual) or Grade.IV
+    """The evidence grade, unless duty staff regraded by hand: a manual grade, up or down,
+    holds until evidence graver than what was known when it was set arrives (a later report
+    of more deaths, heat past a higher threshold); then the graver of the two counts."""
+    evidence = evidence_grade(sources)
+    if sources.manual is None:
+        return evidence
+    known = sources.manual_evidence or Grade.IV
+    if _RANK[evidence] > _RANK[known]:
+        return _graver(evidence, sources.manual) or evidence
+    return sources.manual
 
 
 def set_grade(
@@ -387,8 +403,10 @@ def set_grade(
     )
     state = clocks.refresh(state)
     graded = Outcome(state=state, events=(event,), notifications=intents_for(state, [event]))
-    # an upgrade keeps the original start: whatever is already due fires now, once
-    return graded.then(clocks.evaluate(state, at))
+    # an upgrade keeps the original start: whatever is already due fires now, once. Strictly
+    # before `at`, as the caller's own catch-up did, so one clock's items due together fire
+    # in one batch (and only the newest is told); one due exactly at `at` fires next.
+    return graded.then(clocks.catch_up(state, at))
 
 
 # --- open and join ---------------------------------------------------------------------------

@@ -18,7 +18,6 @@ Config shape (every key optional; durations are seconds or strings such as "5h",
       follow_up:        {after: 24h, warnings: [4h, 1h]}
       answer:           {after: 48h, warnings: [4h, 1h], grades: [III, IV]}
       unacknowledged_after: 30m
-      leader_warning: 1h           # warnings this close to a deadline also go to the leader
       future_skew: 5m              # a post's time is trusted up to its arrival plus this
       heat:
         window: 1h
@@ -98,7 +97,6 @@ class ClockPolicy(msgspec.Struct, frozen=True, kw_only=True):
     rules: tuple[ClockRule, ...] = DEFAULT_RULES
     start: Literal["first_post", "reached_grade"] = "first_post"
     unacknowledged_after_s: int = HOUR // 2
-    leader_warning_s: int = HOUR
     name: str = ""  # a version the config names; else `version` is a digest of the rules
 
     @property
@@ -280,6 +278,11 @@ def _parse_rule(base: ClockRule, raw: object, path: str) -> ClockRule:
 
 
 def _parse_params(data: dict[str, Any], where: str) -> IncidentParams:
+    if "leader_warning" in data:
+        raise ParamsError(
+            f"{where}.leader_warning", "who hears of a warning is the escalation file's to say "
+            "(a route matching warning_before_min), not the clocks'",
+        )  # fmt: skip
     data = _mapping(data, where, _TOP_KEYS)
     rules = tuple(
         _parse_rule(rule, data[rule.name], f"{where}.{rule.name}") if rule.name in data else rule
@@ -295,7 +298,6 @@ def _parse_params(data: dict[str, Any], where: str) -> IncidentParams:
         unacknowledged_after_s=_duration_or(
             data, "unacknowledged_after", where, base.unacknowledged_after_s
         ),
-        leader_warning_s=_duration_or(data, "leader_warning", where, base.leader_warning_s),
         name=str(data.get("version") or ""),
     )  # fmt: skip
     heat = _parse_heat(data.get("heat"), f"{where}.heat")

@@ -129,6 +129,9 @@ class GradeSources(msgspec.Struct, frozen=True, kw_only=True):
     heat_basis: str | None = None
     manual: Grade | None = None
     manual_reason: str | None = None
+    # the graver of fact and heat when the manual grade was set: only graver evidence than
+    # this overrides it (monitor.domain.incidents.combined_grade)
+    manual_evidence: Grade | None = None
 
 
 class Stop(msgspec.Struct, frozen=True, array_like=True):
@@ -137,7 +140,8 @@ class Stop(msgspec.Struct, frozen=True, array_like=True):
 
 
 class ClockView(msgspec.Struct, frozen=True, kw_only=True):
-    """A clock as readers see it. status: running | met | breached | late (breached, then met)."""
+    """A clock as readers see it. `status` is one of monitor.domain.clocks.STATUSES (running,
+    met, late, breached, not_done, excluded), documented there."""
 
     id: str
     rule: str

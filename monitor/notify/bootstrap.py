@@ -32,7 +32,7 @@ def channels_for(
     }
 
 
-def _engine(db_url: str) -> Engine:
+def outbox_engine(db_url: str) -> Engine:
     engine = create_engine(db_url)
     if engine.dialect.name == "sqlite":
         # WAL with synchronous=NORMAL: a commit survives a killed process (the case that
@@ -59,7 +59,7 @@ def create_notifier(
     policy: DeliveryPolicy | None = None,
 ) -> Notifier:
     settings = load_ladder(ladder)
-    outbox = Outbox(_engine(db_url))
+    outbox = Outbox(outbox_engine(db_url))
     outbox.create()
     channels = channels_for(settings, client, dry_run)
     return Notifier(settings, outbox, channels, clock, registry, policy)

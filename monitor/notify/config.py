@@ -58,6 +58,7 @@ class MatchSpec(Strict):
     categories: tuple[Name, ...] = ()
     clocks: tuple[Name, ...] = ()
     warning_before_min: tuple[int, ...] = ()
+    in_jurisdiction: bool | None = None
 
 
 class RouteSpec(Strict):
@@ -235,6 +236,7 @@ def _route(spec: RouteSpec) -> esc.Route:
             steps=frozenset(m.steps), grades=frozenset(m.grades), bodies=frozenset(m.bodies),
             categories=frozenset(m.categories), clocks=frozenset(m.clocks),
             warning_before_min=frozenset(m.warning_before_min),
+            in_jurisdiction=m.in_jurisdiction,
         ),
         roles=spec.roles,
         quiet_hours=spec.quiet_hours,

@@ -62,6 +62,9 @@ class NotifyMetrics:
             "alert_undeliverable", "Alerts with no other channel", ["reason"]
         )
         self.unreachable = counter("unreachable", "Roles with no contact for a body", ["role"])
+        self.superseded = counter(
+            "superseded", "Stale warnings not sent (deadline passed or a later step)", ["channel"]
+        )
         self.bad_input = counter("bad_input", "Outbox records rejected as malformed", ["source"])
         self.backlog = Gauge(
             f"{prefix}_outbox", "Outbox rows by status", ["status"], registry=registry
@@ -234,6 +237,7 @@ class Notifier:
         if channel is None:
             self._fail(rows, f"no channel named {name!r} is configured", name)
             return 0
+        rows = self._drop_stale(name, rows, now)
         window = self._window(name)
         batches = self._batches(channel, rows, window.room(now), now)
         chosen = {r.id for b in batches for r in b}
@@ -245,6 +249,33 @@ class Notifier:
         for batch in batches:
             delivered += await self._send_batch(channel, window, batch, now)
         return delivered
+
+    def _drop_stale(self, name: str, rows: list[OutboxRow], now: datetime) -> list[OutboxRow]:
+        """Warnings that no longer say anything true are not sent: their deadline passed (the
+        breach notice tells the rest), or a later step of the same clock exists (after
+        downtime, or while quiet hours held them). Marked `superseded`, with the reason."""
+        keep = []
+        for row in rows:
+            msg = msgspec.json.decode(row.message, type=OutboxMessage)
+            why = self._stale_reason(msg, now)
+            if why is None:
+                keep.append(row)
+                continue
+            self.outbox.mark_superseded([row.id], why)
+            self.metrics.superseded.labels(name).inc()
+        return keep
+
+    def _stale_reason(self, msg: OutboxMessage, now: datetime) -> str | None:
+        if msg.step is not Step.WARNING or msg.clock_id is None:
+            return None
+        if msg.deadline is not None and msg.deadline <= now:
+            return f"deadline {msg.deadline.isoformat()} passed before it could be sent"
+        for row in self.outbox.for_incident(msg.incident_id):
+            other = msgspec.json.decode(row.message, type=OutboxMessage)
+            later = other.step is Step.BREACH or (other.step is Step.WARNING and other.at > msg.at)
+            if other.clock_id == msg.clock_id and later:
+                return f"a later notice of the same clock exists ({other.key})"
+        return None
 
     def _batches(
         self, channel: Channel, rows: list[OutboxRow], room: int, now: datetime
@@ -379,7 +410,7 @@ class Notifier:
             alert = OutboxMessage(
                 key=f"alert/{step.value}/{tag}/{row.key}", incident_id=orig.incident_id, step=step,
                 grade=orig.grade, at=self.clock(), title=f"{orig.title}（渠道：{row.channel}）",
-                place=orig.place, bodies=orig.bodies, roles=(Role.DUTY_STAFF,), link=orig.link,
+                place=orig.place, bodies=orig.bodies, link=orig.link,
                 expected=f"{why}。原通知：{render(orig, self.clock()).title}",
             )  # fmt: skip
             decided = plan(self.settings.ladder, alert.trigger())
@@ -400,8 +431,7 @@ class Notifier:
         alert = OutboxMessage(
             key=f"alert/unreachable/{msg.key}", step=Step.DELIVERY_FAILED,
             incident_id=msg.incident_id, grade=msg.grade, at=msg.at, title=msg.title,
-            place=msg.place, bodies=msg.bodies,
-            roles=(Role.DUTY_STAFF,), link=msg.link,
+            place=msg.place, bodies=msg.bodies, link=msg.link,
             expected=f"联系人配置缺失，以下人员未能收到通知，请人工转告：{missing}",
         )  # fmt: skip
         self._enqueue(alert, _duty_only(plan(self.settings.ladder, alert.trigger())))

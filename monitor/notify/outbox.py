@@ -40,6 +40,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeDecorator
 
 PENDING, INFLIGHT, SENT, FAILED, UNCERTAIN = "pending", "inflight", "sent", "failed", "uncertain"
+SUPERSEDED = "superseded"  # a stale warning, not sent (see Notifier._drop_stale)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -180,6 +181,15 @@ class Outbox:
 
     def mark_alerted(self, ids: Sequence[int]) -> None:
         self._set(ids, alerted=True)
+
+    def mark_superseded(self, ids: Sequence[int], why: str) -> None:
+        self._set(ids, status=SUPERSEDED, last_error=why)
+
+    def for_incident(self, incident_id: str) -> list[OutboxRow]:
+        """Every row about one incident, oldest first (the incident page's notifications)."""
+        t = outbox_table
+        q = select(*(t.c[f] for f in _FIELDS)).where(t.c.incident_id == incident_id)
+        return self._rows(q.order_by(t.c.id))
 
     def inflight(self) -> list[OutboxRow]:
         t = outbox_table

@@ -21,7 +21,8 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 
-from monitor.domain.actions import ActionError, normalised, validate
+from monitor.domain.actions import ActionError, backdated, normalised, validate
+from monitor.domain.policy import FUTURE_SKEW_S
 from monitor.domain.state import Action, IncidentState
 from monitor.store import Store, schema
 from streams.records import ActionRequest, encoder
@@ -98,21 +99,27 @@ def _again(kept: ActionRequest, action: Action, at_given: bool) -> Recorded:
     return Recorded(kept, duplicate=True)
 
 
-def check(state: IncidentState, action: Action, now: datetime) -> Action:
-    """The normalised action, or ActionRefused saying what is wrong with it."""
+def check(
+    state: IncidentState, action: Action, now: datetime, skew_s: int = FUTURE_SKEW_S
+) -> Action:
+    """The normalised action, or ActionRefused saying what is wrong with it. The evidence asked
+    of new actions is required here (permissions.Evidence.asked)."""
     try:
         action = normalised(action)
-        validate(state, action, now)
+        validate(state, action, now, skew_s, new=True)
     except ActionError as exc:
         raise _refusal(exc) from None
     return action
 
 
 def record_action(
-    store: Store, action: Action, now: datetime, at_given: bool = True, source: str | None = None
+    store: Store, action: Action, now: datetime, at_given: bool = True, source: str | None = None,
+    skew_s: int = FUTURE_SKEW_S,
 ) -> Recorded:
     """Validate, archive and audit (no send). Synchronous: the store is. `source`: where the
-    answer came from (the client's address, or "cli"), kept in the audit row."""
+    answer came from (the client's address, or "cli"), kept in the audit row, with when it was
+    recorded and whether it was backdated (entered later than it happened by more than
+    `skew_s`, clocks.future_skew)."""
     action = _checked(action)
     row = store.incident(action.incident_id)
     if row is None:
@@ -123,10 +130,8 @@ def record_action(
     if kept is not None:
         return _again(kept, normalised(action), at_given)
     target_key = _merge_target_key(store, row.key, action)
-    action = check(row.state, action, now)
-    req = ActionRequest(
-        key=row.key, action=action, recorded_at=max(now, action.at), target_key=target_key
-    )
+    action = check(row.state, action, now, skew_s)
+    req = ActionRequest(key=row.key, action=action, recorded_at=now, target_key=target_key)
     if not store.archive("action", action.id, encoder.encode(req), key=row.key, now=now):
         kept = _archived(store, action.id)  # a concurrent request with the same id won
         assert kept is not None
@@ -135,7 +140,8 @@ def record_action(
               "channel": action.channel, "place": action.place, "reason": action.reason,
               "grade": action.grade.value if action.grade else None,
               "target": action.target, "post_ids": list(action.post_ids),
-              "source": source}  # fmt: skip
+              "source": source, "recorded_at": now.isoformat(),
+              "backdated": backdated(action.at, now, skew_s)}  # fmt: skip
     store.audit(action.by, f"act:{action.kind}", action.incident_id, detail, now=now)
     return Recorded(req, duplicate=False)
 
@@ -159,9 +165,11 @@ def _merge_target_key(store: Store, key: str, action: Action) -> str | None:
 
 async def submit_action(
     store: Store, action: Action, send: Send, now: datetime, at_given: bool = True,
-    source: str | None = None,
+    source: str | None = None, skew_s: int = FUTURE_SKEW_S,
 ) -> Recorded:
-    recorded = await asyncio.to_thread(record_action, store, action, now, at_given, source)
+    recorded = await asyncio.to_thread(
+        record_action, store, action, now, at_given, source, skew_s
+    )
     await send(recorded.request.key, encoder.encode(recorded.request))
     return recorded
 

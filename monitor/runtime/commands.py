@@ -69,27 +69,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_incidents)
 
-    a = sub.add_parser("act", help="record an action on an incident")
+    from monitor.domain.model import Grade
+    from monitor.domain.permissions import UserRole
+    from monitor.domain.state import ActionKind
+
+    a = sub.add_parser(
+        "act", help="record an action on an incident",
+        description="Who may record which action, with what evidence, is "
+        "monitor/domain/permissions.py. The CLI user has the data dir, so acts as duty staff "
+        "by default; --role department --body NAME records a department's own answer under "
+        "the department's rules.",
+    )  # fmt: skip
     a.add_argument("incident")
-    a.add_argument(
-        "action",
-        choices=[
-            "acknowledge",
-            "release",
-            "press_conference",
-            "follow_up",
-            "close",
-            "regrade",
-            "merge",
-            "split",
-        ],
-    )
+    a.add_argument("action", choices=[k.value for k in ActionKind])
     a.add_argument("--at", help="when it happened, ISO 8601 with zone (default: now)")
     a.add_argument("--url", help="evidence URL (required for release and follow_up)")
     a.add_argument("--channel")
     a.add_argument("--place")
-    a.add_argument("--grade", choices=["I", "II", "III", "IV"])
-    a.add_argument("--reason")
+    a.add_argument("--grade", choices=[g.value for g in Grade])
+    a.add_argument("--reason", help="required for regrade, merge, split and close")
+    a.add_argument("--role", choices=[r.value for r in UserRole], default=UserRole.DUTY.value)
+    a.add_argument("--body", help="with --role department: the body the department is")
     a.add_argument("--into", help="merge: the incident that survives")
     a.add_argument("--posts", help="split: comma-separated post ids that become a new incident")
     a.add_argument("--by", default=os.environ.get("USER", "duty"))
@@ -244,7 +244,8 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 
 def cmd_act(args: argparse.Namespace) -> int:
-    from monitor.domain.state import Action
+    from monitor.domain.permissions import UserRole, authorize
+    from monitor.domain.state import Action, ActionKind
     from monitor.runtime.actions import ActionRefused, submit_action, topic_sender
     from monitor.store import Store
     from monitor.topics import Topic, topic
@@ -252,7 +253,11 @@ def cmd_act(args: argparse.Namespace) -> int:
     directory = data_dir(args.data_dir)
     rt = _running(directory)
     now = datetime.now(UTC)
-    at = datetime.fromisoformat(args.at) if args.at else now
+    try:
+        at = datetime.fromisoformat(args.at) if args.at else now
+    except ValueError:
+        print(f"error: --at {args.at!r} is not an ISO 8601 time", file=sys.stderr)
+        return 2
     if at.tzinfo is None:
         print(f"error: --at {args.at} has no time zone (add +08:00 or Z)", file=sys.stderr)
         return 2
@@ -265,9 +270,16 @@ def cmd_act(args: argparse.Namespace) -> int:
     store = Store(rt.db)
     send = topic_sender(rt.broker, topic(Topic.ACTIONS, rt.prefix))
     try:
+        row = store.incident(args.incident)
+        if row is not None:
+            refusal = authorize(UserRole(args.role), args.body, ActionKind(args.action), row.state)
+            if refusal is not None:
+                print(f"error: {refusal.message}", file=sys.stderr)
+                return 2
         recorded = asyncio.run(
-            submit_action(store, action, send, now, at_given=bool(args.at), source="cli")
-        )
+            submit_action(store, action, send, now, at_given=bool(args.at), source="cli",
+                          skew_s=rt.future_skew_s)
+        )  # fmt: skip
     except ActionRefused as exc:
         hint = "; see `monitor incidents`" if exc.status == 404 else ""
         print(f"error: {exc}{hint}", file=sys.stderr)

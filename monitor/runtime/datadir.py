@@ -8,6 +8,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from monitor.domain.policy import FUTURE_SKEW_S
+
 ENV = "MONITOR_DATA_DIR"
 RUNTIME_FILE = "runtime.json"
 LOCALHOST_WEB = "127.0.0.1"
@@ -41,6 +43,8 @@ class Runtime:
     web_port: int | None
     pid: int
     worker_port: int | None = None
+    # the city config's clocks.future_skew, so `monitor act` checks `at` as the worker will
+    future_skew_s: int = FUTURE_SKEW_S
 
     def write(self, directory: Path) -> None:
         tmp = directory / (RUNTIME_FILE + ".tmp")

@@ -1,13 +1,14 @@
 """The bridge from the `notifications` topic to the notifier's outbox.
 
-    bridge = NotifyBridge(broker, topic, notifier, dlq_topic=..., store=..., link_base=...)
+    bridge = NotifyBridge(broker, topic, notifier, dlq_topic=..., link_base=...)
     await bridge.run(stop)
 
-Each record is a NotificationIntent from the incident agent. It is decoded, given the incident's
-clocks from the read model (when the store has it) and a link to its page, and submitted; only
-then is its offset committed. A crash between the two re-reads the record and submits it
-again, which adds nothing: the outbox is keyed by the intent's idempotency key. So every record
-reaches the outbox once, and the outbox sends it once.
+Each record is a NotificationIntent from the incident agent, carrying the incident's clocks as
+they stood when its step fired. It is decoded, given a link to the incident's page under the
+configured public URL (none without one), and submitted; only then is its offset committed.
+A crash between the two re-reads the record and submits it again, which adds nothing: the
+outbox is keyed by the intent's idempotency key. So every record reaches the outbox once, and
+the outbox sends it once.
 
 A record that is not a valid intent goes to the dead-letter topic with the reason, and counts
 in `yuqing_notify_bad_input_total{source="notifications"}`; the bridge goes on.
@@ -33,7 +34,7 @@ from monitor.notify.bootstrap import create_notifier
 from monitor.notify.channels import Channel, DryRunChannel, make_channel
 from monitor.notify.config import ChannelSpec, load_channels
 from monitor.notify.delivery import BadMessage, Notifier
-from monitor.notify.message import clock_views, from_intent
+from monitor.notify.message import OutboxMessage, from_intent, incident_link
 from monitor.runtime.producer import bootstrap
 from monitor.store import Store
 from monitor.topics import DeadLetter, Topic, excerpt, topic
@@ -52,7 +53,6 @@ class NotifyBridge:
         notifier: Notifier,
         *,
         dlq_topic: str | None = None,
-        store: Store | None = None,
         link_base: str | None = None,
         group: str = GROUP,
     ) -> None:
@@ -60,7 +60,6 @@ class NotifyBridge:
         self.topic = topic
         self.notifier = notifier
         self.dlq_topic = dlq_topic
-        self.store = store
         self.link_base = link_base.rstrip("/") if link_base else None
         self.group = group
         self._producer: AIOKafkaProducer | None = None
@@ -104,11 +103,8 @@ class NotifyBridge:
             return False
         return True
 
-    def _message(self, intent: NotificationIntent) -> Any:
-        row = self.store.incident(intent.incident_id) if self.store is not None else None
-        views = clock_views(c for c in row.state.clocks if c.status == "running") if row else ()
-        link = f"{self.link_base}/#incident/{intent.incident_id}" if self.link_base else None
-        return from_intent(intent, views, link=link)
+    def _message(self, intent: NotificationIntent) -> OutboxMessage:
+        return from_intent(intent, link=incident_link(self.link_base, intent.incident_id))
 
     async def _dead(self, raw: bytes, reason: str) -> None:
         self.notifier.metrics.bad_input.labels("notifications").inc()
@@ -181,16 +177,11 @@ def notify_in_worker(
     def attach(app: faust.App) -> None:
         @app.task
         async def notify() -> None:
-            store = Store(store_db) if store_db else None
             bridge = NotifyBridge(
                 broker, topic(Topic.NOTIFICATIONS, prefix), notifier,
                 dlq_topic=topic(Topic.DLQ, prefix),
-                store=store, link_base=link_base,
+                link_base=link_base,
             )  # fmt: skip
-            try:
-                await run_notifier(notifier, bridge, asyncio.Event())
-            finally:
-                if store is not None:
-                    store.close()
+            await run_notifier(notifier, bridge, asyncio.Event())
 
     return attach

@@ -23,6 +23,7 @@ import msgspec
 
 from monitor.config import CityConfig, ConfigError, load_config
 from monitor.domain.model import Post
+from monitor.domain.policy import IncidentParams
 from monitor.metrics import Metrics
 from monitor.runtime.broker import BundledBroker
 from monitor.runtime.datadir import Runtime, data_dir, default_db_url, notify_db_url
@@ -81,6 +82,7 @@ def run_embedded(args: argparse.Namespace) -> int:
         Runtime(
             broker=broker_url, prefix="", partitions=args.partitions, db=db,
             web_port=args.port, pid=os.getpid(), worker_port=args.worker_port or None,
+            future_skew_s=IncidentParams.from_mapping(cfg.clocks).future_skew_s,
         ).write(directory)  # fmt: skip
         web = _web(args, directory, broker_url, store)
         _say(f"舆情回应监测已启动：状态页 http://127.0.0.1:{args.port}/  数据目录 {directory}")
@@ -161,6 +163,7 @@ def _web(args: argparse.Namespace, directory: Path, broker_url: str, store: Stor
     argv = [
         sys.executable, "-m", "monitor", "web", "--data-dir", str(directory), "--db", store.url,
         "--broker", broker_url, "--port", str(args.port), "--host", args.host,
+        "--outbox-db", notify_db_url(directory, store.url),
     ]  # fmt: skip
     if args.config:
         argv += ["--config", args.config]
@@ -191,6 +194,9 @@ def _notify(
     record_to = directory / "notifications-dry-run.jsonl"
     outbox_db = notify_db_url(directory, db)
     channels = getattr(args, "channels", None)
+    public_url = getattr(args, "public_url", None)
+    if not public_url:
+        _say("通知中不附链接：未配置对外访问地址（--public-url）")
     if channels:
         _say(f"通知渠道：{channels}（其余渠道仅记录不发送）")
     else:
@@ -198,7 +204,7 @@ def _notify(
     try:
         return notify_in_worker(
             broker_url, "", outbox_db, registry, store_db=db, record_to=record_to,
-            channels_file=channels, link_base=f"http://127.0.0.1:{args.port}",
+            channels_file=channels, link_base=public_url,
         )  # fmt: skip
     except (ConfigError, ValueError) as exc:  # a bad channels or ladder file
         _say(f"错误：通知渠道配置无效：{exc}")

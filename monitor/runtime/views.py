@@ -15,8 +15,10 @@ from monitor.domain.state import ClockView, IncidentState
 DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
 
 STATUS_LABELS = {"open": "待处置", "responding": "处置中", "closed": "已关闭", "merged": "已合并"}
+# every status of monitor.domain.clocks.STATUSES
 CLOCK_LABELS = {
     "running": "计时中", "met": "已按时完成", "breached": "已超时", "late": "超时后完成",
+    "not_done": "关闭时未完成", "excluded": "已并入他案（不计）",
 }  # fmt: skip
 # What a stopped clock says was done, by rule (release → 已发布, press conference → 已召开).
 DONE_LABELS = {"release": "已发布", "press_conference": "已召开", "follow_up": "已发布",

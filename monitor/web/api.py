@@ -10,11 +10,12 @@ No `from __future__ import annotations` here: FastAPI reads the dependency annot
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from aiokafka.errors import KafkaError
@@ -23,27 +24,31 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from monitor.domain.evidence import Candidate, EvidencePolicy, confirm
 from monitor.domain.model import Grade
-from monitor.domain.state import Action, IncidentState
+from monitor.domain.permissions import authorize, evidence_refusal
+from monitor.domain.policy import FUTURE_SKEW_S
+from monitor.domain.state import Action, ActionKind, IncidentState
+from monitor.notify.outbox import Outbox
+from monitor.notify.report import delivery_views
 from monitor.runtime.actions import ActionRefused, Send, submit_action
 from monitor.runtime.views import by_urgency, incident_summary, totals
 from monitor.store import Store
 from monitor.store.users import Shares
 from monitor.web import posts
-from monitor.web.auth import ROLE_LABELS, User, Users
+from monitor.web.auth import User, Users
 from monitor.web.cache import ReadModel
 from monitor.web.evidence import candidates
 from monitor.web.live import Feed, stream
 from monitor.web.messages import in_chinese
 from monitor.web.meta import Meta
 from monitor.web.posts import MAX_PAGE
-from monitor.web.timeline import KIND_LABELS, timeline
+from monitor.web.timeline import timeline
 
 Clock = Callable[[], datetime]
 Refused = Callable[[Scope, int, str], None]
@@ -119,11 +124,23 @@ _HTTP_MESSAGES = {
 
 # --- request bodies --------------------------------------------------------------------------
 
-Kind = Literal[
-    "acknowledge", "release", "press_conference", "follow_up", "close", "regrade", "merge", "split"
-]
-# Until monitor.domain.permissions lands (issue 10): the kinds only duty staff may record.
-DUTY_ONLY = frozenset({"close", "regrade", "merge", "split"})
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_text(value: object) -> object:
+    """Only an ISO 8601 text is a time here: pydantic would read 12345 (or "12345") as seconds
+    since 1970, and an answer dated then is a typo, not an answer."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO.match(value.strip()):
+        raise ValueError(
+            f"时间须为带时区的 ISO 8601 格式，例如 2026-11-25T14:30:00+08:00（expected an ISO "
+            f"8601 time with a zone, got {value!r}）"
+        )
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class ActionIn(BaseModel):
@@ -134,28 +151,22 @@ class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str | None = Field(None, min_length=1)
-    kind: Kind
-    at: AwareDatetime | None = None
+    kind: ActionKind
+    at: IsoTime | None = None
     url: str | None = None
     channel: str | None = None
     place: str | None = None
-    grade: Literal["I", "II", "III", "IV"] | None = None
+    grade: Grade | None = None
     reason: str | None = None
     target: str | None = Field(None, description="merge: the incident that survives")
     post_ids: list[str] = Field(default_factory=list, description="split: posts to move out")
 
     @model_validator(mode="after")
     def _evidence(self) -> "ActionIn":
-        if self.kind in ("release", "follow_up") and not (self.url or "").strip():
-            raise ValueError("发布须填写链接 url（所发布内容的网址）")
-        if self.kind == "press_conference" and not (self.url or self.place or "").strip():
-            raise ValueError("新闻发布会须填写地点 place 或链接 url")
-        if self.kind == "regrade" and not (self.grade and (self.reason or "").strip()):
-            raise ValueError("调整级别须选择级别 grade 并填写理由 reason")
-        if self.kind == "merge" and not (self.target or "").strip():
-            raise ValueError("合并须选择保留的事件 target")
-        if self.kind == "split" and not self.post_ids:
-            raise ValueError("拆分须勾选要拆出的帖子 post_ids")
+        # what each kind needs is monitor.domain.permissions', asked here to answer early
+        refusal = evidence_refusal(self.kind, self.model_dump())
+        if refusal is not None:
+            raise ValueError(f"{refusal.zh}（{refusal.en}）")
         return self
 
 
@@ -175,6 +186,8 @@ class Deps:
     meta: Meta
     feed: Feed
     model: ReadModel
+    skew_s: int = FUTURE_SKEW_S  # IncidentParams.future_skew_s from the city config
+    outbox: Outbox | None = None  # the notifier's, for each incident's deliveries
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -217,21 +230,18 @@ def router(deps: Deps) -> APIRouter:
     async def state_of(incident_id: str, user: User) -> IncidentState:
         return await asyncio.to_thread(_state_for, incident_id, user)
 
-    def may_act(user: User, state: IncidentState, kind: str) -> None:
-        if not user.writes:
-            raise ApiError(403, "领导账号只读，不能登记处置")
-        if kind in DUTY_ONLY and not user.duty:
-            label = KIND_LABELS.get(kind, kind)
-            raise ApiError(403, f"「{label}」仅限值班人员登记")
-        if not user.may_act_on(state):
-            raise ApiError(403, f"无权处置：{user.body} 不是事件 {state.id} 的责任单位")
+    def may_act(user: User, state: IncidentState, kind: ActionKind) -> None:
+        refusal = authorize(user.role, user.body, kind, state)
+        if refusal is not None:
+            raise ApiError(403, refusal.zh)
 
     async def record(action: Action, at_given: bool, source: str | None) -> JSONResponse:
         if deps.send is None:
             raise ApiError(503, "本服务只读，不受理处置（未连接消息队列）")
         try:
             done = await submit_action(
-                deps.store, action, deps.send, deps.clock(), at_given, source=source
+                deps.store, action, deps.send, deps.clock(), at_given, source=source,
+                skew_s=deps.skew_s,
             )
         except ActionRefused as exc:
             raise ApiError(exc.status, in_chinese(str(exc), exc.field), exc.field) from None
@@ -245,7 +255,7 @@ def router(deps: Deps) -> APIRouter:
     @api.get("/me", summary="The token's user")
     async def me(user: Authed) -> Response:
         return reply({"name": user.name, "role": user.role.value, "body": user.body,
-                      "role_label": ROLE_LABELS[user.role], "writes": user.writes,
+                      "role_label": user.role.label, "writes": user.writes,
                       "duty": user.duty})  # fmt: skip
 
     @api.get("/meta", summary="Labels and lists the dashboard needs: categories, bodies, grades")
@@ -300,7 +310,7 @@ def router(deps: Deps) -> APIRouter:
         action = Action(
             id=body.id or uuid.uuid4().hex, incident_id=incident_id, kind=body.kind,
             by=user.name, at=body.at or now, url=body.url, channel=body.channel,
-            place=body.place, grade=Grade(body.grade) if body.grade else None, reason=body.reason,
+            place=body.place, grade=body.grade, reason=body.reason,
             target=body.target, post_ids=tuple(body.post_ids),
         )  # fmt: skip
         return await record(action, at_given=body.at is not None, source=_source(request))
@@ -363,7 +373,8 @@ def router(deps: Deps) -> APIRouter:
     async def confirm_candidate(
         incident_id: str, candidate_id: str, user: Authed, request: Request
     ) -> JSONResponse:
-        may_act(user, await state_of(incident_id, user), "release")
+        # before the lookup: no probing for outsiders (release and follow_up share one rule)
+        may_act(user, await state_of(incident_id, user), ActionKind.RELEASE)
         found = await asyncio.to_thread(
             candidates, deps.store, incident_id, deps.evidence, deps.clock()
         )
@@ -444,7 +455,10 @@ def _detail(deps: Deps, state: IncidentState, user: User) -> dict[str, Any]:
     out["heat"] = posts.heat(refs)
     out["posts_total"] = len(refs)
     out["shared_with"] = Shares(deps.store).bodies(state.id)
-    out["can_act"] = user.writes and user.may_act_on(state)
+    out["notifications"] = (
+        delivery_views(deps.outbox.for_incident(state.id), now) if deps.outbox else []
+    )
+    out["can_act"] = user.may_act_on(state)
     out["duty"] = user.duty
     out["now"] = now.isoformat()
     return out

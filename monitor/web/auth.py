@@ -17,11 +17,12 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
 import yaml
 
+from monitor.domain.permissions import UserRole, is_duty, may_act
+from monitor.domain.permissions import writes as role_writes
 from monitor.domain.state import IncidentState
 from monitor.store import Store
 from monitor.store.users import Accounts, UserExists
@@ -31,17 +32,6 @@ LOCAL_ADMIN = "本机管理员"
 LEGACY_USERS_FILE = "users.yaml"
 
 
-class Role(StrEnum):
-    DUTY = "duty"
-    DEPARTMENT = "department"
-    LEADER = "leader"
-    ADMIN = "admin"
-
-
-ROLE_LABELS = {Role.DUTY: "值班人员", Role.DEPARTMENT: "责任单位", Role.LEADER: "领导",
-               Role.ADMIN: "管理员"}  # fmt: skip
-
-
 class UsersError(ValueError):
     pass
 
@@ -49,29 +39,28 @@ class UsersError(ValueError):
 @dataclass(frozen=True)
 class User:
     name: str
-    role: Role
+    role: UserRole
     body: str | None = None
 
     @property
     def writes(self) -> bool:
-        return self.role is not Role.LEADER
+        return role_writes(self.role)
 
     @property
     def reads_all(self) -> bool:
-        return self.role is not Role.DEPARTMENT
+        return self.role is not UserRole.DEPARTMENT
 
     @property
     def duty(self) -> bool:
         """Duty staff's powers: merge, split, close, regrade, share (admins have them too)."""
-        return self.role in (Role.DUTY, Role.ADMIN)
+        return is_duty(self.role)
 
     def may_act_on(self, state: IncidentState) -> bool:
-        if self.role in (Role.DUTY, Role.ADMIN):
-            return True
-        return self.role is Role.DEPARTMENT and self.body in state.responsible.bodies
+        """Whether any action is open to this user on `state` (monitor.domain.permissions)."""
+        return may_act(self.role, self.body, state)
 
     def may_read(self, state: IncidentState, shared_with: Collection[str]) -> bool:
-        if self.role is not Role.DEPARTMENT:
+        if self.role is not UserRole.DEPARTMENT:
             return True
         return self.body in state.responsible.bodies or self.body in shared_with
 
@@ -85,29 +74,29 @@ class Users:
 
     def find(self, token: str) -> User | None:
         if self.env_admin and hmac.compare_digest(self.env_admin.encode(), token.encode()):
-            return User(name="admin", role=Role.ADMIN)
+            return User(name="admin", role=UserRole.ADMIN)
         if self.accounts is None:
             return None
         account = self.accounts.find(token)
         if account is None:
             return None
-        return User(name=account.name, role=Role(account.role), body=account.body)
+        return User(name=account.name, role=UserRole(account.role), body=account.body)
 
     @classmethod
     def of(cls, store: Store) -> Users:
         return cls(Accounts(store), os.environ.get(ENV_ADMIN) or None)
 
 
-def check_new_user(name: str, role: str, body: str | None, bodies: Collection[str]) -> Role:
+def check_new_user(name: str, role: str, body: str | None, bodies: Collection[str]) -> UserRole:
     """The role, or UsersError saying (in Chinese) what is wrong with the request."""
     if not name.strip() or len(name) > 120:
         raise UsersError("用户名不能为空，且不超过120个字符")
     try:
-        parsed = Role(role)
+        parsed = UserRole(role)
     except ValueError:
-        known = "、".join(r.value for r in Role)
+        known = "、".join(r.value for r in UserRole)
         raise UsersError(f"未知角色 {role!r}，可选：{known}") from None
-    if parsed is Role.DEPARTMENT:
+    if parsed is UserRole.DEPARTMENT:
         if not (body or "").strip():
             raise UsersError("责任单位账号须用 --body 指定所属单位")
         if body not in bodies:
@@ -122,10 +111,10 @@ def ensure_local_admin(store: Store, now: datetime) -> str | None:
     """For the embedded default: one admin, made on the first start. Returns its token when
     this call made it (to print once), None when there was an admin already."""
     accounts = Accounts(store)
-    if accounts.any_with_role(Role.ADMIN.value):
+    if accounts.any_with_role(UserRole.ADMIN.value):
         return None
     try:
-        return accounts.add(LOCAL_ADMIN, Role.ADMIN.value, None, now)
+        return accounts.add(LOCAL_ADMIN, UserRole.ADMIN.value, None, now)
     except UserExists:
         return None
 
@@ -145,7 +134,7 @@ def import_legacy_users(store: Store, directory: Path, now: datetime) -> int:
     added = 0
     for row in rows:
         try:
-            role = Role(row["role"]).value
+            role = UserRole(row["role"]).value
             accounts.add(str(row["name"]), role, row.get("body"), now, token=str(row["token"]))
             added += 1
         except UserExists:

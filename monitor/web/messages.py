@@ -28,6 +28,7 @@ _REASONS = (
     ("no incident", "事件不存在"),
     ("unknown incident", "事件不存在"),
     ("in the future", "发生时间晚于当前时间"),
+    ("before the incident's first post", "发生时间早于事件首帖，不可能是对本事件的处置"),
     ("no time zone", "发生时间缺少时区"),
     ("cannot split off every post", "不能拆出全部帖子，如需结束请关闭事件"),
     ("not in this incident", "所选帖子不属于本事件"),

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, ProcessCollector
 
+from monitor.notify.outbox import Outbox
 from monitor.runtime.datadir import data_dir, default_db_url
 from monitor.store import Store
 from monitor.topics import Topic, topic
@@ -27,6 +28,7 @@ GRACEFUL_S = 3
 
 def build(args: argparse.Namespace) -> tuple[FastAPI, Store]:
     from monitor.config import load_config
+    from monitor.domain.policy import IncidentParams
     from monitor.runtime.auto_confirm import evidence_policy
     from monitor.runtime.producer import TopicSender
     from monitor.web.auth import Users
@@ -42,8 +44,20 @@ def build(args: argparse.Namespace) -> tuple[FastAPI, Store]:
     app = create_app(
         store, registry, users=Users.of(store), send=sender,
         evidence=evidence_policy(cfg.evidence), meta=Meta.of(cfg),
+        skew_s=IncidentParams.from_mapping(cfg.clocks).future_skew_s,
+        outbox=_outbox(getattr(args, "outbox_db", None)),
     )  # fmt: skip
     return app, store
+
+
+def _outbox(url: str | None) -> Outbox | None:
+    if not url:
+        return None
+    from monitor.notify.bootstrap import outbox_engine
+
+    outbox = Outbox(outbox_engine(url))
+    outbox.create()  # the notifier may not have started yet
+    return outbox
 
 
 def run_web(args: argparse.Namespace) -> int:

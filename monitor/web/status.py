@@ -19,6 +19,8 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 
 from monitor.domain.evidence import EvidencePolicy
+from monitor.domain.policy import FUTURE_SKEW_S
+from monitor.notify.outbox import Outbox
 from monitor.runtime.actions import Send
 from monitor.store import Store
 from monitor.web.api import Clock, Deps, install_error_handlers, router
@@ -61,12 +63,15 @@ def create_app(
     evidence: EvidencePolicy | None = None,
     max_body: int = MAX_BODY_BYTES,
     meta: Meta | None = None,
+    skew_s: int = FUTURE_SKEW_S,
+    outbox: Outbox | None = None,
 ) -> FastAPI:
     model = ReadModel(store)
     deps = Deps(
         store=store, users=users if users is not None else Users.of(store),
         send=send, clock=clock, evidence=evidence or EvidencePolicy(),
-        meta=meta or Meta.default(), feed=Feed(store, model), model=model,
+        meta=meta or Meta.default(), feed=Feed(store, model), model=model, skew_s=skew_s,
+        outbox=outbox,
     )  # fmt: skip
 
     @contextlib.asynccontextmanager

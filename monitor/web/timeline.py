@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from monitor.domain.model import Grade
+from monitor.domain.permissions import RULES
 from monitor.runtime.views import local
 
-KIND_LABELS = {
-    "acknowledge": "确认收到", "release": "权威信息发布", "press_conference": "新闻发布会",
-    "follow_up": "后续发布", "close": "关闭事件", "regrade": "调整级别", "merge": "合并",
-    "split": "拆分", "share": "共享给单位", "unshare": "取消共享",
+# action kinds' labels are the permissions table's (one list of kinds); sharing is the web's
+KIND_LABELS = {k.value: rule.label for k, rule in RULES.items()} | {
+    "share": "共享给单位", "unshare": "取消共享",
 }  # fmt: skip
 STEP_LABELS = {
     "opened": "事件生成通知", "unacknowledged": "未确认升级通知", "warning": "时限预警通知",

@@ -59,7 +59,7 @@ def test_actions_unknown_incident_and_invalid_are_refused(proc: Processor) -> No
         proc.on_action(b, ghost, T0)
     inc = b.incidents[0].id
     no_url = Action(id="a2", incident_id=inc, kind="release", by="值班员", at=T0)
-    with pytest.raises(ActionError, match="URL"):
+    with pytest.raises(ActionError, match="needs `url`"):
         proc.on_action(b, no_url, T0)
     ok = Action(id="a3", incident_id=inc, kind="acknowledge", by="值班员", at=T0)
     res = proc.on_action(b, ok, T0)
@@ -109,7 +109,7 @@ def test_a_post_for_a_merged_away_incident_follows_it(proc: Processor) -> None:
     school, blast = _two_keys(proc)
     src, dst = school.incidents[0].id, blast.incidents[0].id
     merge = Action(id="m1", incident_id=src, kind="merge", target=dst, by="值班员",
-                   at=T0 + timedelta(minutes=10))  # fmt: skip
+                   at=T0 + timedelta(minutes=10), reason="同一事件")  # fmt: skip
     out = proc.on_action(school, merge, merge.at, target_key=blast.key)
     blast = proc.on_absorb(blast, out.forward[0]).bucket  # type: ignore[arg-type]
 
@@ -127,7 +127,7 @@ def test_absorb_into_an_unknown_or_closed_target_is_refused(proc: Processor) -> 
     school, blast = _two_keys(proc)
     src, dst = school.incidents[0].id, blast.incidents[0].id
     merge = Action(id="m1", incident_id=src, kind="merge", target=dst, by="值班员",
-                   at=T0 + timedelta(minutes=10))  # fmt: skip
+                   at=T0 + timedelta(minutes=10), reason="同一事件")  # fmt: skip
     [absorb] = proc.on_action(school, merge, merge.at, target_key=blast.key).forward
     with pytest.raises(UnknownIncident, match=dst):
         proc.on_absorb(Bucket(key=blast.key, partition=1), absorb)  # type: ignore[arg-type]

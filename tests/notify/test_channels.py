@@ -137,7 +137,7 @@ async def test_email_multipart_with_chinese_subject(services: Services, clock: F
     plain = m.get_body(("plain",))
     rich = m.get_body(("html",))
     assert plain is not None and rich is not None
-    assert "信息发布：剩余 3小时12分" in plain.get_content()
+    assert "权威信息发布：剩余 3小时12分" in plain.get_content()
     assert "<h2>【新舆情事件】雁江区某化工厂爆炸</h2>" in rich.get_content()
 
 

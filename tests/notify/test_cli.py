@@ -44,7 +44,7 @@ def test_notify_test_delivers_a_grade_two_sample_everywhere(
     card = live.feishu.service.accepted[0].json["card"]
     assert card["header"]["title"]["content"].startswith("【新舆情事件】【测试】")
     assert "II级（重大）" in card["elements"][0]["text"]["content"]
-    assert "信息发布：剩余 3小时12分" in card["elements"][0]["text"]["content"]
+    assert "权威信息发布：剩余 3小时12分" in card["elements"][0]["text"]["content"]
     (mail,) = live.mail.mails
     assert mail.rcpt_tos == ["duty@example.invalid"]
 

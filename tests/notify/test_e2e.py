@@ -18,7 +18,7 @@ from monitor.domain.state import IncidentState, Outcome
 from monitor.notify.audit import WHO, audit_deliveries
 from monitor.notify.config import NotifySettings
 from monitor.notify.delivery import Notifier
-from monitor.notify.message import clock_views, from_intent
+from monitor.notify.message import from_intent
 from monitor.runtime.actions import record_action
 from monitor.store import Store
 from monitor.store.db import iso, sqlite_url
@@ -32,7 +32,7 @@ def publish(n: Notifier, out: Outcome) -> list[str]:
     """What the streams layer does with an outcome's intents: hand them to the notifier."""
     state = out.state
     for intent in out.notifications:
-        n.submit(from_intent(intent, clocks=clock_views(state.clocks), link=LINK + state.id))
+        n.submit(from_intent(intent, link=LINK + state.id))
     return [f"{i.step.value}:{i.clock or ''}" for i in out.notifications]
 
 
@@ -68,7 +68,7 @@ async def test_grade_two_escalates_to_the_head_and_keeps_the_press_conference_cl
     (card,) = services.feishu.service.accepted
     content = card.json["card"]["elements"][0]["text"]["content"]
     assert "<at id=ou_placeholder_body02></at>" in content  # 市消防救援支队's contact
-    assert "信息发布：剩余 5小时0分" in content and "新闻发布会：剩余 24小时0分" in content
+    assert "权威信息发布：剩余 5小时0分" in content and "新闻发布会：剩余 24小时0分" in content
     assert sms_numbers(services) == [["13800000003"]]  # grade II: the leader in charge knows
 
     out = await run_until(n, clock, opened.state, hours=0.5)
@@ -96,7 +96,7 @@ async def test_grade_two_escalates_to_the_head_and_keeps_the_press_conference_cl
     warnings = [r.json for r in services.feishu.service.accepted
                 if r.json["card"]["header"]["title"]["content"].startswith("【时限预警】")]  # fmt: skip
     last = warnings[-1]["card"]["elements"][0]["text"]["content"]
-    assert "信息发布：已完成" in last and "召开新闻发布会" in last
+    assert "权威信息发布：已按时完成" in last and "召开新闻发布会" in last
     assert {r.status for r in n.outbox.all()} == {"sent"}
 
     story = [(r["who"], r["what"], r["at"]) for r in store.audit_rows()]

@@ -97,9 +97,10 @@ def test_a_body_without_contact_is_reported_unreachable_not_dropped() -> None:
     assert roles_of(p) == {Role.DUTY_STAFF}
 
 
-def test_producer_roles_are_added_to_the_ladder_roles() -> None:
-    p = esc.plan(LADDER, trig(Step.OPENED, Grade.IV, roles=(Role.MAIN_LEADER,)))
-    assert Role.MAIN_LEADER in roles_of(p)
+def test_the_producer_names_no_role() -> None:
+    """main: the domain's roles were merged with the tree's, so a YAML could add people but
+    never remove one. The trigger has no roles now; only the tree decides."""
+    assert "roles" not in esc.Trigger.__struct_fields__
 
 
 QUIET = esc.QuietHours(start=time(22, 0), end=time(7, 30))
@@ -130,7 +131,12 @@ def test_quiet_hours_hold_only_grades_three_and_four(
 def test_quiet_hours_reach_the_plan_and_a_route_can_waive_them() -> None:
     night = local(23)
     held = esc.plan(LADDER, trig(Step.OPENED, Grade.IV, at=night))
-    assert {d.not_before for d in held.deliveries} == {local(7, 30, day=26)}
+    # duty staff are never held (main: a grade III food poisoning reached no one overnight)
+    when = {(r.role, d.not_before) for d in held.deliveries for r in d.recipients}
+    assert when == {(Role.DUTY_STAFF, night), (Role.DEPARTMENT_CONTACT, local(7, 30, day=26))}
+    assert {d.key for d in held.deliveries if d.not_before != night} == {
+        "k/departments-feishu/quiet", "k/duty-email/quiet",
+    }  # fmt: skip
     urgent = esc.plan(LADDER, trig(Step.OPENED, Grade.II, at=night))
     assert {d.not_before for d in urgent.deliveries} == {night}
     alert = esc.plan(LADDER, trig(Step.DELIVERY_FAILED, Grade.IV, at=night))

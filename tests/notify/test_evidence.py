@@ -40,8 +40,15 @@ def test_confirmed_late_the_release_time_is_still_the_official_post_time() -> No
     out = apply_action(state, action, now=at(6))  # confirmed at 6 h, after the 5 h deadline
     assert out.state.stops["release"].at == at(4.5)
     assert out.events[-1].data["stopped"][0] == f"{state.id}:release#0"
-    assert out.events[-1].data["late"] == []  # in time, although confirmed after 5 h
-    assert Step.BREACH not in [n.step for n in out.notifications]
+    # The breach fell due at 5 h, before anyone confirmed: it stands (breaches are facts, and
+    # no one turns a breach into met); the clock reads late, stopped at the post's own time.
+    assert out.events[-1].data["late"] == [f"{state.id}:release#0"]
+    assert out.events[-1].data["backdated"] is True
+    release = next(c for c in out.state.clocks if c.rule == "release")
+    assert (release.status, release.stopped_at) == ("late", at(4.5))
+    # confirmed before 5 h it is in time
+    early = apply_action(state, action, now=at(4.75))
+    assert next(c for c in early.state.clocks if c.rule == "release").status == "met"
     later = clocks.evaluate(out.state, at(21))
     assert [n.clock for n in later.notifications if n.step is Step.WARNING] == ["press_conference"]
 

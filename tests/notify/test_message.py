@@ -28,7 +28,7 @@ def test_opened_message_says_everything_in_chinese() -> None:
     text = render(msg(), NOW).text
     assert text.splitlines()[0] == "【新舆情事件】雁江区某化工厂爆炸"
     for part in ("等级：II级（重大）", "地点：资阳市雁江区", "责任单位：市应急管理局、雁江区人民政府",
-                 "信息发布：剩余 3小时12分（11月25日 17:12截止）",
+                 "权威信息发布：剩余 3小时12分（11月25日 17:12截止）",
                  "新闻发布会：剩余 22小时12分（11月26日 12:12截止）",
                  "现在需要：请立即核实情况，请于11月25日 17:12前发布权威信息",
                  "详情：https://yuqing.example.invalid/incidents/i1"):  # fmt: skip
@@ -36,18 +36,19 @@ def test_opened_message_says_everything_in_chinese() -> None:
 
 
 def test_warning_names_its_own_clock_and_breach_says_overdue() -> None:
-    warn = render(msg(Step.WARNING, clock="press_conference"), NOW)
+    pc = START + timedelta(hours=24)
+    warn = render(msg(Step.WARNING, clock="press_conference", deadline=pc), NOW)
     assert warn.expected == "请于11月26日 12:12前召开新闻发布会"
     late = NOW + timedelta(hours=3, minutes=40)
-    breach = render(msg(Step.BREACH, clock="release"), late)
-    assert "信息发布：已超时 28分（11月25日 17:12截止）" in breach.lines
-    assert breach.expected == "信息发布时限已于11月25日 17:12届满，请立即督办发布权威信息"
+    breach = render(msg(Step.BREACH, clock="release", deadline=START + timedelta(hours=5)), late)
+    assert "权威信息发布：已超时 28分（11月25日 17:12截止）" in breach.lines
+    assert breach.expected == "权威信息发布时限已于11月25日 17:12届满，请立即督办发布权威信息"
 
 
 def test_stopped_clocks_and_producer_wording() -> None:
-    stopped = (ClockView(name="release", deadline=NOW, stopped=True),)
+    stopped = (ClockView(name="release", deadline=NOW, status="met"),)
     r = render(msg(clocks=stopped, expected="请核对发布内容"), NOW)
-    assert "信息发布：已完成" in r.lines and r.expected == "请核对发布内容"
+    assert "权威信息发布：已按时完成" in r.lines and r.expected == "请核对发布内容"
 
 
 def test_markdown_and_html_escape_and_link() -> None:

@@ -90,6 +90,8 @@ def ids(events: Iterable[Event]) -> list[str]:
 def action(
     kind: str, aid: str, hours: float = 0, minutes: float = 0, incident: str = "", **kw: object
 ) -> Action:
+    if kind in ("close", "merge", "split"):
+        kw.setdefault("reason", "值班室核实")  # duty staff's kinds need a reason
     return Action(
         id=aid, incident_id=incident, kind=kind, by="市应急管理局 张三", at=at(hours, minutes), **kw
     )  # type: ignore[arg-type]

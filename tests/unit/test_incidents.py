@@ -23,7 +23,8 @@ from incident_helpers import (
 )
 
 from monitor.domain import clocks
-from monitor.domain.events import EventKind, Role, Step
+from monitor.domain.escalation import Step
+from monitor.domain.events import EventKind
 from monitor.domain.incidents import (
     PostTimeError,
     add_post,
@@ -54,9 +55,12 @@ def test_open_emits_opened_and_assigned_and_notifies_duty_and_bodies():
     assert state.responsible.bodies == ("市消防救援支队", "安岳县人民政府")
     (intent,) = out.notifications
     assert intent.step is Step.OPENED
-    assert intent.roles == (Role.DUTY_STAFF, Role.DEPARTMENT_CONTACT, Role.LEADER_IN_CHARGE)
     assert intent.key == f"notify:{state.id}:opened" and intent.bodies == state.responsible.bodies
-    assert "重大" in intent.message and intent.place == "资阳市安岳县"
+    assert intent.grade is Grade.II and intent.place == "资阳市安岳县" and intent.in_jurisdiction
+    # every clock with its deadline, from the moment it opens (main: none for live openings)
+    assert {c.rule: c.deadline for c in intent.clocks} == {
+        "release": at(5), "press_conference": at(24), "follow_up": at(24),
+    }  # fmt: skip
 
 
 def test_incident_id_and_key_are_derived_from_the_post():
@@ -296,9 +300,9 @@ def test_an_older_post_arriving_late_moves_the_start_earlier():
     assert {c.rule: c.deadline for c in out.state.clocks}["release"] == at(5)
 
 
-def test_grade_four_opening_notifies_duty_and_bodies_only():
+def test_grade_four_opening_names_its_answer_clock():
     (intent,) = open_with(post("p1"), classified("p1", grade=Grade.IV)).notifications
-    assert intent.roles == (Role.DUTY_STAFF, Role.DEPARTMENT_CONTACT)
+    assert [(c.rule, c.deadline) for c in intent.clocks] == [("answer", at(48))]
 
 
 def test_a_redelivered_post_past_the_member_cap_is_still_dropped():
@@ -320,7 +324,7 @@ def test_an_incident_outside_the_jurisdiction_is_shown_but_runs_no_clocks():
     out = open_with(post("p1"), classified("p1", grade=Grade.I, location=SHANGHAI))
     assert out.state.watch_only and out.state.clocks == ()
     (intent,) = out.notifications
-    assert intent.roles == (Role.DUTY_STAFF,) and "辖区外" in intent.message
+    assert intent.step is Step.OPENED and intent.in_jurisdiction is False
     assert clocks.next_due(out.state) is None
     assert clocks.evaluate(out.state, at(100)).events == ()
 

@@ -92,7 +92,8 @@ async def test_bad_answers_change_nothing(
     words: str,
 ) -> None:
     if body.get("at") == "FUTURE":
-        body["at"] = (world.now + timedelta(minutes=5)).isoformat()
+        # beyond the 5 min allowed for clock drift (clocks.future_skew)
+        body["at"] = (world.now + timedelta(minutes=5, seconds=1)).isoformat()
     before = world.snapshot()
     resp = await client.post(url(world), json=body, headers=auth("duty"))
     assert resp.status_code == status, resp.text
@@ -130,7 +131,7 @@ async def test_duplicate_id_is_idempotent(client: httpx.AsyncClient, world: Worl
     assert again.json() == first.json() and again.headers["Idempotent-Replay"] == "true"
     assert len([r for r in world.store.archived() if r.kind == "action"]) == 1
     assert len(world.store.audit_rows()) == 1
-    other = await client.post(url(world), json={"id": "ack-1", "kind": "close"},
+    other = await client.post(url(world), json={"id": "ack-1", "kind": "close", "reason": "已处置"},
                               headers=auth("duty"))  # fmt: skip
     assert other.status_code == 409 and "different action" in other.json()["error"]
     assert len(world.store.audit_rows()) == 1
@@ -184,6 +185,7 @@ async def test_acknowledge_stops_the_unacknowledged_escalation(
 
     control = proc.on_tick(bucket, opened + timedelta(minutes=31))
     assert len(unacknowledged(control)) == 1
+    world.now = opened + timedelta(minutes=12)  # entered 2 min after it happened
     at = (opened + timedelta(minutes=10)).isoformat()
     resp = await client.post(url(world), json={"kind": "acknowledge", "at": at},
                              headers=auth("emergency"))  # fmt: skip

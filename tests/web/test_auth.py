@@ -16,11 +16,11 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from monitor.domain.permissions import UserRole
 from monitor.store import Store
 from monitor.store.users import Accounts
 from monitor.web.auth import (
     LOCAL_ADMIN,
-    Role,
     Users,
     UsersError,
     check_new_user,
@@ -63,7 +63,7 @@ def test_users_cli_add_list_rotate_revoke(tmp_path: Path) -> None:
     store = Store(db)
     users = Users(Accounts(store))
     user = users.find(token)
-    assert user is not None and user.role is Role.DEPARTMENT and user.body == "市应急管理局"
+    assert user is not None and user.role is UserRole.DEPARTMENT and user.body == "市应急管理局"
     raw = sqlite3.connect(tmp_path / "monitor.db").iterdump()
     assert not any(token in line for line in raw), "the token itself is stored"
 
@@ -111,7 +111,7 @@ def test_a_name_is_made_once(tmp_path: Path) -> None:
 def test_check_new_user_lists_what_is_allowed() -> None:
     bodies = Meta.default().bodies
     assert "雁江区人民政府" in bodies and "市应急管理局" in bodies
-    assert check_new_user("甲", "duty", None, bodies) is Role.DUTY
+    assert check_new_user("甲", "duty", None, bodies) is UserRole.DUTY
     with pytest.raises(UsersError, match="duty"):
         check_new_user("甲", "chief", None, bodies)
 
@@ -122,7 +122,7 @@ def test_local_admin_made_once(tmp_path: Path) -> None:
     token = ensure_local_admin(store, now)
     assert token and ensure_local_admin(store, now) is None  # not replaced on the next start
     user = Users(Accounts(store)).find(token)
-    assert user is not None and user.role is Role.ADMIN and user.name == LOCAL_ADMIN
+    assert user is not None and user.role is UserRole.ADMIN and user.name == LOCAL_ADMIN
     assert Users(Accounts(store)).find(token + "x") is None
     store.close()
 
@@ -146,7 +146,7 @@ def test_admin_token_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv("MONITOR_ADMIN_TOKEN", "env-admin-token-0123")
     store = Store(f"sqlite:///{tmp_path / 'monitor.db'}")
     user = Users.of(store).find("env-admin-token-0123")
-    assert user is not None and user.role is Role.ADMIN
+    assert user is not None and user.role is UserRole.ADMIN
     store.close()
 
 

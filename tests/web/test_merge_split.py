@@ -57,8 +57,8 @@ async def test_merge_is_sent_for_the_worker(client: httpx.AsyncClient, world: Wo
     [
         ("duty", {"kind": "merge"}, 422, "target"),
         ("duty", {"kind": "split"}, 422, "post_ids"),
-        ("emergency", {"kind": "merge", "target": "X"}, 403, "值班"),
-        ("duty", {"kind": "merge", "target": "no-such"}, 404, "no-such"),
+        ("emergency", {"kind": "merge", "target": "X", "reason": "同一事件"}, 403, "值班"),
+        ("duty", {"kind": "merge", "target": "no-such", "reason": "同一事件"}, 404, "no-such"),
     ],
 )
 async def test_refusals_change_nothing(
@@ -92,7 +92,7 @@ async def test_merge_into_a_closed_incident_is_refused(
 ) -> None:
     world.put_state(msgspec.structs.replace(world.school, status=Status.CLOSED))
     before = world.snapshot()
-    body = {"kind": "merge", "target": world.school.id}
+    body = {"kind": "merge", "target": world.school.id, "reason": "同一事件"}
     resp = await client.post(f"/api/incidents/{world.blast.id}/actions", json=body,
                              headers=auth("duty"))  # fmt: skip
     assert resp.status_code == 409 and "closed" in resp.text, resp.text
@@ -101,7 +101,7 @@ async def test_merge_into_a_closed_incident_is_refused(
 
 async def test_split_of_every_post_is_refused(client: httpx.AsyncClient, world: World) -> None:
     before = world.snapshot()
-    body = {"id": "s0", "kind": "split", "post_ids": ["p-blast"]}
+    body = {"id": "s0", "kind": "split", "post_ids": ["p-blast"], "reason": "另案"}
     resp = await client.post(f"/api/incidents/{world.blast.id}/actions", json=body,
                              headers=auth("duty"))  # fmt: skip
     assert resp.status_code == 422 and "cannot split off every post" in resp.text
