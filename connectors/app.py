@@ -196,7 +196,7 @@ class ConnectorApp:
         store: CheckpointStore,
         registry: CollectorRegistry,
         env: Mapping[str, str] | None = None,
-        city_official: Iterable[Mapping[str, Any]] = (),
+        city_official: Iterable[OfficialAccount] = (),
     ) -> None:
         self.cfg = cfg
         self.sink = sink
@@ -204,8 +204,7 @@ class ConnectorApp:
         self.env = os.environ if env is None else env
         self.metrics = ConnectorMetrics.create(registry)
         # The city config's `official_accounts` section and the sources file's are one list.
-        city = [OfficialAccount.model_validate(e) for e in city_official]
-        self.official = OfficialAccounts([*city, *cfg.official_accounts])
+        self.official = OfficialAccounts([*city_official, *cfg.official_accounts])
         self.runners: list[SourceRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False

@@ -1,7 +1,9 @@
 """Departments' own accounts: their posts are marked official with the department's name.
 
-The clocks part matches such posts to incidents as candidate releases, so a department's
-Weibo status or WeChat article can stop a clock once confirmed.
+Only configuration marks a post: a post's own `official` and `department` fields are cleared
+first, on every source, so a sender cannot claim to be a department. The marks are for readers;
+what counts as evidence is decided again by the incident domain from the city config's
+`official_accounts` (monitor.domain.evidence.OfficialAccounts), whatever a post carries.
 """
 
 from __future__ import annotations
@@ -12,25 +14,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field
 
+from monitor.config.sections import OfficialAccount
 from monitor.domain.model import Post
 
 if TYPE_CHECKING:
     from connectors.base import Source
 
 _BIZ = re.compile(r"__biz=([^&#]+)")
-
-
-class OfficialAccount(BaseModel):
-    """One department's accounts, as written in the config's `official_accounts:` list."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    department: str = Field(min_length=1)
-    weibo_uid: tuple[str, ...] = ()
-    wechat_biz: tuple[str, ...] = ()
-    feeds: tuple[str, ...] = ()  # feed URLs or source names whose every item is the department's
 
 
 class OfficialAccounts:
@@ -40,16 +31,21 @@ class OfficialAccounts:
         self.by_weibo: dict[str, str] = {}
         self.by_biz: dict[str, str] = {}
         self.by_feed: dict[str, str] = {}
+        self.by_push: dict[str, str] = {}
         for acc in accounts:
             self.by_weibo.update(dict.fromkeys(acc.weibo_uid, acc.department))
             self.by_biz.update(dict.fromkeys(acc.wechat_biz, acc.department))
             self.by_feed.update(dict.fromkeys(acc.feeds, acc.department))
+            self.by_push.update(dict.fromkeys(acc.push, acc.department))
 
     @classmethod
     def from_config(cls, entries: Iterable[Mapping[str, Any]]) -> OfficialAccounts:
         return cls(OfficialAccount.model_validate(e) for e in entries)
 
     def department_for(self, post: Post, source: Source | None = None) -> str | None:
+        if post.id.startswith("push:"):
+            # the endpoint's name, set by the server; the payload's url is the sender's word
+            return self.by_push.get(post.source or "")
         if post.id.startswith("weibo:"):
             # A timeline also carries other people's statuses (reposted originals): only the
             # account's own posts are official.
@@ -71,10 +67,18 @@ class OfficialAccounts:
         return self.by_biz.get(biz) if biz else None
 
     def mark(self, post: Post, source: Source | None = None) -> Post:
+        post = unmarked(post)
         department = self.department_for(post, source)
         if department is None:
             return post
         return msgspec.structs.replace(post, official=True, department=department)
+
+
+def unmarked(post: Post) -> Post:
+    """The post without what its sender said about being official."""
+    if not post.official and post.department is None:
+        return post
+    return msgspec.structs.replace(post, official=False, department=None)
 
 
 def _biz_of(url: str | None) -> str | None:

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 from connectors.base import dead_letter, utc_now
 from connectors.checkpoint import CheckpointStore
 from connectors.metrics import ConnectorMetrics
-from connectors.official import OfficialAccounts
+from connectors.official import OfficialAccounts, unmarked
 from connectors.sink import Sink
 from monitor.domain.model import MAX_TEXT_BYTES, Post
 
@@ -190,7 +190,10 @@ class PushService:
         return [p.id for p in fresh], [p.id for p in posts if p.id in seen]
 
     def _mark(self, endpoint: PushEndpoint, post: Post) -> Post:
+        """Official only by configuration: the endpoint's own department, or the push source
+        named in the city's official_accounts; never the payload's `official`/`department`."""
         if endpoint.department:
+            post = unmarked(post)
             return msgspec.structs.replace(post, official=True, department=endpoint.department)
         return self.official.mark(post)
 

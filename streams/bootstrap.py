@@ -17,8 +17,7 @@ from typing import Any
 
 import faust
 
-from monitor.config import CityConfig
-from monitor.domain.policy import IncidentParams
+from monitor.config import CityConfig, incident_params
 from monitor.metrics import Metrics
 from monitor.service import Classifier
 from monitor.store import Store
@@ -64,7 +63,7 @@ def build_stages(
 ) -> Stages:
     """The agents' work, wired to one config; usable with no Faust app at all."""
     classifier = Classifier.from_config(config)
-    params = IncidentParams.from_mapping(config.clocks)
+    params = incident_params(config)
     home = config.jurisdiction.code
     processor = Processor(params, home, routing_router(classifier.routing))
     faults = Faults(metrics, clock)

@@ -114,8 +114,14 @@ def run_classify(args: argparse.Namespace) -> int:
 
 
 def run_check_config(args: argparse.Namespace) -> int:
+    """Everything `monitor run` reads from a city config at start: its sections, the policies
+    built from them, and the escalation file it names."""
+    from monitor.config import evidence_policy, incident_params, ladder_path
+
     try:
         cfg = load_config(args.file)
+        incident_params(cfg)
+        evidence_policy(cfg)
     except ConfigError as exc:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
@@ -125,7 +131,8 @@ def run_check_config(args: argparse.Namespace) -> int:
     print(
         f"{args.file}: OK — {cfg.jurisdiction.name}, {len(cfg.jurisdiction.counties)} "
         f"county-level units, {towns} towns, {len(cfg.categories)} categories, "
-        f"{len(cfg.departments)} departments"
+        f"{len(cfg.departments)} departments, {len(cfg.official_accounts)} official accounts; "
+        f"escalation file {ladder_path(cfg)}"
     )
     return 0
 

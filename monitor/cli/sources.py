@@ -11,6 +11,7 @@ from typing import Any
 
 from connectors.checkpoint import DEFAULT_URL, CheckpointStore
 from monitor.config.loader import ConfigError
+from monitor.config.sections import OfficialAccount
 from monitor.topics import Topic
 from monitor.topics import topic as topic_name
 
@@ -225,7 +226,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     registry = CollectorRegistry()
     sink = _sink(args)
     store = CheckpointStore.from_url(args.checkpoint)
-    official: tuple[dict[str, Any], ...] = ()
+    official: tuple[OfficialAccount, ...] = ()
     if args.config:
         from monitor.config import load_config
 

@@ -13,6 +13,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from monitor.config.sections import (
+    ClocksSection,
+    EscalationSection,
+    EvidenceSection,
+    OfficialAccount,
+    section_issues,
+)
 from monitor.domain.model import Grade
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -110,15 +117,20 @@ class CityConfig(Strict):
     categories: dict[str, CategoryModel]
     grading: Grading
     classifier: ClassifierSettings = ClassifierSettings()
-    # Sections owned by other parts of the system; each validates itself where it is used.
-    clocks: dict[str, Any] = Field(default_factory=dict)
-    escalation: dict[str, Any] = Field(default_factory=dict)
-    contacts: dict[str, Any] = Field(default_factory=dict)
-    official_accounts: tuple[dict[str, Any], ...] = ()
-    evidence: dict[str, Any] = Field(default_factory=dict)
+    # typed in monitor/config/sections.py, which builds the domain's policies from them
+    clocks: ClocksSection = ClocksSection()
+    escalation: EscalationSection = EscalationSection()  # contacts live in its ladder file
+    official_accounts: tuple[OfficialAccount, ...] = ()
+    evidence: EvidenceSection = EvidenceSection()
+    # read by nothing in the city file: kept only to say where contacts live
+    contacts: Any = None
 
     def department_names(self) -> set[str]:
         return {d.name for d in self.departments}
+
+    def bodies(self) -> set[str]:
+        """Every body the city can assign: departments and county-level governments."""
+        return self.department_names() | {c.body for c in self.jurisdiction.counties}
 
 
 ConfigPath = tuple[str | int, ...]
@@ -130,6 +142,12 @@ def semantic_issues(cfg: CityConfig) -> Issues:
     yield from _category_issues(cfg)
     yield from _town_issues(cfg)
     yield from _threshold_issues(cfg)
+    yield from section_issues(cfg.clocks, cfg.evidence, cfg.official_accounts, cfg.bodies())
+    if cfg.contacts is not None:
+        yield ("contacts",), (
+            "contacts live in the escalation file (the city's escalation.ladder, default "
+            "monitor/notify/ziyang_escalation.yaml), not in the city config"
+        )
 
 
 def _category_issues(cfg: CityConfig) -> Issues:

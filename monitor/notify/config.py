@@ -269,7 +269,5 @@ def _offset_min(text: str) -> int:
 
 
 def city_bodies(cfg: Any) -> set[str]:
-    """Every body a city config can assign: departments and county-level governments."""
-    names = {d.name for d in cfg.departments}
-    names.update(c.body for c in cfg.jurisdiction.counties)
-    return names
+    """Every body a city config can assign (CityConfig.bodies)."""
+    return set(cfg.bodies())

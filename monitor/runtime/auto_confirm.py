@@ -10,11 +10,9 @@ official post's publication, not at confirmation.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import msgspec
 
 from monitor.domain.evidence import Candidate, EvidencePolicy, auto_action, match_official
 from monitor.runtime.actions import ActionRefused, Recorded, Send, is_archived, submit_action
@@ -22,14 +20,6 @@ from monitor.store import Store
 from monitor.web.evidence import official_posts
 
 log = logging.getLogger(__name__)
-
-
-def evidence_policy(section: Mapping[str, Any]) -> EvidencePolicy:
-    """The config's `evidence:` section; ValueError names the bad field."""
-    try:
-        return msgspec.convert(dict(section), EvidencePolicy, str_keys=True)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"evidence: {exc}") from None
 
 
 async def auto_confirm_pass(
@@ -40,7 +30,7 @@ async def auto_confirm_pass(
         return []
     states = [r.state for r in store.incidents()]
     done = []
-    for post in official_posts(store):
+    for post in official_posts(store, policy.accounts):
         found = match_official(post, states, policy, now)
         action = auto_action(found) if isinstance(found, Candidate) else None
         if action is None or is_archived(store, action.id):

@@ -166,6 +166,9 @@ def parse_posts(stream: IO[bytes], where: str, now: datetime) -> tuple[list[Any]
             if isinstance(data.get("id"), int):
                 data["id"] = str(data["id"])  # the classify JSONL allows numeric ids
             data.setdefault("observed_at", now.isoformat())
+            # "official" is the city config's word (official_accounts), never a line's own
+            data.pop("official", None)
+            data.pop("department", None)
             post = msgspec.convert(data, Post)
             for field in ("published_at", "observed_at"):
                 t = getattr(post, field)

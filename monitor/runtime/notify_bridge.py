@@ -162,12 +162,14 @@ def notify_in_worker(
     record_to: Path,
     channels_file: str | None = None,
     link_base: str | None = None,
+    ladder: Path | None = None,
 ) -> Callable[[faust.App], None]:
     """A Faust task that runs the bridge and the sender inside the worker (`monitor run`).
+    `ladder`: the city's escalation file (default the packaged Ziyang one).
 
     Without `channels_file` every channel is a dry run recorded to `record_to`, so a newcomer
     sees what would be sent and nothing leaves the machine."""
-    notifier = create_notifier(outbox_db, registry, dry_run=True)
+    notifier = create_notifier(outbox_db, registry, ladder, dry_run=True)
     if store_db:
         notifier.on_sent = audit_deliveries(Store(store_db))
     dry_run_channels(notifier, record_to)

@@ -21,9 +21,16 @@ from typing import Any
 
 import msgspec
 
-from monitor.config import CityConfig, ConfigError, load_config
+from monitor.config import (
+    CityConfig,
+    ConfigError,
+    evidence_policy,
+    incident_params,
+    ladder_path,
+    load_config,
+)
+from monitor.domain.evidence import EvidencePolicy
 from monitor.domain.model import Post
-from monitor.domain.policy import IncidentParams
 from monitor.metrics import Metrics
 from monitor.runtime.broker import BundledBroker
 from monitor.runtime.datadir import Runtime, data_dir, default_db_url, notify_db_url
@@ -82,7 +89,7 @@ def run_embedded(args: argparse.Namespace) -> int:
         Runtime(
             broker=broker_url, prefix="", partitions=args.partitions, db=db,
             web_port=args.port, pid=os.getpid(), worker_port=args.worker_port or None,
-            future_skew_s=IncidentParams.from_mapping(cfg.clocks).future_skew_s,
+            future_skew_s=incident_params(cfg).future_skew_s,
         ).write(directory)  # fmt: skip
         web = _web(args, directory, broker_url, store)
         _say(f"舆情回应监测已启动：状态页 http://127.0.0.1:{args.port}/  数据目录 {directory}")
@@ -95,8 +102,8 @@ def run_embedded(args: argparse.Namespace) -> int:
             if args.worker_port
             else None
         )
-        notify = _notify(args, directory, broker_url, db, metrics.registry)
-        confirm = _auto_confirm(cfg.evidence, db, broker_url)
+        notify = _notify(args, cfg, directory, broker_url, db, metrics.registry)
+        confirm = _auto_confirm(evidence_policy(cfg), db, broker_url)
 
         def attach(app: Any) -> None:
             if served is not None:
@@ -170,33 +177,30 @@ def _web(args: argparse.Namespace, directory: Path, broker_url: str, store: Stor
     return Supervised("值班台", argv, directory / "web.log", say=_say).start()
 
 
-def _auto_confirm(section: dict[str, Any], db: str, broker_url: str) -> Callable[[Any], None]:
+def _auto_confirm(policy: EvidencePolicy, db: str, broker_url: str) -> Callable[[Any], None]:
     """Official posts confirm themselves as releases only where the city config allows it."""
     from monitor.runtime.actions import topic_sender
-    from monitor.runtime.auto_confirm import auto_confirm_in_worker, evidence_policy
+    from monitor.runtime.auto_confirm import auto_confirm_in_worker
 
-    try:
-        policy = evidence_policy(section)
-    except ValueError as exc:
-        _say(f"错误：城市配置 evidence 段无效：{exc}")
-        raise SystemExit(2) from None
     if policy.auto_confirm:
         _say(f"官方账号发布相似度达 {policy.auto_confirm_at} 即自动确认为权威发布")
     return auto_confirm_in_worker(db, policy, topic_sender(broker_url, topic(Topic.ACTIONS)))
 
 
 def _notify(
-    args: argparse.Namespace, directory: Path, broker_url: str, db: str, registry: Any
+    args: argparse.Namespace, cfg: CityConfig, directory: Path, broker_url: str, db: str,
+    registry: Any,
 ) -> Callable[[Any], None]:
-    """notifications topic → outbox → channels; dry run unless --channels names real ones."""
+    """notifications topic → outbox → channels; dry run unless --channels names real ones. The
+    city config names the escalation file and the public URL links point to."""
     from monitor.runtime.notify_bridge import notify_in_worker
 
     record_to = directory / "notifications-dry-run.jsonl"
     outbox_db = notify_db_url(directory, db)
     channels = getattr(args, "channels", None)
-    public_url = getattr(args, "public_url", None)
+    public_url = getattr(args, "public_url", None) or cfg.escalation.public_url
     if not public_url:
-        _say("通知中不附链接：未配置对外访问地址（--public-url）")
+        _say("通知中不附链接：未配置对外访问地址（escalation.public_url 或 --public-url）")
     if channels:
         _say(f"通知渠道：{channels}（其余渠道仅记录不发送）")
     else:
@@ -204,7 +208,7 @@ def _notify(
     try:
         return notify_in_worker(
             broker_url, "", outbox_db, registry, store_db=db, record_to=record_to,
-            channels_file=channels, link_base=public_url,
+            channels_file=channels, link_base=public_url, ladder=ladder_path(cfg),
         )  # fmt: skip
     except (ConfigError, ValueError) as exc:  # a bad channels or ladder file
         _say(f"错误：通知渠道配置无效：{exc}")

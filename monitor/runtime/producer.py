@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import msgspec
 from aiokafka import AIOKafkaProducer
 
-from monitor.config import CityConfig
+from monitor.config import CityConfig, incident_params
 from monitor.domain.incidents import incident_key
 from monitor.domain.model import Post
 from monitor.domain.policy import IncidentParams
@@ -94,7 +94,7 @@ def replay_records(
     on, or that is over the record limit is left out and described in `dead` (for `dlq`); a
     row the worker refuses or fails on is dead-lettered there, and the worker goes on."""
     classifier = Classifier.from_config(cfg)
-    params = IncidentParams.from_mapping(cfg.clocks)
+    params = incident_params(cfg)
     home = cfg.jurisdiction.code
     all_rows = list(rows)
     refused = dead if dead is not None else []

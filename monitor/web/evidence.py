@@ -11,20 +11,24 @@ from datetime import datetime
 
 import msgspec
 
-from monitor.domain.evidence import Candidate, EvidencePolicy, match_official
+from monitor.domain.evidence import Candidate, EvidencePolicy, OfficialAccounts, match_official
 from monitor.domain.model import Post
 from monitor.store import Store
 
 _post = msgspec.json.Decoder(Post)
-_OFFICIAL = b'"official":true'
 
 
-def official_posts(store: Store) -> list[Post]:
+def official_posts(store: Store, accounts: OfficialAccounts) -> list[Post]:
+    """Archived posts from a configured official account (the table decides, never a post's
+    own `official` field). Without accounts there are none, and nothing is decoded."""
+    if not (accounts.weibo or accounts.wechat or accounts.feeds or accounts.push):
+        return []
     posts = []
     for row in store.archived():
-        # cheap pre-filter: the archive holds posts as the encoder wrote them, no spaces
-        if row.kind == "post" and _OFFICIAL in row.body:
-            posts.append(_post.decode(row.body))
+        if row.kind == "post":
+            post = _post.decode(row.body)
+            if accounts.body_of(post) is not None:
+                posts.append(post)
     return posts
 
 
@@ -37,7 +41,7 @@ def candidates(
     if target is None:
         return []
     found = []
-    for post in official_posts(store):
+    for post in official_posts(store, policy.accounts):
         c = match_official(post, states, policy, now)
         if (
             isinstance(c, Candidate)

@@ -27,9 +27,7 @@ GRACEFUL_S = 3
 
 
 def build(args: argparse.Namespace) -> tuple[FastAPI, Store]:
-    from monitor.config import load_config
-    from monitor.domain.policy import IncidentParams
-    from monitor.runtime.auto_confirm import evidence_policy
+    from monitor.config import evidence_policy, incident_params, load_config
     from monitor.runtime.producer import TopicSender
     from monitor.web.auth import Users
     from monitor.web.meta import Meta
@@ -43,8 +41,8 @@ def build(args: argparse.Namespace) -> tuple[FastAPI, Store]:
     sender = TopicSender(args.broker, topic(Topic.ACTIONS, args.prefix)) if args.broker else None
     app = create_app(
         store, registry, users=Users.of(store), send=sender,
-        evidence=evidence_policy(cfg.evidence), meta=Meta.of(cfg),
-        skew_s=IncidentParams.from_mapping(cfg.clocks).future_skew_s,
+        evidence=evidence_policy(cfg), meta=Meta.of(cfg),
+        skew_s=incident_params(cfg).future_skew_s,
         outbox=_outbox(getattr(args, "outbox_db", None)),
     )  # fmt: skip
     return app, store

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.config import load_config
+from monitor.config import incident_params, load_config
 from monitor.domain.actions import ActionError
 from monitor.domain.incidents import incident_key
-from monitor.domain.policy import IncidentParams
 from monitor.domain.state import Action
 from streams.processor import Bucket, Processor, UnknownIncident, routing_router
 from streams.records import Absorb, Classified
@@ -19,7 +18,7 @@ from tests.integration.helpers import BLAST, FIRE, SCHOOL, T0, classifier, post
 @pytest.fixture(scope="module")
 def proc() -> Processor:
     cfg = load_config()
-    return Processor(IncidentParams.from_mapping(cfg.clocks), cfg.jurisdiction.code,
+    return Processor(incident_params(cfg), cfg.jurisdiction.code,
                      routing_router(classifier().routing))  # fmt: skip
 
 
@@ -73,7 +72,7 @@ def test_actions_unknown_incident_and_invalid_are_refused(proc: Processor) -> No
 def _key(text: str) -> str:
     cfg = load_config()
     cls = classifier().classify(post("k", text))
-    return incident_key(cls, cfg.jurisdiction.code, IncidentParams.from_mapping(cfg.clocks))
+    return incident_key(cls, cfg.jurisdiction.code, incident_params(cfg))
 
 
 def _two_keys(proc: Processor) -> tuple[Bucket, Bucket]:

@@ -149,9 +149,8 @@ def test_no_archived_input_stops_a_data_directory_from_starting(tmp_path: Path) 
     """An archive holding what used to stop every start: an action with a 2 MB reason
     (MessageSizeTooLargeError on replay), a record that no longer decodes, and a split of every
     member kept after max_members capped the list (IndexError in the incident agent)."""
-    from monitor.config import load_config
+    from monitor.config import incident_params, load_config
     from monitor.domain.incidents import incident_key, new_incident_id
-    from monitor.domain.policy import IncidentParams
     from monitor.domain.state import Action
     from monitor.runtime.datadir import default_db_url
     from monitor.topics import Topic, topic
@@ -164,7 +163,7 @@ def test_no_archived_input_stops_a_data_directory_from_starting(tmp_path: Path) 
     text = DEFAULT_CONFIG.read_text("utf-8")
     config.write_text(text.replace("    near_duplicate: 0.75\n",
                                    "    near_duplicate: 0.75\n    max_members: 2\n"), "utf-8")  # fmt: skip
-    params = IncidentParams.from_mapping(load_config(config).clocks)
+    params = incident_params(load_config(config))
     assert params.assign.max_members == 2
     store = Store(default_db_url(data))
     posts = [post(f"b{i}", BLAST, i) for i in range(3)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from monitor.domain.evidence import OfficialAccounts
 from monitor.domain.incidents import assign, open_incident
 from monitor.domain.model import Casualties, Classification, Grade, Location, Post, Responsible
 from monitor.domain.policy import IncidentParams
@@ -36,13 +37,16 @@ def fire_incident(grade: Grade = Grade.II) -> Outcome:
     return open_incident(p, c, PARAMS, decision)
 
 
+# The city config's official_accounts: a feed each (the sources named 资阳消防 and 资阳教体).
+ACCOUNTS = OfficialAccounts(feeds={"资阳消防": "市消防救援支队", "资阳教体": "市教育和体育局"})
+
+
 def official_post(
     pid: str = "gov1", text: str = OFFICIAL, hours: float = 4.5, **kw: object
 ) -> Post:
     base: dict[str, object] = dict(
         id=pid, text=text, published_at=at(hours), observed_at=at(hours),
-        url=f"https://www.ziyang.gov.cn/xxgk/{pid}.html", author="资阳消防", official=True,
-        department="市消防救援支队",
+        url=f"https://www.ziyang.gov.cn/xxgk/{pid}.html", author="资阳消防", source="资阳消防",
     )  # fmt: skip
     base.update(kw)
     return Post(**base)  # type: ignore[arg-type]

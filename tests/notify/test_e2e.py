@@ -23,7 +23,7 @@ from monitor.runtime.actions import record_action
 from monitor.store import Store
 from monitor.store.db import iso, sqlite_url
 from tests.notify.conftest import FakeClock, Services, build_notifier
-from tests.notify.incident_builders import T0, at, fire_incident, official_post
+from tests.notify.incident_builders import ACCOUNTS, T0, at, fire_incident, official_post
 
 LINK = "https://yuqing.example.invalid/incidents/"
 
@@ -81,7 +81,7 @@ async def test_grade_two_escalates_to_the_head_and_keeps_the_press_conference_cl
     assert services.hook.service.accepted_at[1] == at(0.5)  # told at 30 min, not before
 
     state = (await run_until(n, clock, out.state, hours=4.5)).state
-    cand = match_official(official_post(), [state], EvidencePolicy(), now=clock())
+    cand = match_official(official_post(), [state], EvidencePolicy(accounts=ACCOUNTS), now=clock())
     assert isinstance(cand, Candidate)
     store.save_states([state])
     # the answer takes the path `monitor act` and the API take: validated, archived, audited

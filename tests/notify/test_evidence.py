@@ -16,9 +16,9 @@ from monitor.domain.evidence import (
     match_official,
 )
 from monitor.domain.state import ActionKind, Status
-from tests.notify.incident_builders import UNRELATED, at, fire_incident, official_post
+from tests.notify.incident_builders import ACCOUNTS, UNRELATED, at, fire_incident, official_post
 
-POLICY = EvidencePolicy()
+POLICY = EvidencePolicy(accounts=ACCOUNTS)
 
 
 def test_an_official_post_about_the_incident_is_a_candidate_release() -> None:
@@ -55,12 +55,12 @@ def test_confirmed_late_the_release_time_is_still_the_official_post_time() -> No
 
 def test_auto_confirm_above_the_threshold_when_the_city_allows_it() -> None:
     state = fire_incident().state
-    allow = EvidencePolicy(auto_confirm=True, auto_confirm_at=0.3)
+    allow = EvidencePolicy(auto_confirm=True, auto_confirm_at=0.3, accounts=ACCOUNTS)
     cand = match_official(official_post(), [state], allow, now=at(5))
     assert isinstance(cand, Candidate) and cand.auto_confirmed
     action = auto_action(cand)
     assert action is not None and action.by == "auto:official-account" and action.at == at(4.5)
-    strict = EvidencePolicy(auto_confirm=True, auto_confirm_at=0.99)
+    strict = EvidencePolicy(auto_confirm=True, auto_confirm_at=0.99, accounts=ACCOUNTS)
     cand = match_official(official_post(), [state], strict, now=at(5))
     assert isinstance(cand, Candidate) and not cand.auto_confirmed
 
@@ -77,11 +77,11 @@ def test_a_second_publication_is_a_follow_up() -> None:
 def test_unrelated_other_bodies_and_non_official_posts_are_not_candidates() -> None:
     state = fire_incident().state
     assert match_official(official_post(text=UNRELATED), [state], POLICY, at(5)) is None
-    other_body = official_post(department="市教育和体育局")
+    other_body = official_post(source="资阳教体")
     assert match_official(other_body, [state], POLICY, at(5)) is None
-    city = EvidencePolicy(city_accounts=frozenset({"市教育和体育局"}))
+    city = EvidencePolicy(city_accounts=frozenset({"市教育和体育局"}), accounts=ACCOUNTS)
     assert isinstance(match_official(other_body, [state], city, at(5)), Candidate)
-    assert match_official(official_post(official=False), [state], POLICY, at(5)) is None
+    assert match_official(official_post(source="某网友"), [state], POLICY, at(5)) is None
     before = official_post(hours=-1)  # older than the incident: cannot answer it
     assert match_official(before, [state], POLICY, at(5)) is None
     closed = msgspec.structs.replace(state, status=Status.CLOSED)
@@ -94,7 +94,6 @@ def test_unusable_official_posts_say_why() -> None:
         "future": official_post(hours=6),
         "publication time": official_post(published_at=None),
         "URL": official_post(url=None),
-        "department": official_post(department=None),
     }
     for word, p in cases.items():
         got = match_official(p, [state], POLICY, now=at(5))

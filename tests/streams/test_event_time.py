@@ -15,7 +15,7 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.config import load_config
+from monitor.config import incident_params, load_config
 from monitor.domain.incidents import incident_key
 from monitor.domain.model import Post
 from monitor.domain.policy import IncidentParams
@@ -42,7 +42,7 @@ FIRING = {"deadline_breached", "deadline_warning", "unacknowledged"}
 @cache
 def world() -> tuple[Classifier, IncidentParams, str]:
     cfg = load_config()
-    return Classifier.from_config(cfg), IncidentParams.from_mapping(cfg.clocks), cfg.jurisdiction.code
+    return Classifier.from_config(cfg), incident_params(cfg), cfg.jurisdiction.code
 
 
 def new_stage(clock: FakeClock, live: bool) -> IncidentStage:

@@ -22,6 +22,7 @@ from incident_helpers import (
     post,
 )
 
+from monitor.config import clocks_params
 from monitor.domain import clocks
 from monitor.domain.escalation import Step
 from monitor.domain.events import EventKind
@@ -190,7 +191,7 @@ def test_fact_grade_is_the_gravest_post_and_never_drops():
 
 
 def heat_params(**rule: object) -> IncidentParams:
-    return IncidentParams.from_mapping({"heat": {"window": "1h", "III": rule}})
+    return clocks_params({"heat": {"window": "1h", "III": rule}})
 
 
 @pytest.mark.parametrize(
@@ -229,7 +230,7 @@ def test_velocity_needs_the_posts_within_the_window():
 
 
 def test_heat_is_capped_at_two_by_default():
-    params = IncidentParams.from_mapping({"heat": {"III": {"reach": 10}, "II": {"reach": 100}}})
+    params = clocks_params({"heat": {"III": {"reach": 10}, "II": {"reach": 100}}})
     p = Post(id="h0", text=FIRE_TEXT, published_at=at(0), author_followers=50_000_000)
     out = open_with(p, classified("h0"), params)
     assert out.state.grade is Grade.II and out.state.grades.heat is Grade.II
@@ -265,7 +266,7 @@ def test_router_reroutes_when_the_grade_changes():
 
 
 def test_members_are_capped_but_heat_still_counts():
-    params = IncidentParams.from_mapping({"incidents": {"max_members": 3}})
+    params = clocks_params({"incidents": {"max_members": 3}})
     state = open_with(post("m0"), classified("m0"), params).state
     for i in range(1, 6):
         state = join(state, post(f"m{i}", FIRE_TEXT_2, 0, i), classified(f"m{i}"), params).state
@@ -306,7 +307,7 @@ def test_grade_four_opening_names_its_answer_clock():
 
 
 def test_a_redelivered_post_past_the_member_cap_is_still_dropped():
-    params = IncidentParams.from_mapping({"incidents": {"max_members": 1}})
+    params = clocks_params({"incidents": {"max_members": 1}})
     state = open_with(post("m0"), classified("m0"), params).state
     out = join(state, post("m1", FIRE_TEXT_2, 1), classified("m1"), params)
     again = join(out.state, post("m1", FIRE_TEXT_2, 1), classified("m1"), params)

@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.domain.actions import apply_action
+from monitor.domain.evidence import EvidencePolicy, OfficialAccounts
 from monitor.domain.model import Post
 from monitor.domain.policy import IncidentParams
 from monitor.web.auth import Users
@@ -23,10 +24,15 @@ from tests.web.conftest import World, auth
 async def client(
     world: World, users: Users, registry: CollectorRegistry
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(world.store, registry, users=users, send=world.send, clock=lambda: world.now)
+    app = create_app(world.store, registry, users=users, send=world.send, clock=lambda: world.now,
+                     evidence=EVIDENCE)  # fmt: skip
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://web") as c:
         yield c
+
+
+# the city config's official_accounts: the feed 资阳应急-网站 is 市应急管理局's own
+EVIDENCE = EvidencePolicy(accounts=OfficialAccounts(feeds={"资阳应急-网站": "市应急管理局"}))
 
 
 def url(world: World, incident: str | None = None) -> str:
@@ -203,8 +209,8 @@ async def test_candidate_release_confirmed_at_the_official_posts_time(
     published = world.now - timedelta(minutes=30)
     world.archive_post(Post(
         id="gov-1", text="关于雁江区宝台镇化工厂爆炸事故的情况通报：事故已造成12人死亡，多人受伤。",
-        source="weibo", published_at=published, observed_at=published, official=True,
-        department="市应急管理局", url="https://www.ziyang.gov.cn/tb/1.html", author="资阳应急",
+        source="资阳应急-网站", published_at=published, observed_at=published,
+        url="https://www.ziyang.gov.cn/tb/1.html", author="资阳应急",
     ))  # fmt: skip
     found = (await client.get(f"/api/incidents/{world.blast.id}/candidates",
                               headers=auth("duty"))).json()  # fmt: skip
