@@ -22,6 +22,7 @@ from monitor.domain.state import IncidentState
 from monitor.metrics import Metrics
 from monitor.store import Store
 from monitor.topics import Topic
+from streams.halt import stop_on_storage_fault
 from streams.records import (
     ActionIn,
     Classified,
@@ -107,10 +108,16 @@ def add_sink(
     topics: dict[Topic, faust.TopicT],
     writer: StoreWriter,
 ) -> None:
+    where = writer.store.url.removeprefix("sqlite:///")
+
     def sink(t: Topic, write: Callable[[Sequence[bytes]], int]) -> None:
         async def agent(stream: Any) -> None:
             async for batch in stream.take(1000, within=0.1):
-                await _off_loop(write, batch)
+                try:
+                    await _off_loop(write, batch)
+                except Exception as exc:
+                    stop_on_storage_fault(exc, where)  # a full or read-only disk: one line
+                    raise
 
         app.agent(topics[t], name=f"{settings.prefix}sink_{t.value}")(agent)
 

@@ -38,6 +38,7 @@ from monitor.notify.message import OutboxMessage, from_intent, incident_link
 from monitor.runtime.producer import bootstrap
 from monitor.store import Store
 from monitor.topics import DeadLetter, Topic, excerpt, topic
+from streams.halt import stop_on_storage_fault
 from streams.records import encoder
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,11 @@ def notify_in_worker(
                 dlq_topic=topic(Topic.DLQ, prefix),
                 link_base=link_base,
             )  # fmt: skip
-            await run_notifier(notifier, bridge, asyncio.Event())
+            try:
+                await run_notifier(notifier, bridge, asyncio.Event())
+            except Exception as exc:
+                # a full or read-only disk under the outbox: stop the monitor in one line
+                stop_on_storage_fault(exc, outbox_db.removeprefix("sqlite:///"))
+                raise
 
     return attach

@@ -246,6 +246,57 @@ def test_full_disk_is_one_line(tmp_path: Path) -> None:
     )
 
 
+FILL_WHILE_RUNNING = """
+import asyncio, json, subprocess, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from monitor.runtime.broker import free_port
+from monitor.runtime.producer import send_all
+
+data = Path(sys.argv[1])
+run = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--data-dir", str(data),
+                        "--no-demo", "--port", str(free_port()), "--worker-port", str(free_port())],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+deadline = time.monotonic() + 90
+while not (data / "runtime.json").exists() and run.poll() is None and time.monotonic() < deadline:
+    time.sleep(0.1)
+broker = json.loads((data / "runtime.json").read_text())["broker"]
+with open(data / "filler", "wb") as fh:  # the disk fills up while the monitor runs
+    try:
+        while True:
+            fh.write(b"\\0" * 65536)
+            fh.flush()
+    except OSError:
+        pass
+now = datetime.now(UTC).isoformat()
+posts = [json.dumps({"id": f"f{i}", "text": "雁江区一化工厂发生爆炸，3人死亡。" + "现场" * 300,
+                     "published_at": now, "observed_at": now}, ensure_ascii=False).encode()
+         for i in range(3000)]
+asyncio.run(send_all(broker, "posts.raw", ((f"f{i}".encode(), p) for i, p in enumerate(posts))))
+try:
+    out, _ = run.communicate(timeout=120)
+except subprocess.TimeoutExpired:
+    run.kill()
+    out, _ = run.communicate()
+print(json.dumps({"rc": run.returncode, "out": out}))
+"""
+
+
+def test_disk_filling_up_while_running_stops_in_one_line(tmp_path: Path) -> None:
+    """The worker cannot archive what reaches posts.raw: it stops at once with one line (going
+    on would apply posts the archive does not keep)."""
+    full = tmp_path / "full"
+    full.mkdir()
+    done = private_mount(f"mount -t tmpfs -o size=16m tmpfs {full}",
+                         sys.executable, "-c", FILL_WHILE_RUNNING, str(full))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["rc"] == 3, result["out"]
+    assert "Traceback" not in result["out"]
+    errors = [ln for ln in result["out"].splitlines() if ln.startswith("错误：")]
+    assert len(errors) == 1 and "磁盘已满" in errors[0], result["out"]
+
+
 # --- a backup while writes go on --------------------------------------------------------------
 
 WRITER = """
