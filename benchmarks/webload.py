@@ -155,8 +155,10 @@ async def web_load(
     pick: Pick = dashboard_mix,
     seed: int = 13,
     timeout: float = 30,
+    until: asyncio.Event | None = None,
 ) -> LoadResult:
-    """Run the load for `seconds` and return what it measured."""
+    """Run the load for `seconds`, or until `until` is set if given sooner, and return what it
+    measured (`result.seconds`: how long it ran)."""
     rng = random.Random(seed)
     result = LoadResult(seconds=seconds)
     stop = asyncio.Event()
@@ -193,7 +195,7 @@ async def web_load(
         refresher = asyncio.create_task(refresh_ids())
         start = time.monotonic()
         i = 0
-        while (now := time.monotonic()) < start + seconds:
+        while (now := time.monotonic()) < start + seconds and not (until and until.is_set()):
             due = start + i / rate
             if due > now:
                 await asyncio.sleep(due - now)
@@ -201,6 +203,7 @@ async def web_load(
             pending.add(task)
             task.add_done_callback(pending.discard)
             i += 1
+        result.seconds = time.monotonic() - start
         if pending:
             await asyncio.wait(pending, timeout=timeout)
         stop.set()
