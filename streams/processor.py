@@ -192,7 +192,12 @@ class Processor:
     def _advance(self, res: Result, states: list[IncidentState], t: datetime) -> Result:
         """Move the bucket's watermark to `t` (never back) and fire what is due by it."""
         wm = max(t, res.bucket.watermark) if res.bucket.watermark else t
-        states = [res.take(clocks.evaluate(s, wm)) for s in states]
+        # only incidents with something due: a flood's post would otherwise ask dozens of
+        # incidents of its key, each with nothing due (evaluate returns those unchanged)
+        states = [
+            s if s.next_due_at is None or s.next_due_at > wm else res.take(clocks.evaluate(s, wm))
+            for s in states
+        ]
         kept = tuple(s for s in states if self._keep(s, wm))
         moved = res.bucket.moved
         if moved:  # forget a target once no incident kept here points at it

@@ -259,13 +259,20 @@ def _text_match(
         )
         if not (compatible or may_duplicate):
             continue
-        floor = params.assign.similarity - 0.15 if compatible else params.assign.near_duplicate
+        bonus = _town_bonus(state.location, cls.location)
+        # the least text score that could matter: a join once this candidate's own town bonus
+        # is added, or a near duplicate. In a flood many incidents of one key share a county,
+        # and the bonus of another town (-0.15) rules most of them out before any text set
+        # is compared (with the best bonus for every candidate most needed comparing).
+        floor = params.assign.similarity - bonus if compatible else params.assign.near_duplicate
+        if may_duplicate:
+            floor = min(floor, params.assign.near_duplicate)
         text_score = _similarity(mine, state, floor)
         if may_duplicate and text_score >= params.assign.near_duplicate:
             if duplicate is None or text_score > duplicate[2]:
                 duplicate = (state, "near duplicate", text_score)
             continue
-        score = text_score + _town_bonus(state.location, cls.location)
+        score = text_score + bonus
         if compatible and score >= params.assign.similarity and (best is None or score > best[2]):
             best = (state, "similar", round(score, 4))
     return duplicate or best
