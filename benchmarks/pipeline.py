@@ -6,9 +6,15 @@
      ("after");
   3. end to end: one pipeline worker, posts.raw → posts.classified → incident.events, with
      every post an incident post (the worst case), half of them, and a tenth of them (the rest
-     everyday posts the classifier drops).
+     everyday posts the classifier drops);
+  4. the classify core (Classifier.classify in one process) on the same posts at 100%, and
+     end to end's share of it (issue 11's goal: at least half);
+  5. one worker against two (two worker processes, one consumer group, PARTITIONS
+     partitions), posts produced once the group has settled: how close two come to double.
+     The posts' incident keys are uneven (half of them are the `safety` family's, one key, so
+     one partition), which caps what a second worker can add to the incident stage.
 
-    .venv/bin/python -m benchmarks.pipeline [--messages 30000] [--posts 20000]
+    .venv/bin/python -m benchmarks.pipeline [--messages 30000] [--posts 20000] [--join 20]
 
 Each Faust run is a fresh child process (one Faust app per process). Rates are measured from
 the first record the agent sees to the last, so start-up and group joins are not counted.
@@ -26,6 +32,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -105,7 +112,7 @@ def faust_child(broker: str, topic: str, n: int, variant: str) -> None:
 
 
 def run_child(
-    *args: str, live: list[tuple[bytes | None, bytes]] | None = None, timeout: float = 300
+    *args: str, live: Sequence[tuple[bytes | None, bytes]] | None = None, timeout: float = 300
 ) -> dict[str, float]:
     """Run a Faust child. With `live`, the topic starts empty and these records are produced
     once the child has joined its group, so the agent reads at the log end, as in production."""
@@ -202,18 +209,26 @@ async def _timestamps(bootstrap: str, topic: str, want: int, kind: bytes | None)
     return stamps
 
 
-def end_to_end(broker: BundledBroker, n: int, noise: float = 0.0) -> dict[str, float]:
-    prefix = f"e2e{int(time.time())}n{int(noise * 100)}."
+def end_to_end(
+    broker: BundledBroker, n: int, noise: float = 0.0, workers: int = 1, join_s: float = 0.0
+) -> dict[str, float]:
+    """One run. `join_s` 0: the topic is full before one worker starts. Otherwise `workers`
+    worker processes (one consumer group on the PARTITIONS partitions) start, are given
+    `join_s` seconds to join and share the partitions, and then the posts are produced."""
+    prefix = f"e2e{int(time.time())}n{int(noise * 100)}w{workers}."
     asyncio.run(ensure_topics(broker.url, prefix, PARTITIONS))
     posts = bench_posts(n, datetime(2026, 5, 1, tzinfo=UTC), noise=noise)
     incident_posts = sum(1 for p in posts if not p.text.startswith(tuple(NOISE)))
     enc = msgspec.json.Encoder()
     records = [(p.id.encode(), enc.encode(p)) for p in posts]
-    asyncio.run(send_all(broker.url, topic(Topic.RAW, prefix), records))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.pipeline", "--child", "pipeline", broker.url, prefix],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    if not join_s:
+        asyncio.run(send_all(broker.url, topic(Topic.RAW, prefix), records))
+    argv = [sys.executable, "-m", "benchmarks.pipeline", "--child", "pipeline", broker.url, prefix]
+    out = subprocess.DEVNULL
+    children = [subprocess.Popen(argv, stdout=out, stderr=out) for _ in range(workers)]
+    if join_s:
+        time.sleep(join_s)
+        asyncio.run(send_all(broker.url, topic(Topic.RAW, prefix), records))
     try:
         assigned = asyncio.run(
             _timestamps(broker.bootstrap, topic(Topic.EVENTS, prefix), incident_posts,
@@ -223,16 +238,41 @@ def end_to_end(broker: BundledBroker, n: int, noise: float = 0.0) -> dict[str, f
             _timestamps(broker.bootstrap, topic(Topic.CLASSIFIED, prefix), 1, None)
         )
     finally:
-        child.terminate()
-        child.wait(30)
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(30)
     # from the first classified record to the last assigned event; noise posts are read and
     # dropped in between, in partition order, so they count in the span
     span = (max(assigned) - min(classified)) / 1000
     return {"posts": n, "incident_posts": len(assigned), "rate": n / span, "seconds": span}
 
 
+def core_rate(n: int, repeat: int = 3) -> float:
+    """The classify core (Classifier.classify, one process) on the posts end_to_end sends at
+    100% incident posts: the best of `repeat` passes, in posts/s."""
+    from monitor.config import load_config
+    from monitor.service import Classifier
+
+    posts = bench_posts(n, datetime(2026, 5, 1, tzinfo=UTC))
+    classifier = Classifier.from_config(load_config())
+    classifier.classify(posts[0])
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for p in posts:
+            classifier.classify(p)
+        best = min(best, time.perf_counter() - t)
+    return n / best
+
+
+def loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
 def faust_agents(
-    broker: BundledBroker, src: str, records: list[tuple[bytes | None, bytes]], n: int
+    broker: BundledBroker, src: str, records: Sequence[tuple[bytes | None, bytes]], n: int
 ) -> None:
     print("Faust agent, topic already full (the agent never meets the log end):")
     for variant in ("plain-before", "plain-after", "table-before", "table-after"):
@@ -252,6 +292,8 @@ def main() -> int:
     ap.add_argument("--messages", type=int, default=30_000)
     ap.add_argument("--posts", type=int, default=20_000)
     ap.add_argument("--child", nargs="+")
+    ap.add_argument("--join", type=float, default=20,
+                    help="seconds the live runs give their workers to join the group")  # fmt: skip
     ap.add_argument(
         "--skip-agents", action="store_true", help="only produce, raw consume and end to end"
     )
@@ -277,12 +319,31 @@ def main() -> int:
         print(f"raw aiokafka consume (group)        {rate:>9,.0f} msgs/s")
         if not args.skip_agents:
             faust_agents(broker, src, records, args.messages)
-        print("End to end, one worker, posts.raw → posts.classified → incident.events:")
+        print("End to end, one worker, posts.raw → posts.classified → incident.events "
+              "(topic full before it starts):")  # fmt: skip
+        rates = {}
         for noise in (0.0, 0.5, 0.9):
             e2e = end_to_end(broker, args.posts, noise)
+            rates[noise] = e2e["rate"]
             print(f"  {1 - noise:>4.0%} incident posts {e2e['rate']:>9,.0f} posts/s  "
                   f"({e2e['posts']:.0f} posts, {e2e['incident_posts']:.0f} assigned, "
-                  f"{e2e['seconds']:.1f} s)")  # fmt: skip
+                  f"{e2e['seconds']:.1f} s; load {loadavg()})")  # fmt: skip
+        core = core_rate(args.posts)
+        print(f"classify core on the same posts (100% incident, one process): {core:,.0f} "
+              f"posts/s (load {loadavg()})")  # fmt: skip
+        print(f"  end to end / core at 100% incident posts: {rates[0.0] / core:.2f} "
+              f"(goal ≥ 0.50)")  # fmt: skip
+        print(f"Live, 100% incident posts, produced once the group has settled "
+              f"({args.join:g} s after the workers start):")  # fmt: skip
+        live = {}
+        for workers in (1, 2):
+            e2e = end_to_end(broker, args.posts, 0.0, workers=workers, join_s=args.join)
+            live[workers] = e2e["rate"]
+            print(f"  {workers} worker{'s' if workers > 1 else ' '} {e2e['rate']:>9,.0f} posts/s "
+                  f"({e2e['incident_posts']:.0f} assigned, {e2e['seconds']:.1f} s; load "
+                  f"{loadavg()})")  # fmt: skip
+        print(f"  two workers / one: {live[2] / live[1]:.2f}× (double would be 2.00×; "
+              f"{os.cpu_count()} cores shared with whatever else runs)")  # fmt: skip
     return 0
 
 
