@@ -12,8 +12,8 @@ written text (no reference data needed), reproducible from a seed.
 
 Two stories of one kind must not read as near duplicates of each other (the domain joins near
 duplicates whatever their place), so no county holds two stories of one kind and each story
-names its own detail; tests/integration/test_flood_run.py checks the flood opens one incident
-per story.
+names a landmark and a firm or place name of its own; tests/unit/test_assign_pruning.py and
+tests/integration/test_flood_run.py check that the flood opens one incident per story.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ KINDS = (
     ("{d}化工厂发生爆炸", "已造成{n}人死亡、{m}人受伤", "周边居民已疏散"),
     ("{d}煤矿发生透水事故", "{n}名矿工被困井下", "救援队正在抽水"),
     ("{d}花园工地基坑坍塌", "{n}名工人被埋", "挖掘机正在施救"),
-    ("{d}广场工地脚手架垮塌", "{n}名工人高处坠落", "伤者已送医"),
+    ("{d}大厦外墙脚手架垮塌", "{n}名工人高处坠落", "伤者已送医"),
     ("{d}餐馆燃气爆燃", "{n}人烧伤", "整条街已封锁"),
     ("{d}小区一居民楼发生火灾", "{n}人被困、{m}人送医", "消防正在扑救"),
     ("{d}物流仓库起火", "火势凶猛，过火面积约{n}百平方米", "消防车已赶到"),
@@ -63,6 +63,18 @@ DETAILS = (
     "银杏", "松柏", "明月", "朝阳", "春晖", "秋实", "冬青",
 )  # fmt: skip
 
+# one landmark per story, so a retelling shares more with its own story than with another of
+# its kind elsewhere, in whichever voice
+LANDMARKS = (
+    "沱江大桥东侧", "九曲河公园旁", "资阳北站附近", "人民医院对面", "滨江路口", "柠檬大道东段",
+    "老汽车站后面", "体育中心北门", "汽修厂旁", "电信大楼旁", "加油站对面", "五金城后街",
+    "高速收费站附近", "新区工业园内", "老城十字口", "河堤步道旁", "火车站货场", "水库大坝下",
+    "商业步行街口", "文化广场西侧", "变电站旁", "物流园南门", "镇政府对面", "邮政所后面",
+    "客运站旁", "家具城附近", "砖厂旧址旁", "电站下游", "货运码头附近", "竹林山脚",
+    "村委会旁", "老街口", "新桥头", "石拱桥边", "纪念碑旁", "电影院附近", "水塔后山",
+    "采石场旁", "供销社对面", "林场入口",
+)  # fmt: skip
+
 VOICES = (
     "{c}{t}{what}，{hurt}，{next}。",
     "刚刚路过{t}，{what}，{hurt}，{next}，太吓人了！",
@@ -70,7 +82,7 @@ VOICES = (
     "{c}{t}{what}到底怎么回事？听说{hurt}，请有关部门尽快通报。",
     "最新消息：{c}{t}{what}，{hurt}，{next}。",
     "【{t}突发】{c}{t}{what}，{hurt}，{next}，请大家绕行。",
-    "我家就在{t}，{what}，{hurt}，希望伤者平安。",
+    "我家就在{c}{t}，{what}，{hurt}，希望伤者平安。",
     "#资阳{t}{short}# {c}{t}{what}，{hurt}，官方为什么还不发布？",
     "{c}{t}{what}，现场视频：{hurt}，{next}。",
     "求证：{c}{t}{what}，{hurt}，是真的吗？",
@@ -89,20 +101,21 @@ class Story:
 
     @property
     def short(self) -> str:
-        return self.what.split("发生")[-1][:6]
+        return self.what[-4:]
 
 
 def flood_stories(n: int = 40) -> list[Story]:
     """`n` incidents (at most 42 in distinct towns with no kind twice in a county)."""
     limit = len(COUNTIES) * len(KINDS)
-    if not 1 <= n <= min(limit, len(DETAILS), sum(len(t) for _, t in COUNTIES)):
+    if not 1 <= n <= min(limit, len(DETAILS), len(LANDMARKS)):
         raise ValueError(f"flood_stories: n must be 1..{min(limit, len(DETAILS))}, got {n}")
     out = []
     for i in range(n):
         county, towns = COUNTIES[i % len(COUNTIES)]
         what, hurt, nxt = KINDS[i % len(KINDS)]  # (i % 3, i % 16) differ for i < 48
         out.append(Story(
-            county=county, town=towns[i // len(COUNTIES)], what=what.format(d=DETAILS[i]),
+            county=county, town=towns[i // len(COUNTIES)],
+            what=LANDMARKS[i] + what.format(d=DETAILS[i]),
             hurt=hurt.format(n=2 + i % 9, m=3 + i % 7), next=nxt,
         ))  # fmt: skip
     return out
