@@ -58,8 +58,11 @@ STALL_S = 120  # no post applied for this long after the feed ended: report what
 # --- the feed (child process) ----------------------------------------------------------------
 
 
-async def feed(broker: str, n: int, stories: int, seed: int) -> dict[str, float]:
-    """Send `n` flood posts to posts.raw as fast as the broker acknowledges them."""
+async def feed(
+    broker: str, n: int, stories: int, seed: int, prefix: str = "fl"
+) -> dict[str, float]:
+    """Send `n` flood posts to posts.raw as fast as the broker acknowledges them (ids `prefix`
+    + number: another prefix for another flood into the same monitor)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap(broker), linger_ms=20, max_batch_size=256 * 1024
     )
@@ -70,7 +73,7 @@ async def feed(broker: str, n: int, stories: int, seed: int) -> dict[str, float]
     sent = 0
     try:
         pending = []
-        for post in flood_posts(flood_stories(stories), n, datetime.now(UTC), seed):
+        for post in flood_posts(flood_stories(stories), n, datetime.now(UTC), seed, prefix):
             pending.append(await producer.send(raw, enc.encode(post), key=post.id.encode()))
             sent += 1
             if len(pending) >= 5000:
