@@ -114,22 +114,6 @@ def member_ids(members: tuple[Member, ...]) -> frozenset[str]:
     return ids
 
 
-# The same for the newest ids: a flood asks each of dozens of incidents per post, and a scan
-# of 64 ids each time cost more than the post's own assignment.
-_RECENT: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
-
-
-def recent_set(ids: tuple[str, ...]) -> frozenset[str]:
-    hit = _RECENT.get(id(ids))
-    if hit is not None and hit[0] is ids:
-        return hit[1]
-    found = frozenset(ids)
-    if len(_RECENT) >= _MEMBER_IDS_MAX:
-        del _RECENT[next(iter(_RECENT))]
-    _RECENT[id(ids)] = (ids, found)
-    return found
-
-
 class Heat(msgspec.Struct, frozen=True, kw_only=True):
     posts: int = 0
     reach: int = 0  # sum of authors' followers over posts (an author posting twice counts twice)
@@ -223,7 +207,7 @@ class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
 
     def holds(self, post_id: str) -> bool:
         """A member, or among the newest ids (which go on past max_members)."""
-        return post_id in recent_set(self.recent_ids) or post_id in member_ids(self.members)
+        return post_id in self.recent_ids or post_id in member_ids(self.members)
 
     @property
     def watch_only(self) -> bool:
