@@ -10,9 +10,11 @@
   4. the classify core (Classifier.classify in one process) on the same posts at 100%, and
      end to end's share of it (issue 11's goal: at least half);
   5. one worker against two (two worker processes, one consumer group, PARTITIONS
-     partitions), posts produced once the group has settled: how close two come to double.
-     The posts' incident keys are uneven (half of them are the `safety` family's, one key, so
-     one partition), which caps what a second worker can add to the incident stage.
+     partitions), posts produced once the group has settled: how close two come to double,
+     with the partitions each worker held and each partition's share of the incident posts.
+     Ziyang's four incident keys all hash to one partition of four, so on these posts a
+     second worker can only share the classifying; the same run with the posts spread over
+     four keys on four partitions (SPREAD) shows what a second worker adds when it can.
 
     .venv/bin/python -m benchmarks.pipeline [--messages 30000] [--posts 20000] [--join 20]
 
@@ -31,9 +33,12 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaConsumer
@@ -154,14 +159,27 @@ NOISE = [
 ]  # fmt: skip
 
 
-def bench_posts(n: int, start: datetime, seed: int = 7, noise: float = 0.0) -> list[Post]:
+# Ziyang's incident keys (5120:safety, :health, :labor, :environment) all hash to partition 1
+# of 4, so with only Ziyang's posts a second worker can take over half of the classifying and
+# none of the incident work. `spread` moves three stories in four to cities whose keys land
+# on partitions 0, 2 and 3 (outside the jurisdiction: watched, no clocks), to show scaling.
+SPREAD = ("", "成都市简阳市", "遂宁市安居区", "内江市东兴区")
+
+
+def bench_posts(
+    n: int, start: datetime, seed: int = 7, noise: float = 0.0, spread: bool = False
+) -> list[Post]:
     """60 distinct events, each reported, reposted and retold, over about n seconds of event
     time; a `noise` share of everyday posts that are no incident. Every incident post yields
-    one `assigned` event."""
+    one `assigned` event. `spread`: see SPREAD."""
     rng = random.Random(seed)
+    places = [
+        (SPREAD[i % len(SPREAD)], "") if spread and SPREAD[i % len(SPREAD)] else (c, t)
+        for i, (c, t) in enumerate(PLACES * len(TEMPLATES))
+    ]
     stories = [
         TEMPLATES[i % len(TEMPLATES)].format(c=c, t=t, n=3 + (i % 7))
-        for i, (c, t) in enumerate(PLACES * len(TEMPLATES))
+        for i, (c, t) in enumerate(places)
     ]
     posts = []
     for i in range(n):
@@ -181,14 +199,51 @@ def bench_posts(n: int, start: datetime, seed: int = 7, noise: float = 0.0) -> l
     return posts
 
 
-def pipeline_child(broker: str, prefix: str) -> None:
+def pipeline_child(broker: str, prefix: str, assigned_to: str | None = None) -> None:
+    """One pipeline worker; `assigned_to`: a file that gets, at every rebalance, the
+    partitions of posts.classified this worker holds (one JSON list a line)."""
     from monitor.config import load_config
     from streams.bootstrap import bootstrap
     from streams.settings import StreamSettings
     from streams.worker import run_worker
 
     settings = StreamSettings(broker=broker, prefix=prefix, partitions=PARTITIONS)
-    run_worker(bootstrap(settings, load_config()))
+    pipe = bootstrap(settings, load_config())
+    if assigned_to:
+        classified = topic(Topic.CLASSIFIED, prefix)
+
+        @pipe.app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's own stub
+        async def note(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+            assigned = args[0]  # the signal's payload: the TPs this worker now holds
+            held = sorted(tp.partition for tp in assigned if tp.topic == classified)
+            with open(assigned_to, "a") as f:
+                f.write(json.dumps(held) + "\n")
+
+    run_worker(pipe)
+
+
+def key_shares(posts: Sequence[Post]) -> dict[int, float]:
+    """Share of the incident posts per posts.classified partition (the incident key's
+    partition, as the classify agent sends them)."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from monitor.config import incident_params, load_config
+    from monitor.domain.incidents import incident_key
+    from monitor.service import Classifier
+
+    partition_of = DefaultPartitioner()  # the producer's: murmur2 of the key
+    parts = list(range(PARTITIONS))
+    cfg = load_config()
+    classifier, params = Classifier.from_config(cfg), incident_params(cfg)
+    counts: dict[int, int] = {}
+    for p in posts:
+        cls = classifier.classify(p)
+        if cls.is_incident:
+            key = incident_key(cls, cfg.jurisdiction.code, params).encode()
+            part = partition_of(key, parts, parts)
+            counts[part] = counts.get(part, 0) + 1
+    total = sum(counts.values()) or 1
+    return {k: v / total for k, v in sorted(counts.items())}
 
 
 async def _timestamps(bootstrap: str, topic: str, want: int, kind: bytes | None) -> list[int]:
@@ -210,14 +265,15 @@ async def _timestamps(bootstrap: str, topic: str, want: int, kind: bytes | None)
 
 
 def end_to_end(
-    broker: BundledBroker, n: int, noise: float = 0.0, workers: int = 1, join_s: float = 0.0
-) -> dict[str, float]:
+    broker: BundledBroker, n: int, noise: float = 0.0, workers: int = 1, join_s: float = 0.0,
+    spread: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """One run. `join_s` 0: the topic is full before one worker starts. Otherwise `workers`
     worker processes (one consumer group on the PARTITIONS partitions) start, are given
     `join_s` seconds to join and share the partitions, and then the posts are produced."""
-    prefix = f"e2e{int(time.time())}n{int(noise * 100)}w{workers}."
+    prefix = f"e2e{int(time.time())}n{int(noise * 100)}w{workers}s{int(spread)}."
     asyncio.run(ensure_topics(broker.url, prefix, PARTITIONS))
-    posts = bench_posts(n, datetime(2026, 5, 1, tzinfo=UTC), noise=noise)
+    posts = bench_posts(n, datetime(2026, 5, 1, tzinfo=UTC), noise=noise, spread=spread)
     incident_posts = sum(1 for p in posts if not p.text.startswith(tuple(NOISE)))
     enc = msgspec.json.Encoder()
     records = [(p.id.encode(), enc.encode(p)) for p in posts]
@@ -225,14 +281,16 @@ def end_to_end(
         asyncio.run(send_all(broker.url, topic(Topic.RAW, prefix), records))
     argv = [sys.executable, "-m", "benchmarks.pipeline", "--child", "pipeline", broker.url, prefix]
     out = subprocess.DEVNULL
-    children = [subprocess.Popen(argv, stdout=out, stderr=out) for _ in range(workers)]
+    notes = [Path(tempfile.mkstemp(prefix="assigned-")[1]) for _ in range(workers)]
+    children = [subprocess.Popen([*argv, str(note)], stdout=out, stderr=out) for note in notes]
     if join_s:
         time.sleep(join_s)
         asyncio.run(send_all(broker.url, topic(Topic.RAW, prefix), records))
     try:
         assigned = asyncio.run(
-            _timestamps(broker.bootstrap, topic(Topic.EVENTS, prefix), incident_posts,
-                        b'"assigned"')
+            _timestamps(
+                broker.bootstrap, topic(Topic.EVENTS, prefix), incident_posts, b'"assigned"'
+            )
         )
         classified = asyncio.run(
             _timestamps(broker.bootstrap, topic(Topic.CLASSIFIED, prefix), 1, None)
@@ -245,7 +303,13 @@ def end_to_end(
     # from the first classified record to the last assigned event; noise posts are read and
     # dropped in between, in partition order, so they count in the span
     span = (max(assigned) - min(classified)) / 1000
-    return {"posts": n, "incident_posts": len(assigned), "rate": n / span, "seconds": span}
+    held = []
+    for note in notes:
+        lines = note.read_text().splitlines()
+        held.append(json.loads(lines[-1]) if lines else [])
+        note.unlink()
+    return {"posts": n, "incident_posts": len(assigned), "rate": n / span, "seconds": span,
+            "held": held}  # fmt: skip
 
 
 def core_rate(n: int, repeat: int = 3) -> float:
@@ -301,7 +365,7 @@ def main() -> int:
     if args.child:
         kind, *rest = args.child
         if kind == "pipeline":
-            pipeline_child(rest[0], rest[1])
+            pipeline_child(rest[0], rest[1], rest[2] if len(rest) > 2 else None)
         else:
             faust_child(rest[0], rest[1], int(rest[2]), kind)
         return 0
@@ -335,15 +399,20 @@ def main() -> int:
               f"(goal ≥ 0.50)")  # fmt: skip
         print(f"Live, 100% incident posts, produced once the group has settled "
               f"({args.join:g} s after the workers start):")  # fmt: skip
-        live = {}
-        for workers in (1, 2):
-            e2e = end_to_end(broker, args.posts, 0.0, workers=workers, join_s=args.join)
-            live[workers] = e2e["rate"]
-            print(f"  {workers} worker{'s' if workers > 1 else ' '} {e2e['rate']:>9,.0f} posts/s "
-                  f"({e2e['incident_posts']:.0f} assigned, {e2e['seconds']:.1f} s; load "
-                  f"{loadavg()})")  # fmt: skip
-        print(f"  two workers / one: {live[2] / live[1]:.2f}× (double would be 2.00×; "
-              f"{os.cpu_count()} cores shared with whatever else runs)")  # fmt: skip
+        for spread, name in ((False, "the same posts"), (True, "spread over four keys")):
+            live, held = {}, []
+            for workers in (1, 2):
+                e2e = end_to_end(broker, args.posts, 0.0, workers, args.join, spread)
+                live[workers], held = e2e["rate"], e2e["held"]
+                print(f"  {name}, {workers} worker{'s' if workers > 1 else ''}: "
+                      f"{e2e['rate']:,.0f} posts/s ({e2e['incident_posts']:.0f} assigned, "
+                      f"{e2e['seconds']:.1f} s; load {loadavg()})")  # fmt: skip
+            posts = bench_posts(args.posts, datetime(2026, 5, 1, tzinfo=UTC), spread=spread)
+            shares = ", ".join(f"{p}: {v:.0%}" for p, v in key_shares(posts).items())
+            print(f"    two workers / one: {live[2] / live[1]:.2f}× (double: 2.00×); "
+                  f"posts.classified partitions held by each: {held}; incident posts by "
+                  f"partition: {shares}")  # fmt: skip
+        print(f"  ({os.cpu_count()} cores, shared with whatever else runs)")
     return 0
 
 
