@@ -1,4 +1,5 @@
-"""`monitor sources check|run` and `monitor replay`: the connectors from the command line."""
+"""`monitor sources check|run|replay`: the connectors from the command line. (`monitor replay`,
+the sandbox that replays history with a report, is monitor/cli/replay.py.)"""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def register(subparsers: Any) -> None:
     )
     run.set_defaults(func=cmd_run)
 
-    replay = subparsers.add_parser("replay", help="replay a JSONL/CSV history into posts.raw")
+    replay = sub.add_parser(
+        "replay", help="push a JSONL/CSV history into posts.raw (of a running monitor)"
+    )
     replay.add_argument("file", help="history file (.jsonl or .csv)")
     replay.add_argument("--format", choices=["jsonl", "csv"], default=None)
     replay.add_argument("--name", default=None, help="source name (default: file-<stem>)")
