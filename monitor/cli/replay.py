@@ -109,6 +109,10 @@ def _inputs(args: argparse.Namespace) -> tuple[list[Any], list[Any], str] | None
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    import logging
+
+    # a refused input is reported once, with its line, below; not also as the worker's warning
+    logging.getLogger("streams.stages").setLevel(logging.ERROR)
     configs = _configs(args)  # a bad config or rules file stops here, before any input
     if configs is None:
         return 2

@@ -257,7 +257,11 @@ def read_archive(
 
 
 def _read_only(url: str) -> str:
-    """A SQLite store opened read only: a replay never writes the live store."""
-    if url.startswith("sqlite:///") and "?" not in url:
-        return f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true"
-    return url
+    """A SQLite store opened read only: a replay never writes the live store. A store with no
+    write-ahead log (the monitor stopped cleanly) is read as immutable, so not even SQLite's
+    -wal/-shm companions are created beside it; a running monitor's already has them."""
+    if not url.startswith("sqlite:///") or "?" in url:
+        return url
+    path = url.removeprefix("sqlite:///")
+    mode = "mode=ro" if Path(f"{path}-wal").exists() else "immutable=1"
+    return f"sqlite:///file:{path}?{mode}&uri=true"
