@@ -5,6 +5,7 @@ dir is read, never written."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from tests.replay.conftest import incidents, monitor
 T0 = datetime(2026, 5, 1, 0, 0, tzinfo=UTC)
 
 HISTORY = "\n".join([
-    '{"id": "b1", "text": "%s", "published_at": "2026-05-01T08:00:00+08:00"}' % BLAST,
+    json.dumps({"id": "b1", "text": BLAST, "published_at": "2026-05-01T08:00:00+08:00"}),
     '{"id": "b2", "text": "no time at all"}',
     "not json",
     '{"id": "b3", "text": "x", "published_at": "2026-05-01T09:00:00+08:00", "reposts": "很多"}',
@@ -28,7 +29,7 @@ HISTORY = "\n".join([
     '{"type": "answer", "kind": "shout", "by": "x", "at": "2026-05-01T10:00:00+08:00", "post_id": "b1"}',
     '{"type": "answer", "post_id": "zz", "kind": "acknowledge", "by": "市应急管理局", "at": "2026-05-01T10:00:00+08:00"}',
     '{"type": "answer", "post_id": "b1", "kind": "release", "by": "市应急管理局", "at": "2026-05-01T11:00:00+08:00"}',
-    '{"id": "s1", "text": "%s", "published_at": "2026-05-01T08:30:00+08:00"}' % SCHOOL,
+    json.dumps({"id": "s1", "text": SCHOOL, "published_at": "2026-05-01T08:30:00+08:00"}),
 ]) + "\n"  # fmt: skip
 
 

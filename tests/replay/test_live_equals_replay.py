@@ -39,6 +39,7 @@ CLOCK_KINDS = {"deadline_warning": "warning", "deadline_breached": "breach",
 
 def story() -> list[tuple[int, dict[str, Any]]]:
     """(minute, history line): three incidents, reposts, a late repost, and answers."""
+
     def p(pid: str, text: str, minute: int, **kw: Any) -> tuple[int, dict[str, Any]]:
         at = iso(T0 + minute * MINUTE)
         return minute, {"id": f"file:{pid}", "text": text, "source": "weibo",

@@ -57,7 +57,9 @@ def city_with_ladder_to(tmp: Path, port: int) -> Path:
     ladder = DEFAULT_LADDER.read_text("utf-8").replace("127.0.0.1:9", f"127.0.0.1:{port}")
     assert f"127.0.0.1:{port}" in ladder
     (tmp / "ladder.yaml").write_text(ladder, "utf-8")
-    city = DEFAULT_CONFIG.read_text("utf-8").replace("escalation: {}", "escalation: {ladder: ladder.yaml}")
+    city = DEFAULT_CONFIG.read_text("utf-8").replace(
+        "escalation: {}", "escalation: {ladder: ladder.yaml}"
+    )
     path = tmp / "city.yaml"
     path.write_text(city, "utf-8")
     return path
@@ -80,7 +82,9 @@ def month() -> list[dict[str, Any]]:
                      "source": "weibo", "published_at": iso(day + timedelta(hours=2))})  # fmt: skip
         day += 2 * DAY
         n += 1
-    rows.append({"id": "end", "text": "资阳今日天气晴好。", "source": "weibo", "published_at": iso(END)})
+    rows.append(
+        {"id": "end", "text": "资阳今日天气晴好。", "source": "weibo", "published_at": iso(END)}
+    )
     return rows
 
 
