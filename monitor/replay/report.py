@@ -100,7 +100,8 @@ def heat_chart(incidents: list[dict[str, Any]], width: int = 1000, height: int =
 
 
 def clock_chart(inc: dict[str, Any], width: int = 1000) -> str:
-    """Each clock as a bar from its start to its deadline, the answer as a mark on it."""
+    """Each clock as a bar over its (last) cycle up to its deadline; its breaches as red marks
+    and the answers that stopped it as green dots, so deadlines stand against answers."""
     rows = inc["verdicts"]
     if not rows:
         return '<p class="muted">无回应时限（辖区外或未分级）。</p>'
@@ -119,7 +120,7 @@ def clock_chart(inc: dict[str, Any], width: int = 1000) -> str:
              f'role="img" aria-label="时限与回应">']  # fmt: skip
     for n, v in enumerate(rows):
         y = 10 + n * row_h
-        start, deadline = _t(v["start"]), _t(v["deadline"])
+        start, deadline = _t(v.get("cycle_start") or v["start"]), _t(v["deadline"])
         colour = STATUS_COLOUR.get(v["status"], "#555")
         name = CLOCK_ZH.get(v["clock"], v["clock"])
         if v["clock"] == "follow_up":
@@ -131,10 +132,16 @@ def clock_chart(inc: dict[str, Any], width: int = 1000) -> str:
                      f'截止 {bj(v["deadline"])}</title></rect>'
                      f'<line x1="{x(deadline):.1f}" y1="{y}" x2="{x(deadline):.1f}" y2="{y + 20}" '
                      f'stroke="{colour}" stroke-width="2"/>')  # fmt: skip
-        if v["answered_at"]:
-            ax = x(_t(v["answered_at"]))
-            parts.append(f'<circle cx="{ax:.1f}" cy="{y + 10}" r="5" fill="{colour}">'
-                         f'<title>回应 {bj(v["answered_at"])}</title></circle>')  # fmt: skip
+        for e in inc["events"]:  # every breach of this clock (all cycles), every answer to it
+            if e["kind"] == "breach" and e["clock"] == v["clock"]:
+                bx = x(_t(e["at"]))
+                parts.append(f'<line x1="{bx:.1f}" y1="{y + 2}" x2="{bx:.1f}" y2="{y + 18}" '
+                             f'stroke="#c62828" stroke-width="1.5"><title>超时 {bj(e["at"])}'
+                             f'</title></line>')  # fmt: skip
+            if e["kind"] == "answer" and v["clock"] in (e["clock"] or "").split(","):
+                ax = x(_t(e["at"]))
+                parts.append(f'<circle cx="{ax:.1f}" cy="{y + 10}" r="5" fill="#2e7d32">'
+                             f'<title>回应 {bj(e["at"])}</title></circle>')  # fmt: skip
     parts.append(f'<text x="{left}" y="{height - 4}" font-size="11">{bj(t0.isoformat())}</text>'
                  f'<text x="{width - 20}" y="{height - 4}" font-size="11" text-anchor="end">'
                  f'{bj(t1.isoformat())}</text></svg>')  # fmt: skip

@@ -14,14 +14,15 @@ Each incident's `events` are {kind, clock, at} plus what the kind needs, in even
     breach          a clock's deadline passed unanswered (`clock`, `deadline`)
     answer          an answer was recorded (`action`, `by`, `url`; `clock`: clocks it stopped)
     closed, merged, split
-`verdicts`: one per clock of the final state (monitor/domain/clocks.py statuses: met, late,
-breached, running, not_done, excluded), with its deadline, when it was answered and how late.
+`verdicts`: one per clock of the final state (a re-arming follow-up clock: its last cycle),
+with its status (monitor/domain/clocks.py: met, late, breached, running, not_done, excluded),
+deadline, when it was answered and how late.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.domain.events import Event, EventKind
@@ -76,12 +77,16 @@ def _events(e: Event) -> list[dict[str, Any]]:
 
 def verdicts(state: IncidentState) -> list[dict[str, Any]]:
     out = []
+    after = {r.name: r.after_s for r in state.policy.rules}
     for c in state.clocks:
+        # a re-arming clock's current cycle began `after` before its deadline
+        since = c.deadline - timedelta(seconds=after[c.rule]) if c.rule in after else c.start
         late = None
         if c.stopped_at is not None and c.stopped_at > c.deadline:
             late = int((c.stopped_at - c.deadline).total_seconds())
         out.append({
             "clock": c.rule, "label": c.label, "cycle": c.cycle, "start": iso(c.start),
+            "cycle_start": iso(max(since, c.start)),
             "deadline": iso(c.deadline), "status": c.status,
             "answered_at": iso(c.stopped_at) if c.stopped_at else None, "late_by_s": late,
         })  # fmt: skip
