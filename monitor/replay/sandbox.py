@@ -15,15 +15,15 @@ give identical output.
 Notifications take the live path up to the channel: each intent goes through the notifier
 (`from_intent`, the escalation tree's plan, the outbox with its quiet hours, rate limits,
 digests and stale-warning drops), drained on the replay's clock, into dry-run channels that
-record what would have been sent. The outbox is a SQLite file in a temporary directory of the
-sandbox's own, removed afterwards; no checkpoint is kept anywhere.
+record what would have been sent. The outbox is an in-memory SQLite database of the sandbox's
+own, gone with it; no checkpoint is kept anywhere.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-import tempfile
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,11 +37,14 @@ from monitor.config import CityConfig, ladder_path
 from monitor.domain.events import Event, EventKind, NotificationIntent
 from monitor.domain.state import IncidentState
 from monitor.metrics import Metrics
-from monitor.notify.bootstrap import create_notifier
+from monitor.notify.bootstrap import channels_for, outbox_engine
+from monitor.notify.channels import DryRunChannel
+from monitor.notify.config import load_ladder
+from monitor.notify.delivery import Notifier
 from monitor.notify.message import from_intent
-from monitor.notify.outbox import OutboxRow
+from monitor.notify.outbox import Outbox, OutboxRow
 from monitor.replay.history import AnswerIn, BadLine, Input, PostIn
-from monitor.runtime.notify_bridge import dry_run_channels
+from monitor.replay.memory_outbox import MemoryOutbox
 from monitor.topics import DeadLetter, Topic
 from streams.bootstrap import build_stages
 from streams.buckets import Buckets
@@ -120,8 +123,9 @@ class Sandbox:
         *,
         record_to: Path | None = None,
         anchors: dict[str, str] | None = None,
+        outbox_db: str | None = None,
     ) -> None:
-        """`record_to`: the dry-run channels append what they would send here (JSON lines).
+        """`record_to`: what the dry-run channels would have sent is written here (JSON lines).
         `anchors`: incident id → a post it held, to find an answer's incident when these
         rules gave it another id (a what-if replays the base run's answers)."""
         self.config = config
@@ -130,13 +134,17 @@ class Sandbox:
         self.buckets = SandboxBuckets({})
         self.stages = build_stages(config, self.buckets, self.metrics, self.clock, live=True)
         self.anchors = anchors or {}
-        self._tmp = tempfile.TemporaryDirectory(prefix="monitor-replay-")
-        self.notifier = create_notifier(
-            f"sqlite:///{Path(self._tmp.name) / 'notify.db'}", CollectorRegistry(),
-            ladder_path(config), dry_run=True, clock=self.clock,
-        )  # fmt: skip
-        if record_to is not None:
-            dry_run_channels(self.notifier, record_to)
+        ladder = load_ladder(ladder_path(config))
+        # the outbox lives in memory (the sandbox's own, gone with it, no SQL per row) unless
+        # `outbox_db` names a database, which tests use to check the two record the same
+        if outbox_db is None:
+            box: Any = MemoryOutbox()
+        else:
+            box = Outbox(outbox_engine(outbox_db))
+            box.create()
+        channels = channels_for(ladder, None, dry_run=True)
+        self.notifier = Notifier(ladder, box, channels, self.clock, CollectorRegistry())
+        self.record_to = record_to
         self.notifier.on_sent = self._sent
         self._loop = asyncio.new_event_loop()
         self.run_ = Run()
@@ -181,13 +189,27 @@ class Sandbox:
         if last is not None:
             self._fire(last, inclusive=True)
         self.run_.end = last
+        self._record()
         self.run_.states = {i: _state.decode(raw) for i, raw in self._states_raw.items()}
         return self.run_
 
     def close(self) -> None:
         self._loop.close()
-        self.notifier.outbox.engine.dispose()
-        self._tmp.cleanup()
+        engine = getattr(self.notifier.outbox, "engine", None)
+        if engine is not None:
+            engine.dispose()
+
+    def _record(self) -> None:
+        """What the dry-run channels would have sent, as JSON lines in time order (written
+        once at the end: a file append per notification cost more than the notification)."""
+        if self.record_to is None:
+            return
+        sent = [r for ch in self.notifier.channels.values() if isinstance(ch, DryRunChannel)
+                for r in ch.sent]  # fmt: skip
+        sent.sort(key=lambda r: (r["at"], r["channel"], r["key"]))
+        with self.record_to.open("w", encoding="utf-8") as fh:
+            for r in sent:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
     def _closes(self, batch: list[PostIn], inp: Input) -> bool:
         if not isinstance(inp, PostIn) or len(batch) >= BATCH_POSTS:

@@ -129,3 +129,24 @@ def test_a_month_of_2025_fires_each_follow_up_once_a_day_and_sends_nothing(
     notes = [e for e in mine["events"] if e["kind"] == "notification" and e["step"] == "breach"]
     assert notes, "breaches are recorded as notifications that would have gone"
     assert all(e["at"].startswith("2025-03") for e in mine["events"])
+
+
+def test_the_memory_outbox_records_what_the_database_outbox_records(tmp_path: Path) -> None:
+    """The sandbox keeps its outbox in memory (monitor/replay/memory_outbox.py); replayed
+    through the notifier's own database outbox, the same month records the same sends."""
+    from monitor.config import load_config
+    from monitor.replay.history import read_history
+    from monitor.replay.sandbox import Sandbox
+
+    history = write_jsonl(tmp_path / "march-2025.jsonl", month())
+    inputs, bad = read_history(history)
+    assert not bad
+    runs = []
+    for name, db in (("memory", None), ("sqlite", f"sqlite:///{tmp_path / 'outbox.db'}")):
+        out = tmp_path / f"{name}.jsonl"
+        run = Sandbox(load_config(), record_to=out, outbox_db=db).run(inputs)
+        runs.append((run.deliveries, out.read_text("utf-8")))
+    (memory, memory_file), (database, database_file) = runs
+    assert len(memory) > 100
+    assert memory == database
+    assert memory_file == database_file
