@@ -132,9 +132,9 @@ def parse_line(record: Mapping[str, Any], where: str, strict: bool) -> Input:
     post = normalise(fields, tz=BEIJING, now=datetime.min.replace(tzinfo=BEIJING), strict=strict)
     # forged evidence: only configured accounts make a post official (DESIGN.md §2)
     post = msgspec.structs.replace(post, official=False)
-    arrival = post.observed_at or post.published_at
-    assert arrival is not None  # normalise requires published_at
-    return PostIn(arrival, post, where)
+    seen = post.observed_at or post.published_at
+    assert seen is not None  # normalise requires published_at
+    return PostIn(seen, post, where)
 
 
 def _lines(path: Path, fmt: str) -> Iterator[tuple[int, Mapping[str, Any] | Exception]]:
@@ -225,7 +225,7 @@ def read_archive(
         with engine.connect() as conn:
             t = schema.archive
             q = sa.select(t.c.seq, t.c.kind, t.c.id, t.c.key, t.c.body, t.c.accepted_at)
-            rows = [tuple(r) for r in conn.execute(q.order_by(t.c.seq))]  # type: ignore[misc]
+            rows = [tuple(r) for r in conn.execute(q.order_by(t.c.seq))]
     finally:
         engine.dispose()
     done = {ident for _, kind, ident, *_ in rows if kind == "input"}

@@ -259,7 +259,7 @@ class Sandbox:
                 return self._resolve(self._home[anchor])
             return None
         if inp.post_id in self._home:
-            return self._resolve(self._home[inp.post_id])  # type: ignore[index]
+            return self._resolve(self._home[inp.post_id])
         return None
 
     def _resolve(self, ident: str) -> str | None:

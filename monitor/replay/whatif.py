@@ -33,7 +33,7 @@ def _match(base: list[Incident], alt: list[Incident]) -> list[Pair]:
     for j, inc in enumerate(alt):
         for p in inc["post_ids"]:
             owner[p] = j
-    candidates = []
+    candidates: list[tuple[int, int, int]] = []
     for i, inc in enumerate(base):
         shared: dict[int, int] = {}
         for p in inc["post_ids"]:
