@@ -309,8 +309,8 @@ class Sandbox:
             plan = self.notifier.submit(from_intent(intent))
             self._unsent = True
             for d in plan.deliveries:
-                if d.not_before > self.clock():
-                    heapq.heappush(self._held, d.not_before)
+                if d.not_before > self.clock():  # quiet hours hold it until then
+                    self._hold(d.not_before)
         elif r.topic == Topic.DLQ:
             letter = _letter.decode(r.value)
             self._refuse(where() or f"replay ({letter.source})", letter.reason)
@@ -392,9 +392,18 @@ class Sandbox:
     # --- notifications ---------------------------------------------------------------------
 
     def _notify(self) -> None:
-        if self._unsent:  # the outbox is a database: drained only when it has news
-            self._unsent = False
-            self._loop.run_until_complete(self.notifier.run_once())
+        if not self._unsent:  # drained only when it has news
+            return
+        self._unsent = False
+        self._loop.run_until_complete(self.notifier.run_once())
+        # a row the rate window deferred is due again later: drain the outbox then too
+        later = _next_pending(self.notifier.outbox)
+        if later is not None and later > self.clock():
+            self._hold(later)
+
+    def _hold(self, until: datetime) -> None:
+        if until not in self._held:  # few distinct times: the heap stays short
+            heapq.heappush(self._held, until)
 
     def _sent(self, rows: Sequence[OutboxRow], when: datetime, answer: str) -> None:
         for row in rows:
@@ -404,6 +413,13 @@ class Sandbox:
                 incident_id=row.incident_id, at=when, channel=row.channel, step=msg["step"],
                 clock=msg.get("clock"), to=to, key=row.key,
             ))  # fmt: skip
+
+
+def _next_pending(outbox: Any) -> datetime | None:
+    if isinstance(outbox, MemoryOutbox):
+        return outbox.next_due()
+    pending = [r.next_attempt_at for r in outbox.all() if r.status == "pending"]
+    return min(pending, default=None)
 
 
 def _single(wheres: dict[str, str]) -> str | None:
