@@ -147,19 +147,20 @@ class Sandbox:
         self.record_to = record_to
         self.notifier.on_sent = self._sent
         self._loop = asyncio.new_event_loop()
-        self.run_ = Run()
+        self.result = Run()
         self._states_raw: dict[str, bytes] = {}
         self._keys: dict[str, str] = {}  # incident id → its key
         self._home: dict[str, str] = {}  # post id → the incident it was assigned to
         self._merged: dict[str, str] = {}  # incident id → the incident it was merged into
         self._partition: dict[str, int] = {}
         self._due: list[tuple[datetime, str]] = []  # (next clock item, bucket key)
-        self._held: list[datetime] = []  # outbox rows held (quiet hours) until
+        self._held: list[datetime] = []  # outbox rows held until (quiet hours, rate window)
         self._unsent = False  # intents submitted since the outbox was last drained
 
     # --- the run ---------------------------------------------------------------------------
 
     def run(self, inputs: Iterable[Input], progress: Progress | None = None) -> Run:
+        """Replay `inputs` (in arrival order) once; the sandbox is closed afterwards."""
         try:
             return self._run(inputs, progress)
         finally:
@@ -188,10 +189,10 @@ class Sandbox:
                 progress(len(batch))
         if last is not None:
             self._fire(last, inclusive=True)
-        self.run_.end = last
+        self.result.end = last
         self._record()
-        self.run_.states = {i: _state.decode(raw) for i, raw in self._states_raw.items()}
-        return self.run_
+        self.result.states = {i: _state.decode(raw) for i, raw in self._states_raw.items()}
+        return self.result
 
     def close(self) -> None:
         self._loop.close()
@@ -216,13 +217,14 @@ class Sandbox:
             return True
         if inp.arrival - batch[0].arrival > BATCH_SPAN:
             return True
-        return self._next_due() is not None and self._next_due() < inp.arrival  # type: ignore[operator]
+        nxt = self._next_due()  # something falls due before this post: fire it first
+        return nxt is not None and nxt < inp.arrival
 
     # --- inputs ----------------------------------------------------------------------------
 
     def _posts(self, batch: Sequence[PostIn]) -> None:
         self.clock.set(max(p.arrival for p in batch))
-        self.run_.posts_in += len(batch)
+        self.result.posts_in += len(batch)
         raw = [Inbound(encoder.encode(p.post)) for p in batch]
         records = self.stages.classify.apply(raw)
         wheres = {p.post.id: p.where for p in batch}
@@ -230,7 +232,7 @@ class Sandbox:
 
     def _answer(self, inp: AnswerIn) -> None:
         self.clock.set(inp.arrival)
-        self.run_.answers_in += 1
+        self.result.answers_in += 1
         action = inp.action
         ident = self._incident_of(inp)
         if ident is None:
@@ -250,10 +252,11 @@ class Sandbox:
         )
 
     def _incident_of(self, inp: AnswerIn) -> str | None:
+        """An incident id is taken as it is (an answer to a merged-away incident is refused,
+        as it was live); a post finds the incident holding it now, following merges."""
         if inp.action.incident_id:
-            found = self._resolve(inp.action.incident_id)
-            if found is not None:
-                return found
+            if inp.action.incident_id in self._keys:
+                return inp.action.incident_id
             anchor = self.anchors.get(inp.action.incident_id)
             if anchor is not None and anchor in self._home:
                 return self._resolve(self._home[anchor])
@@ -320,7 +323,7 @@ class Sandbox:
         if e.kind is EventKind.ASSIGNED:
             post_id = str(e.data.get("post_id"))
             self._home[post_id] = ident
-            self.run_.posts.setdefault(ident, []).append((post_id, e.at))
+            self.result.posts.setdefault(ident, []).append((post_id, e.at))
             return
         if e.kind is EventKind.OPENED:
             self._keys[ident] = str(e.data["key"])
@@ -329,10 +332,10 @@ class Sandbox:
         elif e.kind is EventKind.SPLIT:
             new = str(e.data["new_incident"])
             self._keys[new] = self._keys.get(ident, "")
-        self.run_.events.setdefault(ident, []).append(e)
+        self.result.events.setdefault(ident, []).append(e)
 
     def _refuse(self, where: str, reason: str) -> None:
-        self.run_.refused.append(BadLine(where, reason))
+        self.result.refused.append(BadLine(where, reason))
 
     def _part(self, key: str) -> int:
         """A partition per key, so a tick reaches only the bucket whose item is due."""
@@ -409,7 +412,7 @@ class Sandbox:
         for row in rows:
             msg: dict[str, Any] = msgspec.json.decode(row.message)
             to = tuple(r.get("name", "") for r in msgspec.json.decode(row.recipients))
-            self.run_.deliveries.append(Delivery(
+            self.result.deliveries.append(Delivery(
                 incident_id=row.incident_id, at=when, channel=row.channel, step=msg["step"],
                 clock=msg.get("clock"), to=to, key=row.key,
             ))  # fmt: skip
