@@ -124,11 +124,13 @@ def child(path: str, out: str) -> None:
     )
     write_report(Path(out) / "report.html", result, source=path, bad=len(bad), whatif=None)
     t3 = time.perf_counter()
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    rss_kib = use.ru_maxrss
     print(json.dumps({
         "posts": result.posts_in, "answers": result.answers_in, "bad": len(bad),
         "incidents": len(result.incidents), "notifications": result.deliveries,
         "read_s": t1 - t0, "sandbox_s": t2 - t1, "write_s": t3 - t2, "rss_mib": rss_kib / 1024,
+        "cpu_s": use.ru_utime + use.ru_stime,
     }))  # fmt: skip
 
 
@@ -172,6 +174,8 @@ def main() -> int:
     print(f"read + run + write: {f['posts'] / total:>9,.0f} posts/s ({total:.1f} s; "
           f"read {f['read_s']:.1f} s, write {f['write_s']:.1f} s; child wall {wall:.1f} s "
           "with start-up)")  # fmt: skip
+    print(f"per CPU second (the machine is shared): {f['posts'] / f['cpu_s']:>9,.0f} posts/s "
+          f"({f['cpu_s']:.1f} s of CPU in the child, start-up included)")  # fmt: skip
     print(f"peak memory (child RSS): {f['rss_mib']:,.0f} MiB")
     print(f"goal >= 20,000 posts/s: {'met' if f['posts'] / f['sandbox_s'] >= 20_000 else 'not met'}"
           " (sandbox alone)")  # fmt: skip
