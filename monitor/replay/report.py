@@ -231,7 +231,14 @@ def render_html(
                     f"<td>{escape('、'.join(inc['bodies']))}</td><td>{inc['posts']}</td>"
                     f"<td>{marks}</td></tr>")  # fmt: skip
     body.append("</table><h2>事件详情</h2>")
+    # outside the jurisdiction: shown, not assigned, no clocks (DESIGN.md §2); the list above
+    # names them, details would only make a month's page heavy
+    outside = [i for i in incidents if i["in_jurisdiction"] is False]
+    if outside:
+        body.append(f"<p class='muted'>辖区外事件 {len(outside)} 个不运行时限，仅列于上表。</p>")
     for inc in incidents:
+        if inc["in_jurisdiction"] is False:
+            continue
         body.append(f"<h3 id='{escape(inc['id'])}'>{escape(inc['title'])} "
                     f"<span class='muted'>{escape(inc['id'])} · {inc['grade']} 级 · "
                     f"{escape(inc['place'] or '地点未识别')}</span></h3>")  # fmt: skip
