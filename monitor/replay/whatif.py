@@ -5,8 +5,8 @@
 
 Incidents are matched by the posts they hold (an incident may get another id when another
 post opened it): each pair shares the most posts; what is left is found under one config only.
-For a pair it reports detection earlier or later and by how long, the grade, the responsible
-bodies, and breaches added or avoided (by clock and cycle).
+For a pair it reports detection earlier or later and by how long, the grade, the lead and the
+responsible bodies, and breaches added or avoided (by clock and cycle).
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ def compare(base: list[Incident], alt: list[Incident]) -> list[dict[str, Any]]:
             ch["detected_at"] = [b["detected_at"], a["detected_at"]]
         if b["grade"] != a["grade"]:
             ch["grade"] = [b["grade"], a["grade"]]
+        if b.get("lead") != a.get("lead"):
+            ch["lead"] = [b.get("lead"), a.get("lead")]
         if set(b["bodies"]) != set(a["bodies"]):
             ch["bodies_added"] = sorted(set(a["bodies"]) - set(b["bodies"]))
             ch["bodies_removed"] = sorted(set(b["bodies"]) - set(a["bodies"]))
@@ -145,6 +147,9 @@ def lines(entry: dict[str, Any]) -> list[str]:
         out.append(f"  发现时间{word} {duration_zh(shift)}（{when}）")
     if "grade" in ch:
         out.append(f"  分级不同：原 {ch['grade'][0]} 级 → 现 {ch['grade'][1]} 级")
+    if "lead" in ch:
+        was, now = (x or "无" for x in ch["lead"])
+        out.append(f"  牵头单位不同：原 {was} → 现 {now}")
     if "bodies_added" in ch or "bodies_removed" in ch:
         parts = []
         if ch.get("bodies_added"):

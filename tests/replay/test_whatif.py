@@ -84,3 +84,26 @@ def test_a_3h_release_rule_turns_on_time_releases_into_breaches(tmp_path: Path) 
         assert added["at"] == iso(T0 + timedelta(hours=hours))
     assert alt["file:d1"]["id"] not in changes
     assert done.stdout.count("新增超时：权威信息发布") == 2, done.stdout
+
+
+def test_a_higher_grade_threshold_regrades_reroutes_and_avoids_the_5h_breach(
+    tmp_path: Path,
+) -> None:
+    # 12 deaths: grade II under the national thresholds, III when II needs 15
+    history = write_jsonl(tmp_path / "h.jsonl", [
+        post("a1", "资阳市雁江区宝台镇一化工厂发生爆炸，已造成12人死亡，多人受伤。", 0),
+        post("end", "资阳今日天气晴好。", 6 * 60),
+    ])  # fmt: skip
+    rules = tmp_path / "grading.yaml"
+    rules.write_text("grading:\n  thresholds:\n    II: {deaths: 15}\n", "utf-8")
+    done = monitor("replay", history, "--report", tmp_path / "out", "--rules", rules, "--quiet")
+    assert done.returncode == 0, done.stderr
+    [change] = json.loads((tmp_path / "out" / "whatif.json").read_text("utf-8"))
+    ch = change["changes"]
+    assert ch["grade"] == ["II", "III"]
+    assert ch["lead"] == ["市应急管理局", "雁江区人民政府"]  # III/IV: the county leads
+    assert [b["clock"] for b in ch["breaches_avoided"]] == ["release"]
+    assert "breaches_added" not in ch and "detection_shift_s" not in ch
+    assert "分级不同：原 II 级 → 现 III 级" in done.stdout
+    assert "牵头单位不同：原 市应急管理局 → 现 雁江区人民政府" in done.stdout
+    assert "避免超时：权威信息发布" in done.stdout
