@@ -52,30 +52,25 @@ def _time(text: str | None, what: str) -> datetime | None:
 
 
 def _configs(args: argparse.Namespace) -> tuple[Any, Any] | None:
+    """The base config and the what-if's, every error of each printed with its line."""
     from monitor.config import load_config
     from monitor.replay.rules import load_rules
 
-    try:
-        base = load_config(args.config)
-        alt = load_rules(args.rules, args.config) if args.rules else None
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        which = args.rules if args.rules and not _ok(args.config) else (args.config or "config")
-        print(f"error: {which}: {len(exc.issues)} error(s); nothing was replayed",
-              file=sys.stderr)  # fmt: skip
-        return None
-    return base, alt
-
-
-def _ok(path: str | None) -> bool:
-    from monitor.config import load_config
-
-    try:
-        load_config(path)
-    except ConfigError:
-        return False
-    return True
+    loaded: list[Any] = []
+    for name, load in ((args.config or "config", lambda: load_config(args.config)),
+                       (args.rules, lambda: load_rules(args.rules, args.config))):  # fmt: skip
+        if name is None:
+            loaded.append(None)
+            continue
+        try:
+            loaded.append(load())
+        except ConfigError as exc:
+            for issue in exc.issues:
+                print(issue, file=sys.stderr)
+            print(f"error: {name}: {len(exc.issues)} error(s); nothing was replayed",
+                  file=sys.stderr)  # fmt: skip
+            return None
+    return loaded[0], loaded[1]
 
 
 def _inputs(args: argparse.Namespace) -> tuple[list[Any], list[Any], str] | None:
