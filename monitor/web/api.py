@@ -31,7 +31,7 @@ from starlette.types import Scope
 
 from monitor.domain.evidence import Candidate, EvidencePolicy, confirm
 from monitor.domain.model import Grade
-from monitor.domain.permissions import authorize, evidence_refusal
+from monitor.domain.permissions import RULES, authorize, evidence_refusal
 from monitor.domain.policy import FUTURE_SKEW_S
 from monitor.domain.state import Action, ActionKind, IncidentState
 from monitor.notify.outbox import Outbox
@@ -459,6 +459,10 @@ def _detail(deps: Deps, state: IncidentState, user: User) -> dict[str, Any]:
         delivery_views(deps.outbox.for_incident(state.id), now) if deps.outbox else []
     )
     out["can_act"] = user.may_act_on(state)
+    # the kinds this user may record here, as authorize() decides: the page keeps no copy
+    out["allowed_kinds"] = [
+        k.value for k in RULES if authorize(user.role, user.body, k, state) is None
+    ]
     out["duty"] = user.duty
     out["now"] = now.isoformat()
     return out
