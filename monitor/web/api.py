@@ -37,13 +37,13 @@ from monitor.domain.state import Action, ActionKind, IncidentState
 from monitor.notify.outbox import Outbox
 from monitor.notify.report import delivery_views
 from monitor.runtime.actions import ActionRefused, Send, submit_action
+from monitor.runtime.evidence import candidates
 from monitor.runtime.views import by_urgency, incident_summary, totals
 from monitor.store import Store
 from monitor.store.users import Shares
 from monitor.web import posts
 from monitor.web.auth import User, Users
 from monitor.web.cache import ReadModel
-from monitor.web.evidence import candidates
 from monitor.web.live import Feed, stream
 from monitor.web.messages import in_chinese
 from monitor.web.meta import Meta

@@ -22,7 +22,7 @@ from monitor.config.sections import OfficialAccount, accounts_table
 from monitor.domain.evidence import EvidencePolicy, match_official
 from monitor.runtime.auto_confirm import auto_confirm_pass
 from monitor.runtime.commands import parse_posts
-from monitor.web.evidence import candidates
+from monitor.runtime.evidence import candidates
 from tests.connectors.test_push import SECRET, Served, ThreadSafeSink, send
 from tests.web.conftest import BLAST, World
 
