@@ -10,8 +10,8 @@ readers; what counts as evidence is decided again by the incident domain from th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import msgspec
@@ -38,10 +38,6 @@ class OfficialAccounts:
             self.by_biz.update(dict.fromkeys(acc.wechat_biz, acc.department))
             self.by_feed.update(dict.fromkeys(acc.feeds, acc.department))
             self.by_push.update(dict.fromkeys(acc.push, acc.department))
-
-    @classmethod
-    def from_config(cls, entries: Iterable[Mapping[str, Any]]) -> OfficialAccounts:
-        return cls(OfficialAccount.model_validate(e) for e in entries)
 
     def department_for(self, post: Post, source: Source | None = None) -> str | None:
         if post.id.startswith("push:"):
