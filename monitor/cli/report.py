@@ -14,6 +14,10 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.domain.compliance import Period
 
 FORMATS = ("html", "csv", "json")
 
@@ -53,7 +57,7 @@ def _db(args: argparse.Namespace) -> str | None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from monitor.reports.period import PeriodError, between, month
+    from monitor.reports.period import PeriodError, between, month, previous_month
 
     if args.format not in FORMATS:
         return _fail(f"--format {args.format!r} 不支持：可选 {' | '.join(FORMATS)}")
@@ -65,6 +69,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         period = month(args.month) if args.month else between(args.start, args.end)
     except PeriodError as exc:
         return _fail(str(exc))
+    previous = previous_month(period) if args.month else None
     if args.body is not None:
         refusal = _unknown_body(args.body, args.config)
         if refusal:
@@ -74,7 +79,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         where = args.data_dir or "monitor-data"
         return _fail(f"数据目录 {where} 中没有监测数据库（monitor.db）：请用 --data-dir 指向 "
                      "monitor run 的数据目录，或用 --db 给出数据库地址")  # fmt: skip
-    return _write(args, period, db)
+    return _write(args, period, previous, db)
 
 
 def _unknown_body(body: str, config: str | None) -> str | None:
@@ -90,16 +95,14 @@ def _unknown_body(body: str, config: str | None) -> str | None:
     return f"--body {body!r} 不是城市配置中的责任单位；可选：{'、'.join(bodies)}"
 
 
-def _write(args: argparse.Namespace, period: object, db: str) -> int:
-    from monitor.domain.compliance import Period
+def _write(args: argparse.Namespace, period: Period, previous: Period | None, db: str) -> int:
     from monitor.reports import load, render
     from monitor.reports.render import local
     from monitor.store import Store
 
-    assert isinstance(period, Period)
     store = Store(db)
     try:
-        report = load.report(store, period, datetime.now(UTC), args.body)
+        report = load.report(store, period, datetime.now(UTC), args.body, previous)
     finally:
         store.close()
     ex = report.excluded

@@ -27,14 +27,15 @@ Definitions (the report states them to its readers too):
 - A breach is every `deadline_breached` event; how late runs from its deadline to the answer
   that stopped the rule (a backdated answer may be timed before it: then 0), or, unanswered,
   to when the incident closed, or to `now`.
-- The previous period has the same length and ends where this one starts.
+- The previous period ends where this one starts: the month before for a calendar month,
+  else one of the same length.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import msgspec
 
@@ -347,13 +348,19 @@ def _groups(
 
 
 def compliance(
-    cases: Iterable[Case], period: Period, now: datetime, body: str | None = None
+    cases: Iterable[Case],
+    period: Period,
+    now: datetime,
+    body: str | None = None,
+    previous_period: Period | None = None,
 ) -> Report:
     """The report over `period`, as of `now`. `body`: only the incidents that body is
-    responsible for, and only its own row among the departments."""
+    responsible for, and only its own row among the departments. `previous_period`: what to
+    compare with (a calendar month's is the month before); by default `period.previous`."""
+    before = previous_period or period.previous
     every = [c for c in cases if body is None or body in c.bodies]
     current, excluded = _counted(every, period)
-    previous, previous_excluded = _counted(every, period.previous)
+    previous, previous_excluded = _counted(every, before)
     breaches = sorted((b for c in current for b in c.breaches),
                       key=lambda b: (b.deadline, b.incident_id, b.clock_id))  # fmt: skip
     open_severe = sorted(
@@ -361,7 +368,7 @@ def compliance(
         key=lambda c: (c.next_deadline or c.first_seen, -c.grade.rank, c.id),
     )
     return Report(
-        period=period, previous_period=period.previous, now=now, body=body,
+        period=period, previous_period=before, now=now, body=body,
         total=Group(name="合计", current=figures(current), previous=figures(previous)),
         departments=_groups(current, previous, lambda c: c.bodies, body),
         counties=_groups(current, previous, lambda c: (c.county,)),
@@ -376,10 +383,3 @@ def _open(c: Case) -> OpenCase:
         first_seen=c.first_seen, next_deadline=c.next_deadline,
         breached=tuple(f.label for f in c.clocks if f.status == clocks.BREACHED),
     )  # fmt: skip
-
-
-def days_before(now: datetime, days: int) -> Period:
-    """The `days` days up to `now` (the leaders' 30- and 90-day views)."""
-    if days <= 0:
-        raise ValueError(f"days must be positive, got {days}")
-    return Period(now - timedelta(days=days), now)

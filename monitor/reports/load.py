@@ -5,6 +5,7 @@ anywhere else; the report is recomputed from these rows every time."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from monitor.domain.compliance import Case, Period, Report, case_of, compliance
 from monitor.domain.events import Event, EventKind
+from monitor.domain.state import IncidentState
 from monitor.store import Store, schema
 
 _event = msgspec.json.Decoder(Event)
@@ -28,10 +30,15 @@ def breach_events(store: Store) -> dict[str, list[Event]]:
     return found
 
 
-def cases(store: Store, now: datetime) -> list[Case]:
-    breaches = breach_events(store)
-    return [case_of(r.state, breaches.get(r.id, ()), now) for r in store.incidents()]
+def cases(
+    states: Iterable[IncidentState], breaches: Mapping[str, Sequence[Event]], now: datetime
+) -> list[Case]:
+    return [case_of(s, breaches.get(s.id, ()), now) for s in states]
 
 
-def report(store: Store, period: Period, now: datetime, body: str | None = None) -> Report:
-    return compliance(cases(store, now), period, now, body)
+def report(
+    store: Store, period: Period, now: datetime, body: str | None = None,
+    previous: Period | None = None,
+) -> Report:  # fmt: skip
+    states = [r.state for r in store.incidents()]
+    return compliance(cases(states, breach_events(store), now), period, now, body, previous)

@@ -27,6 +27,13 @@ def month(text: str) -> Period:
     return Period(start, end)
 
 
+def previous_month(period: Period) -> Period:
+    """The calendar month before a `month()` period."""
+    start = period.start.astimezone(DISPLAY_TZ)
+    year, mon = (start.year, start.month - 1) if start.month > 1 else (start.year - 1, 12)
+    return Period(datetime(year, mon, 1, tzinfo=DISPLAY_TZ), period.start)
+
+
 def _moment(option: str, text: str, end: bool) -> datetime:
     """A date (the whole day: `--to` includes it) or a time; no zone means Beijing time."""
     value = text.strip()

@@ -102,9 +102,12 @@ class Built:
         return self.t0 + timedelta(hours=hours)
 
 
-def build(t0: datetime = datetime(2026, 9, 1, tzinfo=CST)) -> Built:
+T0 = datetime(2026, 9, 1, tzinfo=CST)
+
+
+def build(t0: datetime = T0, until: float = END) -> Built:
     """Run every spec through the domain in event-time order; clocks fire as the watermark
-    passes them, as a worker's ticks would make them."""
+    passes them, as a worker's ticks would make them, up to `until` (hours after t0)."""
     steps: list[tuple[float, int, str, str]] = []  # (hours, order, spec, op)
     for s in SPECS:
         steps.append((s.start, 0, s.name, "open"))
@@ -145,7 +148,7 @@ def build(t0: datetime = datetime(2026, 9, 1, tzinfo=CST)) -> Built:
             out = apply_action(built.states[name], a, now)
             built.states[name] = out.state
             built.events += out.events
-    _tick(built, built.at(END))
+    _tick(built, built.at(until))
     return built
 
 
