@@ -143,3 +143,4 @@ class IncidentParams(msgspec.Struct, frozen=True, kw_only=True):
     # A post's times are trusted up to when the monitor took it in plus this much (sources'
     # clocks differ a little); config `clocks.future_skew`. See incidents.bound_times.
     future_skew_s: int = FUTURE_SKEW_S
+
