@@ -288,8 +288,21 @@ def p90(values: Sequence[float]) -> float | None:
     return float(s[math.ceil(0.9 * len(s)) - 1])
 
 
-def durations(cases: Sequence[Case], at: Callable[[Case], datetime | None]) -> Durations:
-    values = [(t - c.first_seen).total_seconds() for c in cases if (t := at(c)) is not None]
+STEPS: dict[str, Callable[[Case], datetime | None]] = {
+    "acknowledge": lambda c: c.acknowledged_at,
+    "release": lambda c: c.first_release_at,
+    "press_conference": lambda c: c.press_conference_at,
+}
+
+
+def seconds_to(cases: Sequence[Case], step: str) -> list[float]:
+    """Seconds from the first post to `step` (a key of STEPS), for the cases that took it."""
+    at = STEPS[step]
+    return [(t - c.first_seen).total_seconds() for c in cases if (t := at(c)) is not None]
+
+
+def durations(cases: Sequence[Case], step: str) -> Durations:
+    values = seconds_to(cases, step)
     return Durations(count=len(values), median_s=median(values), p90_s=p90(values))
 
 
@@ -309,15 +322,16 @@ def figures(cases: Sequence[Case]) -> Figures:
     return Figures(
         incidents=len(cases),
         by_grade={g.value: sum(1 for c in cases if c.grade is g) for g in Grade},
-        acknowledge=durations(cases, lambda c: c.acknowledged_at),
-        release=durations(cases, lambda c: c.first_release_at),
-        press_conference=durations(cases, lambda c: c.press_conference_at),
+        acknowledge=durations(cases, "acknowledge"),
+        release=durations(cases, "release"),
+        press_conference=durations(cases, "press_conference"),
         rates=tuple(_rate(cases, r) for r in RATE_RULES),
         breaches=sum(len(c.breaches) for c in cases),
     )
 
 
-def _counted(cases: Iterable[Case], period: Period) -> tuple[list[Case], Excluded]:
+def counted(cases: Iterable[Case], period: Period) -> tuple[list[Case], Excluded]:
+    """The cases of `period` that count, and how many were left out and why."""
     inside = [c for c in cases if period.holds(c.first_seen)]
     excluded = Excluded(
         merged=sum(1 for c in inside if c.merged),
@@ -359,8 +373,8 @@ def compliance(
     compare with (a calendar month's is the month before); by default `period.previous`."""
     before = previous_period or period.previous
     every = [c for c in cases if body is None or body in c.bodies]
-    current, excluded = _counted(every, period)
-    previous, previous_excluded = _counted(every, before)
+    current, excluded = counted(every, period)
+    previous, previous_excluded = counted(every, before)
     breaches = sorted((b for c in current for b in c.breaches),
                       key=lambda b: (b.deadline, b.incident_id, b.clock_id))  # fmt: skip
     open_severe = sorted(

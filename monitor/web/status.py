@@ -21,6 +21,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from monitor.domain.evidence import EvidencePolicy
 from monitor.domain.policy import FUTURE_SKEW_S
 from monitor.notify.outbox import Outbox
+from monitor.reports import load
+from monitor.reports.metrics import ComplianceMetrics
 from monitor.runtime.actions import Send
 from monitor.store import Store
 from monitor.web.api import Clock, Deps, install_error_handlers, router
@@ -86,6 +88,9 @@ def create_app(
         title="舆情回应监测 API", version="1", docs_url=None, redoc_url=None, lifespan=lifespan
     )
     refused = install_error_handlers(app, registry)
+    registry.register(ComplianceMetrics(
+        lambda: (model.states(), load.breach_events(store)), clock, deps.meta.bodies
+    ))  # fmt: skip
     app.include_router(router(deps))
     app.mount("/static/swagger", StaticFiles(directory=swagger_assets()), name="swagger")
     app.mount("/static", StaticFiles(packages=[("monitor.web", "static")]), name="static")
