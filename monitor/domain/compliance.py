@@ -1,6 +1,7 @@
 """Response compliance per department and per county (issue 12): pure, time is an argument.
 
     case = case_of(state, events, now)           one incident as the figures see it
+    verdicts(case) -> (Verdict, ...)             its clocks' verdicts (an incident's report)
     report = compliance(cases, Period(start, end), now, body=None)
 
 The figures come from what the incident's log records, never from a tally kept on the side:
@@ -189,6 +190,51 @@ def _answer(state: IncidentState, rule_name: str, deadline: datetime) -> datetim
         (a.at for a in state.actions if a.kind in rule.stopped_by and a.at >= deadline),
         default=None,
     )
+
+
+class Verdict(msgspec.Struct, frozen=True, kw_only=True):
+    """One clock's verdict, for an incident's own report (the replay sandbox's incidents.json):
+    its status (clocks.STATUSES), when it was answered, and how late (0 when in time)."""
+
+    clock_id: str
+    rule: str
+    label: str
+    deadline: datetime
+    status: str
+    answered_at: datetime | None
+    late_s: int
+
+
+def verdicts(case: Case) -> tuple[Verdict, ...]:
+    """Every clock in view, and every breached one (a missed follow-up cycle included)."""
+    out = [
+        Verdict(
+            clock_id=f.id, rule=f.rule, label=f.label, deadline=f.deadline, status=f.status,
+            answered_at=f.stopped_at if f.status in (clocks.MET, clocks.LATE) else None,
+            late_s=_late(f, case.breaches),
+        )
+        for f in case.clocks
+    ]  # fmt: skip
+    seen = {v.clock_id for v in out}
+    out += [
+        Verdict(
+            clock_id=b.clock_id, rule=b.rule, label=b.label, deadline=b.deadline,
+            status=clocks.LATE if b.answered_at is not None else clocks.BREACHED,
+            answered_at=b.answered_at, late_s=b.late_s,
+        )
+        for b in case.breaches
+        if b.clock_id not in seen
+    ]  # fmt: skip
+    return tuple(sorted(out, key=lambda v: (v.deadline, v.clock_id)))
+
+
+def _late(fact: ClockFact, breaches: Sequence[Breach]) -> int:
+    for b in breaches:
+        if b.clock_id == fact.id:
+            return b.late_s
+    if fact.status == clocks.LATE and fact.stopped_at is not None:
+        return max(0, int((fact.stopped_at - fact.deadline).total_seconds()))
+    return 0
 
 
 # --- figures ---------------------------------------------------------------------------------

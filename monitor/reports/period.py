@@ -11,6 +11,7 @@ from monitor.runtime.views import DISPLAY_TZ
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_DAYS = 3660  # ten years: anything longer is a typo
+YEARS = (2000, 2100)  # a period outside these is a typo (and its previous period must exist)
 
 
 class PeriodError(ValueError):
@@ -19,8 +20,10 @@ class PeriodError(ValueError):
 
 def month(text: str) -> Period:
     m = _MONTH.match(text.strip())
-    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 2000:
+    if not m or not 1 <= int(m.group(2)) <= 12:
         raise PeriodError(f"--month {text!r} 不是有效月份：应为 YYYY-MM，如 2026-10")
+    if not YEARS[0] <= int(m.group(1)) < YEARS[1]:
+        raise PeriodError(f"--month {text!r} 超出范围：年份须在 {YEARS[0]} 至 {YEARS[1] - 1} 之间")
     year, mon = int(m.group(1)), int(m.group(2))
     start = datetime(year, mon, 1, tzinfo=DISPLAY_TZ)
     end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=DISPLAY_TZ)
@@ -36,12 +39,21 @@ def previous_month(period: Period) -> Period:
 
 def _moment(option: str, text: str, end: bool) -> datetime:
     """A date (the whole day: `--to` includes it) or a time; no zone means Beijing time."""
+    t = _parse(option, text, end)
+    if not YEARS[0] <= t.astimezone(DISPLAY_TZ).year <= YEARS[1]:
+        raise PeriodError(f"{option} {text!r} 超出范围：须在 {YEARS[0]} 至 {YEARS[1]} 年之间")
+    return t
+
+
+def _parse(option: str, text: str, end: bool) -> datetime:
     value = text.strip()
     try:
         day = date.fromisoformat(value)
     except ValueError:
         pass
     else:
+        if not YEARS[0] <= day.year <= YEARS[1]:
+            raise PeriodError(f"{option} {text!r} 超出范围：须在 {YEARS[0]} 至 {YEARS[1]} 年之间")
         return datetime.combine(day + timedelta(days=1 if end else 0), time(), DISPLAY_TZ)
     try:
         t = datetime.fromisoformat(value)
