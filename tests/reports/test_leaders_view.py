@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,8 +73,10 @@ def text(d: WebDriver, css: str) -> str:
 
 
 def test_a_leader_sees_the_figures_and_nothing_that_writes(
-    ids: tuple[str, dict[str, str]], driver: WebDriver
+    ids: tuple[str, dict[str, str]], driver: WebDriver, tmp_path: Path
 ) -> None:
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
     base, incident = ids
     driver.get(f"{base}/?token={TOKENS['leader']}")
     wait_for(driver, lambda d: d.find_element(By.ID, "nav-leaders").is_displayed(), "login")
@@ -110,6 +113,15 @@ def test_a_leader_sees_the_figures_and_nothing_that_writes(
     driver.set_window_size(1440, min(max(int(height) + 40, 900), 5000))
     assert driver.save_screenshot(str(ARTIFACTS / "leaders.png"))
     driver.set_window_size(1440, 1600)
+
+    # the same report as a file: fetched with the token, saved by the browser
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(downloads)})  # fmt: skip
+    driver.find_element(By.LINK_TEXT, "近30天报告（HTML）").click()
+    saved = downloads / "舆情回应情况报告-近30天.html"
+    wait_for(driver, lambda d: saved.is_file() and "</html>" in saved.read_text("utf-8"),
+             "the downloaded report")  # fmt: skip
+    assert 'id="total-incidents">6<' in saved.read_text("utf-8")
 
     # from the view to an open grade II incident: no action form, split box or confirm button
     driver.find_element(By.CSS_SELECTOR, "#l-open li a").click()

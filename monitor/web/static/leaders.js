@@ -125,8 +125,10 @@ const Leaders = (() => {
     totals.append(summary(r30, 30), summary(r90, 90));
     const scope = r90.body ? `（${r90.body}）` : "";
     $("leaders-meta").textContent = `${scope}统计至 ${beijing(r90.now)}；近30天自 ${beijing(r30.period.start)}，近90天自 ${beijing(r90.period.start)}。数字由事件日志即时计算，与 monitor report 一致。`;
+    const files = el("p", "下载：", "downloads");
+    for (const d of WINDOWS) for (const f of ["html", "csv"]) files.append(download(d, f), " ");
     box.replaceChildren(
-      totals,
+      totals, files,
       el("h3", "未关闭的 I、II 级事件"), openSevere(r90.open_severe),
       el("h3", "分部门"), table("l-departments", "部门", r30.departments, r90.departments, titles),
       el("h3", "分县区"), table("l-counties", "县（区）", r30.counties, r90.counties, titles),
@@ -141,9 +143,36 @@ const Leaders = (() => {
     return ul;
   }
 
-  let last = null;
+  // A report covers months: at most one refresh every MIN_GAP_MS, however busy the live push is.
+  const MIN_GAP_MS = 10000;
+  let last = null, fetchedAt = 0;
+
+  // the same report as a file (HTML or CSV), fetched with the token and saved by the browser
+  function download(days, format) {
+    const a = el("a", `近${days}天报告（${format.toUpperCase()}）`, "download");
+    a.href = "#leaders";
+    a.onclick = async (ev) => {
+      ev.preventDefault();
+      try {
+        const resp = await fetch(`/api/reports/compliance?days=${days}&format=${format}`,
+          { headers: { Authorization: `Bearer ${state.token}` } });
+        if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).error || `HTTP ${resp.status}`);
+        const url = URL.createObjectURL(await resp.blob());
+        const save = el("a");
+        save.href = url;
+        save.download = `舆情回应情况报告-近${days}天.${format}`;
+        document.body.append(save);
+        save.click();
+        save.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+      } catch (err) { showError(`下载失败：${err.message}`); }
+    };
+    return a;
+  }
 
   async function refresh() {
+    if (Date.now() - fetchedAt < MIN_GAP_MS && $("leaders-body").childElementCount) return;
+    fetchedAt = Date.now();
     const [r30, r90] = await Promise.all(WINDOWS.map((d) => api(`/api/reports/compliance?days=${d}`)));
     // `now` moves every call; redraw only when a figure changed
     const key = JSON.stringify([r30, r90].map(({ now, period, previous_period, ...rest }) => rest));
