@@ -7,6 +7,7 @@ worker's event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -105,7 +106,9 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        # off the event loop: the compliance families read the store (monitor/reports/metrics.py)
+        body = await asyncio.to_thread(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     # the last added is the outermost: refusals by the guard get the security headers too
     app.add_middleware(BodyGuard, max_bytes=max_body, refused=refused)

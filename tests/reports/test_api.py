@@ -116,3 +116,12 @@ def test_leaders_cannot_write(base: str, store: Store) -> None:
     r = httpx.post(f"{base}/api/incidents/{incident}/actions", headers=auth("leader"),
                    json={"kind": "acknowledge"}, timeout=30)  # fmt: skip
     assert r.status_code == 403 and "只读" in r.json()["error"]
+
+
+def test_the_web_metrics_carry_the_same_figures(base: str) -> None:
+    """What Prometheus scrapes for 部门响应 and 领导驾驶舱: the report's rates, by body."""
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    line = 'monitor_compliance_ratio{body="市应急管理局",rule="release",window="30d"} 0.0'
+    assert line in text
+    assert 'monitor_compliance_ratio{body="全市",rule="release",window="30d"} 0.5' in text
+    assert 'monitor_open_incidents{grade="II"} 1.0' in text
