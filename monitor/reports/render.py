@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from monitor.domain.compliance import Breach, Durations, Figures, Group, Rate, Report
+from monitor.domain.compliance import Breach, Durations, Figures, Group, OpenCase, Rate, Report
 from monitor.domain.model import GRADE_LABELS, Grade
 from monitor.reports import svg
 from monitor.runtime.views import DISPLAY_TZ
@@ -193,10 +193,16 @@ def _figure_cells(g: Group) -> str:
     return "".join(cells)
 
 
+def _named(groups: tuple[Group, ...], rule: str) -> Rate:
+    """A rate that knows its rule's label and limit: a group with no such clock does not."""
+    rates = [f.rate(rule) for g in groups for f in (g.current, g.previous)]
+    return next((r for r in rates if r.hours), rates[0])
+
+
 def figures_table(title: str, groups: tuple[Group, ...], css: str) -> str:
     if not groups:
         return f'<h2>{escape(title)}</h2><p class="empty">本期无事件</p>'
-    rates = groups[0].current.rates
+    rates = [_named(groups, r.rule) for r in groups[0].current.rates]
     head = (
         "<tr><th>名称</th><th>事件数</th>"
         + "".join(f"<th>{x.value}级</th>" for x in Grade)
@@ -241,13 +247,29 @@ def _table(title: str, css: str, head: str, rows: str) -> str:
     )
 
 
+def open_table(cases: tuple[OpenCase, ...], now: datetime) -> str:
+    title = f"截至 {local(now)} 未关闭的 I、II 级事件"
+    if not cases:
+        return f'<h2>{escape(title)}</h2><p class="empty">无</p>'
+    rows = "".join(
+        f"<tr><td>{escape(c.id)}</td><td>{escape(c.title)}</td><td>{c.grade}级</td>"
+        f"<td>{escape('、'.join(c.bodies) or '—')}</td><td>{local(c.first_seen)}</td>"
+        f"<td>{local(c.next_deadline) if c.next_deadline else '—'}</td>"
+        f'<td class="late">{escape("、".join(c.breached))}</td></tr>'
+        for c in cases
+    )
+    head = ("<tr><th>事件</th><th>标题</th><th>级别</th><th>责任单位</th><th>首帖时间</th>"
+            "<th>最近时限</th><th>已超时</th></tr>")  # fmt: skip
+    return _table(title, "open-severe", head, rows)
+
+
 def _charts(report: Report) -> str:
     groups = report.departments or (report.total,)
     parts = []
     for rule in ("release", "press_conference", "answer"):
         rows = [(g.name, g.current.rate(rule).rate, g.previous.rate(rule).rate) for g in groups]
         if any(v is not None for _, v, _ in rows):
-            title = f"各部门{rate_title(groups[0].current.rate(rule))}按时率（本期/上期）"
+            title = f"各部门{rate_title(_named(groups, rule))}按时率（本期/上期）"
             parts.append(svg.rate_bars(title, rows))
     rows_t = [(g.name, g.current.release.median_s, g.current.release.p90_s) for g in groups]
     if any(v is not None for _, v, _ in rows_t):
@@ -295,6 +317,7 @@ def as_html(report: Report) -> str:
 {figures_table("分部门", report.departments, "departments")}
 {figures_table("分县区", report.counties, "counties")}
 {breaches_table(report.breaches)}
+{open_table(report.open_severe, report.now)}
 <h2>口径说明</h2><ul class="defs">{"".join(f"<li>{escape(d)}</li>" for d in DEFINITIONS)}</ul>
 </body></html>
 """

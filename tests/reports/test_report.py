@@ -217,6 +217,10 @@ def test_html_report_in_chromium(data: Path, tmp_path: Path, october: dict[str, 
         cell = d.find_element(By.CSS_SELECTOR, 'table.total td[data-rule="release"]')
         assert cell.text.startswith("50.0%")
         assert len(d.find_elements(By.CSS_SELECTOR, "table.breaches tbody tr")) == 4
+        # J was open at the end of the log, its press conference still running
+        j = dict(zip([s.name for s in SPECS], _ids(data), strict=True))["J"]
+        cells = d.find_elements(By.CSS_SELECTOR, "table.open-severe tbody td:first-child")
+        assert [c.text for c in cells] == [j]
         assert d.find_elements(By.CSS_SELECTOR, "svg rect")  # the charts drew
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         height = d.execute_script("return document.body.scrollHeight")
