@@ -12,6 +12,7 @@ import math
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +229,29 @@ def test_html_report_in_chromium(data: Path, tmp_path: Path, october: dict[str, 
         assert d.save_screenshot(str(ARTIFACTS / "report-2026-10.png"))
     finally:
         d.quit()
+
+
+def test_release_times_match_the_audit_rows(data: Path, october: dict[str, Any]) -> None:
+    """The first-release times the report uses are the ones the audit log recorded: worked out
+    here from the `act:release` rows and the `opened` events alone."""
+    store = Store(f"sqlite:///{data / 'monitor.db'}")
+    try:
+        first_post = {
+            e["incident_id"]: datetime.fromisoformat(e["data"]["first_seen"])
+            for e in store.events_of() if e["kind"] == "opened"
+        }  # fmt: skip
+        released: dict[str, datetime] = {}
+        for row in store.audit_rows():
+            if row["what"] == "act:release":
+                at = datetime.fromisoformat(json.loads(row["detail"])["at"])
+                released[row["incident_id"]] = min(at, released.get(row["incident_id"], at))
+    finally:
+        store.close()
+    start, end = (datetime.fromisoformat(october["period"][k]) for k in ("start", "end"))
+    hours = sorted(
+        (t - first_post[i]).total_seconds() for i, t in released.items()
+        if start <= first_post[i] < end
+    )  # fmt: skip
+    mid = len(hours) // 2
+    assert october["total"]["current"]["release"]["median_s"] == (hours[mid - 1] + hours[mid]) / 2
+    assert october["total"]["current"]["release"]["count"] == len(hours)
