@@ -20,7 +20,7 @@ const PAGE = 20;
 const state = {
   token: null, me: null, meta: null, rows: [], current: null, detail: null,
   postsPage: 1, postsTotal: 0, selected: new Set(), actionId: newId(),
-  lastEventId: null, muted: localStorage.getItem("monitorMuted") === "1", live: null,
+  leaders: false, lastEventId: null, muted: localStorage.getItem("monitorMuted") === "1", live: null,
 };
 
 function newId() {
@@ -661,6 +661,7 @@ async function refresh() {
   if (!state.token) return;
   try {
     if (state.current) await refreshDetail();
+    else if (state.leaders) await Leaders.refresh();
     else await refreshList();
     showError("");
   } catch (err) {
@@ -679,8 +680,12 @@ function route() {
     result("", true);
   }
   state.current = next;
-  $("list-view").classList.toggle("hidden", !!state.current || !state.token);
+  state.leaders = location.hash === "#leaders";
+  $("list-view").classList.toggle("hidden", !!state.current || state.leaders || !state.token);
   $("detail-view").classList.toggle("hidden", !state.current || !state.token);
+  $("leaders-view").classList.toggle("hidden", !state.leaders || !state.token);
+  $("nav-list").classList.toggle("active", !state.current && !state.leaders);
+  $("nav-leaders").classList.toggle("active", state.leaders);
   refresh();
 }
 
@@ -692,6 +697,8 @@ function logout() {
   $("logout").classList.add("hidden");
   $("list-view").classList.add("hidden");
   $("detail-view").classList.add("hidden");
+  $("leaders-view").classList.add("hidden");
+  $("nav").classList.add("hidden");
   $("who").textContent = "未登录";
   setLive(false, "实时推送：未连接");
 }
@@ -707,6 +714,7 @@ async function login(t) {
     $("login").classList.add("hidden");
     $("logout").classList.remove("hidden");
     $("who").textContent = `当前用户：${me.name}（${me.role_label}${me.body ? " · " + me.body : ""}${me.writes ? "" : " · 只读"}）`;
+    $("nav").classList.remove("hidden");
     state.live = {};
     listen(state.live);
     route();
