@@ -12,7 +12,6 @@ from typing import Any
 
 from connectors.checkpoint import DEFAULT_URL, CheckpointStore
 from monitor.config.loader import ConfigError
-from monitor.config.sections import OfficialAccount
 from monitor.topics import Topic
 from monitor.topics import topic as topic_name
 
@@ -40,7 +39,8 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--config",
         default=None,
-        help="city config whose official_accounts are merged in (default: none)",
+        help="city config YAML whose official_accounts mark a department's own posts "
+        "official (default: Ziyang, as the worker reads)",
     )
     run.set_defaults(func=cmd_run)
 
@@ -222,22 +222,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from connectors.app import ConnectorApp
+    from monitor.config import load_config
 
     cfg = _load(args.sources)
     if cfg is None:
         return 2
+    try:
+        official = load_config(args.config).official_accounts
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     registry = CollectorRegistry()
     sink = _sink(args)
     store = CheckpointStore.from_url(args.checkpoint)
-    official: tuple[OfficialAccount, ...] = ()
-    if args.config:
-        from monitor.config import load_config
-
-        try:
-            official = load_config(args.config).official_accounts
-        except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
     app = ConnectorApp(cfg, sink=sink, store=store, registry=registry, city_official=official)
 
     async def main() -> int:
