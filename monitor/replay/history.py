@@ -8,7 +8,9 @@ replay's clock: a post is accepted at it, so its times are trusted only up to it
 configured skew, exactly as the live worker trusts them up to its wall clock. For a history
 line it is `observed_at`, else `published_at` (a post) or `recorded_at`, else `at` (an
 answer); for the archive it is when the monitor accepted the record. Inputs are replayed in
-arrival order (the file's order among equal times).
+arrival order (the file's order among equal times). A line without `observed_at` arrives at
+its own `published_at`, so there the guard cannot catch a source whose clock is wrong: keep the
+collector's time in `observed_at` when the history has it.
 
 A history line is a post (the `monitor post` fields, `published_at` required) or, with
 `"type": "answer"`, an answer: `kind` (acknowledge, release, press_conference, follow_up,

@@ -82,6 +82,11 @@ def month() -> list[dict[str, Any]]:
                      "source": "weibo", "published_at": iso(day + timedelta(hours=2))})  # fmt: skip
         day += 2 * DAY
         n += 1
+    # a source whose clock is a year ahead: seen on 10 March, claiming 2026 (the guard clamps
+    # it to when it was seen, as live; it must not move event time a year on)
+    rows.append({"id": "ahead", "text": "安岳县龙台镇一在建工地发生坍塌事故，已造成10人死亡。",
+                 "source": "weibo", "published_at": "2026-03-10T02:00:00Z",
+                 "observed_at": iso(START + 9 * DAY)})  # fmt: skip
     rows.append(
         {"id": "end", "text": "资阳今日天气晴好。", "source": "weibo", "published_at": iso(END)}
     )
@@ -129,6 +134,9 @@ def test_a_month_of_2025_fires_each_follow_up_once_a_day_and_sends_nothing(
     notes = [e for e in mine["events"] if e["kind"] == "notification" and e["step"] == "breach"]
     assert notes, "breaches are recorded as notifications that would have gone"
     assert all(e["at"].startswith("2025-03") for e in mine["events"])
+    ahead = found["file:ahead"]
+    assert ahead["first_post"]["at"] == iso(START + 9 * DAY)  # clamped to when it was seen
+    assert all(e["at"] < "2025-04" for i in found.values() for e in i["events"])
 
 
 def test_the_memory_outbox_records_what_the_database_outbox_records(tmp_path: Path) -> None:
