@@ -46,6 +46,14 @@ def bj(s: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return _t(s).astimezone(BEIJING).strftime(fmt) if s else "—"
 
 
+def _duration(seconds: int) -> str:
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days} 天 {hours} 小时"
+    return f"{hours} 小时 {rest // 60} 分钟" if hours else f"{rest // 60} 分钟"
+
+
 def _status(status: str) -> str:
     colour = STATUS_COLOUR.get(status, "#555")
     return f'<span class="tag" style="background:{colour}">{STATUS_ZH.get(status, status)}</span>'
@@ -100,45 +108,48 @@ def heat_chart(incidents: list[dict[str, Any]], width: int = 1000, height: int =
 
 
 def clock_chart(inc: dict[str, Any], width: int = 1000) -> str:
-    """Each clock as a bar over its (last) cycle up to its deadline; its breaches as red marks
-    and the answers that stopped it as green dots, so deadlines stand against answers."""
-    rows = inc["verdicts"]
-    if not rows:
+    """One row per clock rule: a bar over its cycles up to the last deadline, every breach as a
+    red mark and every answer that stopped it as a green dot, so deadlines stand against
+    answers."""
+    rules: dict[str, list[dict[str, Any]]] = {}
+    for v in inc["verdicts"]:
+        rules.setdefault(v["clock"], []).append(v)
+    if not rules:
         return '<p class="muted">无回应时限（辖区外或未分级）。</p>'
-    times = [_t(v["start"]) for v in rows] + [_t(v["deadline"]) for v in rows]
-    times += [_t(v["answered_at"]) for v in rows if v["answered_at"]]
+    times = [_t(v["cycle_start"]) for v in inc["verdicts"]]
+    times += [_t(v["deadline"]) for v in inc["verdicts"]]
     times += [_t(e["at"]) for e in inc["events"] if e["kind"] in ("breach", "answer")]
     t0, t1 = min(times), max(times)
     total = max((t1 - t0).total_seconds(), 60.0)
     left, row_h = 170, 26
-    height = 30 + row_h * len(rows)
+    height = 30 + row_h * len(rules)
 
     def x(t: datetime) -> float:
         return left + (width - left - 20) * (t - t0).total_seconds() / total
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'role="img" aria-label="时限与回应">']  # fmt: skip
-    for n, v in enumerate(rows):
+    for n, (rule, vs) in enumerate(rules.items()):
         y = 10 + n * row_h
-        start, deadline = _t(v.get("cycle_start") or v["start"]), _t(v["deadline"])
-        colour = STATUS_COLOUR.get(v["status"], "#555")
-        name = CLOCK_ZH.get(v["clock"], v["clock"])
-        if v["clock"] == "follow_up":
-            name += f"（第{v['cycle'] + 1}轮）"
+        start = min(_t(v["cycle_start"]) for v in vs)
+        last = max(vs, key=lambda v: v["deadline"])
+        deadline = _t(last["deadline"])
+        colour = STATUS_COLOUR.get(last["status"], "#555")
+        name = CLOCK_ZH.get(rule, rule)
         parts.append(f'<text x="4" y="{y + 14}" font-size="12">{escape(name)}</text>'
                      f'<rect x="{x(start):.1f}" y="{y + 4}" '
                      f'width="{max(x(deadline) - x(start), 1):.1f}"'
-                     f' height="12" fill="{colour}" opacity="0.35"><title>开始 {bj(v["start"])}，'
-                     f'截止 {bj(v["deadline"])}</title></rect>'
-                     f'<line x1="{x(deadline):.1f}" y1="{y}" x2="{x(deadline):.1f}" y2="{y + 20}" '
-                     f'stroke="{colour}" stroke-width="2"/>')  # fmt: skip
-        for e in inc["events"]:  # every breach of this clock (all cycles), every answer to it
-            if e["kind"] == "breach" and e["clock"] == v["clock"]:
+                     f' height="12" fill="{colour}" opacity="0.35"><title>{escape(name)}，'
+                     f'截止 {bj(last["deadline"])}（{STATUS_ZH.get(last["status"], "")}）</title>'
+                     f'</rect><line x1="{x(deadline):.1f}" y1="{y}" x2="{x(deadline):.1f}" '
+                     f'y2="{y + 20}" stroke="{colour}" stroke-width="2"/>')  # fmt: skip
+        for e in inc["events"]:
+            if e["kind"] == "breach" and e["clock"] == rule:
                 bx = x(_t(e["at"]))
                 parts.append(f'<line x1="{bx:.1f}" y1="{y + 2}" x2="{bx:.1f}" y2="{y + 18}" '
                              f'stroke="#c62828" stroke-width="1.5"><title>超时 {bj(e["at"])}'
                              f'</title></line>')  # fmt: skip
-            if e["kind"] == "answer" and v["clock"] in (e["clock"] or "").split(","):
+            if e["kind"] == "answer" and rule in (e["clock"] or "").split(","):
                 ax = x(_t(e["at"]))
                 parts.append(f'<circle cx="{ax:.1f}" cy="{y + 10}" r="5" fill="#2e7d32">'
                              f'<title>回应 {bj(e["at"])}</title></circle>')  # fmt: skip
@@ -154,7 +165,7 @@ def clock_chart(inc: dict[str, Any], width: int = 1000) -> str:
 def _verdict_table(inc: dict[str, Any]) -> str:
     rows = []
     for v in inc["verdicts"]:
-        late = f"{v['late_by_s'] // 60} 分钟" if v["late_by_s"] else "—"
+        late = _duration(v["late_by_s"]) if v["late_by_s"] else "—"
         name = CLOCK_ZH.get(v["clock"], v["clock"])
         if v["clock"] == "follow_up":
             name += f"（第{v['cycle'] + 1}轮）"
@@ -224,7 +235,9 @@ def render_html(
     body.append("<h2>事件一览</h2><table><tr><th>首帖</th><th>事件</th><th>等级</th>"
                 "<th>责任单位</th><th>帖子</th><th>时限结论</th></tr>")  # fmt: skip
     for inc in incidents:
-        marks = " ".join(_status(v["status"]) for v in inc["verdicts"]) or "—"
+        counts = Counter(v["status"] for v in inc["verdicts"])
+        marks = " ".join(_status(k) + (f"×{n}" if n > 1 else "") for k, n in counts.items())
+        marks = marks or "—"
         first = (inc.get("first_post") or {}).get("at")
         body.append(f"<tr><td>{bj(first)}</td><td><a href='#{escape(inc['id'])}'>"
                     f"{escape(inc['title'])}</a></td><td>{inc['grade']}</td>"

@@ -14,9 +14,9 @@ Each incident's `events` are {kind, clock, at} plus what the kind needs, in even
     breach          a clock's deadline passed unanswered (`clock`, `deadline`)
     answer          an answer was recorded (`action`, `by`, `url`; `clock`: clocks it stopped)
     closed, merged, split
-`verdicts`: one per clock of the final state (a re-arming follow-up clock: its last cycle),
-with its status (monitor/domain/clocks.py: met, late, breached, running, not_done, excluded),
-deadline, when it was answered and how late.
+`verdicts`: as `monitor report` judges them (monitor/domain/compliance.py, one place): each
+clock in view and each breached follow-up cycle, with its status (met, late, breached, running,
+not_done, excluded: monitor/domain/clocks.py), deadline, when answered and how late.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.domain import compliance
 from monitor.domain.events import Event, EventKind
 from monitor.domain.state import IncidentState
 from monitor.replay.sandbox import Delivery, Run
@@ -75,20 +76,19 @@ def _events(e: Event) -> list[dict[str, Any]]:
     return []
 
 
-def verdicts(state: IncidentState) -> list[dict[str, Any]]:
-    out = []
+def verdicts(state: IncidentState, events: list[Event], now: datetime) -> list[dict[str, Any]]:
+    """The incident's verdicts as `monitor report` judges them (monitor/domain/compliance.py):
+    every clock in view and every breached cycle, at the end of the replay."""
     after = {r.name: r.after_s for r in state.policy.rules}
-    for c in state.clocks:
-        # a re-arming clock's current cycle began `after` before its deadline
-        since = c.deadline - timedelta(seconds=after[c.rule]) if c.rule in after else c.start
-        late = None
-        if c.stopped_at is not None and c.stopped_at > c.deadline:
-            late = int((c.stopped_at - c.deadline).total_seconds())
+    out = []
+    for v in compliance.verdicts(compliance.case_of(state, events, now)):
+        cycle = int(v.clock_id.rsplit("#", 1)[1]) if "#" in v.clock_id else 0
+        since = v.deadline - timedelta(seconds=after.get(v.rule, 0))
         out.append({
-            "clock": c.rule, "label": c.label, "cycle": c.cycle, "start": iso(c.start),
-            "cycle_start": iso(max(since, c.start)),
-            "deadline": iso(c.deadline), "status": c.status,
-            "answered_at": iso(c.stopped_at) if c.stopped_at else None, "late_by_s": late,
+            "clock": v.rule, "label": v.label, "cycle": cycle, "cycle_start": iso(since),
+            "deadline": iso(v.deadline), "status": v.status,
+            "answered_at": iso(v.answered_at) if v.answered_at else None,
+            "late_by_s": v.late_s or None,
         })  # fmt: skip
     return out
 
@@ -101,6 +101,7 @@ def _heat(posts: list[tuple[str, datetime]]) -> list[list[Any]]:
 
 def timeline(ident: str, run: Run, deliveries: list[Delivery]) -> dict[str, Any]:
     state = run.states[ident]
+    end = run.end or state.last_seen
     posts = run.posts.get(ident, [])
     first = min(posts, key=lambda p: (p[1], p[0])) if posts else None
     rows: list[dict[str, Any]] = []
@@ -136,7 +137,7 @@ def timeline(ident: str, run: Run, deliveries: list[Delivery]) -> dict[str, Any]
         "post_ids": sorted(p for p, _ in posts),
         "merged_into": state.merged_into,
         "events": rows,
-        "verdicts": verdicts(state),
+        "verdicts": verdicts(state, run.events.get(ident, []), end),
         "heat": _heat(posts),
     }
 
