@@ -132,6 +132,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if alt_cfg is None:
         result = replay_once(base_cfg, inputs, dry, quiet=args.quiet)
         base = None
+        for stale in ("base-incidents.json", "whatif.json"):  # an earlier what-if's
+            (out / stale).unlink(missing_ok=True)
     else:
         base = replay_once(base_cfg, inputs, None, quiet=args.quiet, label="原规则")
         result = replay_once(alt_cfg, inputs, dry, quiet=args.quiet, label="新规则",
@@ -140,7 +142,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for line in refused:
         print(line, file=sys.stderr)
     whatif_text = None
-    changes = None
     if base is not None:
         from monitor.replay.whatif import compare, render
 
