@@ -53,7 +53,6 @@ def build_source(src: SourceConfig, env: Mapping[str, str]) -> Source:
         return RssSource(
             src.name,
             src.url,
-            department=src.department,
             headers=headers,
             allow_invalid_xml=src.allow_invalid_xml,
         )
@@ -64,7 +63,6 @@ def build_source(src: SourceConfig, env: Mapping[str, str]) -> Source:
             layout=src.layout,
             uid=src.uid,
             headers=headers,
-            department=src.department,
             long_text=src.long_text,
             extend_url=src.extend_url,
             long_text_limit=src.long_text_limit,
@@ -79,7 +77,6 @@ def build_source(src: SourceConfig, env: Mapping[str, str]) -> Source:
             format=src.format,
             batch_size=src.batch_size,
             tz_offset_hours=src.tz_offset_hours,
-            department=src.department,
         )
     raise ValueError(f"source {src.name!r} of type {getattr(src, 'type', '?')} is not polled")
 
@@ -90,7 +87,6 @@ def _wechat(src: WechatConfig, headers: dict[str, str], env: Mapping[str, str]) 
             src.name,
             src.url,
             kind="wechat",
-            department=src.department,
             headers=headers,
             allow_invalid_xml=src.allow_invalid_xml,
         )
@@ -103,7 +99,6 @@ def _wechat(src: WechatConfig, headers: dict[str, str], env: Mapping[str, str]) 
         src.url,
         biz=src.biz,
         account=src.account,
-        department=src.department,
         headers=headers,
         params=params,
         page_size=src.page_size,
@@ -127,7 +122,7 @@ def push_endpoints(cfg: SourcesFile, env: Mapping[str, str]) -> list[PushEndpoin
     for src in cfg.enabled():
         if isinstance(src, PushConfig):
             secret = env_value(src, src.secret_env, env, "the HMAC secret")
-            out.append(PushEndpoint(src.name, secret or "", department=src.department))
+            out.append(PushEndpoint(src.name, secret or ""))
     return out
 
 
@@ -203,8 +198,9 @@ class ConnectorApp:
         self.store = store
         self.env = os.environ if env is None else env
         self.metrics = ConnectorMetrics.create(registry)
-        # The city config's `official_accounts` section and the sources file's are one list.
-        self.official = OfficialAccounts([*city_official, *cfg.official_accounts])
+        # The city config's `official_accounts`: the one place that says which accounts are a
+        # department's own (the sources file names none).
+        self.official = OfficialAccounts(city_official)
         self.runners: list[SourceRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False

@@ -87,9 +87,8 @@ class Source(ABC):
 
     type: str = "source"
 
-    def __init__(self, name: str, *, department: str | None = None) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.department = department
 
     @abstractmethod
     async def fetch(self, ctx: PollContext) -> Page: ...

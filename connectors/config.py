@@ -6,15 +6,13 @@
         url: https://m.weibo.cn/api/container/getIndex?containerid=107603XXXX
         interval: 5m                # seconds, or 30s / 5m / 1h
         cookie_env: WEIBO_COOKIE    # credentials come from the environment, by name
-        department: 资阳市人民政府办公室   # marks this account's own posts official
-    official_accounts:
-      - department: 市应急管理局
-        weibo_uid: ["1234567890"]
-        wechat_biz: ["MzA5NDYyNDI0MA=="]
-        feeds: ["https://yjj.ziyang.gov.cn/rss.xml"]
 
 Errors name the file, line and path (`sources[2].interval`), all of them at once. Values of
 credentials are never stored on these objects, only the variables' names.
+
+Which accounts are a department's own is not said here: the city config's `official_accounts`
+is the one place (a source is named there by its `name`). The fields that used to say it here, a
+source's `department` and an `official_accounts` section, are rejected with where they moved.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from connectors.official import OfficialAccount
 from monitor.config.loader import ConfigError, ConfigIssue, LineMap, format_path, read_yaml
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -62,7 +59,6 @@ class SourceConfig(_Strict):
     page_pause: Annotated[float, BeforeValidator(_seconds), Field(ge=0)] = 1.0
     backoff_initial: Seconds = 5.0
     backoff_max: Seconds = 900.0
-    department: str | None = None
     enabled: bool = True
     headers: dict[str, str] = {}
     cookie_env: EnvName | None = None
@@ -123,7 +119,6 @@ AnySource = Annotated[
 
 class SourcesFile(_Strict):
     sources: tuple[AnySource, ...]
-    official_accounts: tuple[OfficialAccount, ...] = ()
 
     def enabled(self) -> list[SourceConfig]:
         return [s for s in self.sources if s.enabled]
@@ -165,15 +160,61 @@ def _duplicates(data: Any, file: str, lines: LineMap) -> list[ConfigIssue]:
     return issues
 
 
+_MOVED = "official accounts are set in the city config's official_accounts"
+
+
+def _city_entry(src: dict[str, Any]) -> str:
+    """The city config's official_accounts entry that says what a source's `department` said."""
+    department, name = src.get("department"), src.get("name", "<name>")
+    if src.get("type") == "weibo":
+        # on a timeline only the account's own statuses were marked: its uid
+        where = f"weibo_uid: [{src.get('uid') or '<the account uid>'}]"
+    elif src.get("type") == "push":
+        where = f"push: [{name}]"
+    else:
+        where = f"feeds: [{name}]"
+    return f"{{department: {department}, {where}}}"
+
+
+def _moved(data: Any, file: str, lines: LineMap) -> tuple[Any, list[ConfigIssue]]:
+    """The fields that moved to the city config, each reported where it stands, and the data
+    without them (so they are not also reported as unknown fields)."""
+    if not isinstance(data, dict):
+        return data, []
+    issues = []
+    if "official_accounts" in data:
+        path: tuple[str | int, ...] = ("official_accounts",)
+        reason = f"{_MOVED}, where each department must be a body of the city — move it there"
+        issues.append(ConfigIssue(file, lines.line_of(path), format_path(path), reason))
+    entries = data.get("sources")
+    kept = []
+    for i, src in enumerate(entries if isinstance(entries, list) else []):
+        if isinstance(src, dict) and "department" in src:
+            path = ("sources", i, "department")
+            reason = f"{_MOVED} ({_city_entry(src)}) — move it there"
+            issues.append(ConfigIssue(file, lines.line_of(path), format_path(path), reason))
+            src = {k: v for k, v in src.items() if k != "department"}
+        kept.append(src)
+    rest = {k: v for k, v in data.items() if k != "official_accounts"}
+    if isinstance(entries, list):
+        rest["sources"] = kept
+    return rest, issues
+
+
 def parse_sources(data: Any, lines: LineMap, file: str) -> SourcesFile:
-    duplicates = _duplicates(data, file, lines)
+    data, moved = _moved(data, file, lines)
+    found = moved + _duplicates(data, file, lines)
     try:
         cfg = SourcesFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_issues(exc, data, file, lines) + duplicates) from exc
-    if duplicates:
-        raise ConfigError(duplicates)
+        raise ConfigError(_in_file_order(found + _issues(exc, data, file, lines))) from exc
+    if found:
+        raise ConfigError(_in_file_order(found))
     return cfg
+
+
+def _in_file_order(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    return sorted(issues, key=lambda i: i.line or 0)
 
 
 def load_sources(path: str | Path) -> SourcesFile:

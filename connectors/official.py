@@ -1,16 +1,17 @@
 """Departments' own accounts: their posts are marked official with the department's name.
 
-Only configuration marks a post: a post's own `official` and `department` fields are cleared
-first, on every source, so a sender cannot claim to be a department. The marks are for readers;
-what counts as evidence is decided again by the incident domain from the city config's
+The accounts are the city config's `official_accounts` (the one place; the sources file names
+none). Only configuration marks a post: a post's own `official` and `department` fields are
+cleared first, on every source, so a sender cannot claim to be a department. The marks are for
+readers; what counts as evidence is decided again by the incident domain from the same
 `official_accounts` (monitor.domain.evidence.OfficialAccounts), whatever a post carries.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import msgspec
@@ -38,10 +39,6 @@ class OfficialAccounts:
             self.by_feed.update(dict.fromkeys(acc.feeds, acc.department))
             self.by_push.update(dict.fromkeys(acc.push, acc.department))
 
-    @classmethod
-    def from_config(cls, entries: Iterable[Mapping[str, Any]]) -> OfficialAccounts:
-        return cls(OfficialAccount.model_validate(e) for e in entries)
-
     def department_for(self, post: Post, source: Source | None = None) -> str | None:
         if post.id.startswith("push:"):
             # the endpoint's name, set by the server; the payload's url is the sender's word
@@ -49,14 +46,7 @@ class OfficialAccounts:
         if post.id.startswith("weibo:"):
             # A timeline also carries other people's statuses (reposted originals): only the
             # account's own posts are official.
-            if post.author_id in self.by_weibo:
-                return self.by_weibo[post.author_id]
-            owner = getattr(source, "uid", None)
-            if source is not None and source.department and owner and post.author_id == owner:
-                return source.department
-            return None
-        if source is not None and source.department:
-            return source.department
+            return self.by_weibo.get(post.author_id or "")
         if source is not None:
             feed = self.by_feed.get(source.name) or self.by_feed.get(
                 str(getattr(source, "url", ""))

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 from connectors.base import dead_letter, utc_now
 from connectors.checkpoint import CheckpointStore
 from connectors.metrics import ConnectorMetrics
-from connectors.official import OfficialAccounts, unmarked
+from connectors.official import OfficialAccounts
 from connectors.sink import Sink
 from monitor.domain.model import MAX_TEXT_BYTES, Post
 
@@ -64,7 +64,6 @@ class PushEndpoint:
 
     name: str
     secret: str
-    department: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -181,21 +180,15 @@ class PushService:
         async with endpoint.lock:  # two identical pushes at once must not both pass the check
             unique = list({p.id: p for p in posts}.values())
             seen = await asyncio.to_thread(self.store.seen, key, [p.id for p in unique])
-            fresh = [self._mark(endpoint, p) for p in unique if p.id not in seen]
+            # Official only by configuration: the push source named in the city's
+            # official_accounts; never the payload's `official`/`department`.
+            fresh = [self.official.mark(p) for p in unique if p.id not in seen]
             if fresh:
                 await self.sink.send(fresh)
                 await asyncio.to_thread(self.store.commit, key, {}, [p.id for p in fresh], now)
         self.metrics.posts.labels(key).inc(len(fresh))
         self.metrics.duplicates.labels(key).inc(len(posts) - len(fresh))
         return [p.id for p in fresh], [p.id for p in posts if p.id in seen]
-
-    def _mark(self, endpoint: PushEndpoint, post: Post) -> Post:
-        """Official only by configuration: the endpoint's own department, or the push source
-        named in the city's official_accounts; never the payload's `official`/`department`."""
-        if endpoint.department:
-            post = unmarked(post)
-            return msgspec.structs.replace(post, official=True, department=endpoint.department)
-        return self.official.mark(post)
 
     async def _refused(
         self, endpoint: PushEndpoint, refusal: Refusal, body: bytes, now: datetime

@@ -67,9 +67,8 @@ class FileSource(Source):
         format: str | None = None,
         batch_size: int = 500,
         tz_offset_hours: float = 8.0,
-        department: str | None = None,
     ) -> None:
-        super().__init__(name, department=department)
+        super().__init__(name)
         self.path = Path(path)
         self.url = str(self.path)
         self.format = format or self.path.suffix.lstrip(".").lower()

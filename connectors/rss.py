@@ -40,11 +40,10 @@ class RssSource(Source):
         url: str,
         *,
         kind: str = "rss",
-        department: str | None = None,
         allow_invalid_xml: bool = False,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(name, department=department)
+        super().__init__(name)
         self.url = url
         self.type = kind  # "wechat" for a WeRSS/RSSHub bridge of an official account
         self.allow_invalid_xml = allow_invalid_xml

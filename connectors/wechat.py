@@ -116,13 +116,12 @@ class WechatSource(Source):
         *,
         biz: str | None = None,
         account: str | None = None,
-        department: str | None = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         page_size: int = 5,
         freq_control_wait: float = 1800.0,
     ) -> None:
-        super().__init__(name, department=department)
+        super().__init__(name)
         self.url = url
         self.biz = biz
         self.account = account

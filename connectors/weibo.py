@@ -197,14 +197,13 @@ class WeiboSource(Source):
         *,
         layout: str | None = None,
         uid: str | None = None,
-        department: str | None = None,
         headers: Mapping[str, str] | None = None,
         long_text: str = "fetch",
         extend_url: str | None = None,
         long_text_limit: int = 10,
         long_text_pause: float = 1.0,
     ) -> None:
-        super().__init__(name, department=department)
+        super().__init__(name)
         self.url = url
         self.layout = layout or ("pc" if "ajax/statuses" in url else "mobile")
         if self.layout not in {"mobile", "pc"}:

@@ -15,16 +15,18 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from grafana_foundation_sdk.builders import common, stat, timeseries
+from grafana_foundation_sdk.builders import bargauge, common, stat, timeseries
 from grafana_foundation_sdk.builders.dashboard import Dashboard, Row, ThresholdsConfig
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import (
+    BarGaugeDisplayMode,
     BigValueColorMode,
     BigValueGraphMode,
     LegendDisplayMode,
     LegendPlacement,
     TooltipDisplayMode,
+    VizOrientation,
 )
 from grafana_foundation_sdk.models.dashboard import (
     DataSourceRef,
@@ -41,7 +43,7 @@ DATASOURCE = DataSourceRef(type_val="prometheus", uid="prometheus")
 TAGS = ["舆情回应监测"]
 RATE = "$__rate_interval"
 
-Panel = stat.Panel | timeseries.Panel
+Panel = stat.Panel | timeseries.Panel | bargauge.Panel
 
 
 def query(expr: str, legend: str = "", ref: str = "A") -> Dataquery:
@@ -230,7 +232,140 @@ def notifications() -> Dashboard:
     )  # fmt: skip
 
 
-DASHBOARDS: tuple[Callable[[], Dashboard], ...] = (duty_overview, sources, notifications)
+# --- leaders: compliance from the incident log (monitor/reports/metrics.py) -------------------
+
+RULE_TITLES = {"release": "5小时内权威信息发布", "press_conference": "24小时内新闻发布会",
+               "answer": "48小时内回应关切（III、IV级）"}  # fmt: skip
+WHOLE_CITY = "全市"  # monitor.reports.metrics.ALL
+
+
+def compliance(window: str, rule: str, body: str = WHOLE_CITY) -> str:
+    return f'monitor_compliance_ratio{{window="{window}", rule="{rule}", body="{body}"}}'
+
+
+def per_body(metric: str, matchers: str) -> str:
+    return f'{metric}{{{matchers}, body!="{WHOLE_CITY}"}}'
+
+
+def breaches_by_body(window: str) -> str:
+    selector = per_body("monitor_compliance_breaches", f'window="{window}"')
+    return f"sum by (body) ({selector})"
+
+
+def rate_colours() -> ThresholdsConfig:
+    """Red below 60 %, orange below 90 %, green from 90 %."""
+    steps = [Threshold(value=None, color="red"), Threshold(value=0.6, color="orange"),
+             Threshold(value=0.9, color="green")]  # fmt: skip
+    return ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+def bars(title: str, expr: str, legend: str, *, unit: str = "none", span: int = 8,
+         thresholds: ThresholdsConfig | None = None) -> Panel:  # fmt: skip
+    """One bar per series (a department, a grade), its value now."""
+    panel = (
+        bargauge.Panel().title(title).datasource(DATASOURCE)
+        .with_target(query(expr, legend).instant())
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
+        .orientation(VizOrientation.HORIZONTAL).display_mode(BarGaugeDisplayMode.BASIC)
+        .unit(unit).min(0).height(9).span(span)
+    )  # fmt: skip
+    if unit == "percentunit":
+        panel = panel.max(1)
+    return panel.thresholds(thresholds) if thresholds is not None else panel
+
+
+def quantile(q: float, step: str, window: str = "30d") -> str:
+    buckets = per_body("monitor_response_seconds_bucket", f'window="{window}", step="{step}"')
+    return f"histogram_quantile({q}, sum by (body, le) ({buckets}))"
+
+
+def department_response() -> Dashboard:
+    def rate(rule: str) -> Panel:
+        expr = per_body("monitor_compliance_ratio", f'window="30d", rule="{rule}"')
+        return bars(f"{RULE_TITLES[rule]}按时率（近30天）", expr, "{{body}}",
+                    unit="percentunit", thresholds=rate_colours())  # fmt: skip
+
+    def spread(step: str, label: str) -> Panel:
+        expr = (f'sum by (le) (monitor_response_seconds_bucket{{window="30d", step="{step}", '
+                f'body="{WHOLE_CITY}"}})')  # fmt: skip
+        return bars(f"全市{label}用时分布（近30天，累计起数）", expr, "≤ {{le}} 秒", span=12)
+
+    return (
+        board("yuqing-departments", "舆情回应监测 · 部门响应",
+              "各部门回应按时率与发布、发布会用时分布（由事件日志计算，与 monitor report 一致）")
+        .time("now-30d", "now")
+        .with_row(Row("按时率（分部门）"))
+        .with_panel(rate("release"))
+        .with_panel(rate("press_conference"))
+        .with_panel(rate("answer"))
+        .with_row(Row("用时（分部门，近30天）"))
+        .with_panel(bars("首次发布用时中位数", quantile(0.5, "release"), "{{body}}", unit="s",
+                         span=6))
+        .with_panel(bars("首次发布用时 P90", quantile(0.9, "release"), "{{body}}", unit="s",
+                         span=6))
+        .with_panel(bars("新闻发布会用时中位数", quantile(0.5, "press_conference"), "{{body}}",
+                         unit="s", span=6))
+        .with_panel(bars("新闻发布会用时 P90", quantile(0.9, "press_conference"), "{{body}}",
+                         unit="s", span=6))
+        .with_row(Row("分布与趋势"))
+        .with_panel(spread("release", "首次发布"))
+        .with_panel(spread("press_conference", "新闻发布会"))
+        .with_panel(trend(
+            "各部门5小时内发布按时率（近30天滚动）",
+            [(per_body("monitor_compliance_ratio", 'window="30d", rule="release"'), "{{body}}")],
+            unit="percentunit", span=24,
+        ))
+    )  # fmt: skip
+
+
+def leadership() -> Dashboard:
+    def city_trend(window: str, days: str) -> Panel:
+        targets = [(compliance(window, r), t) for r, t in RULE_TITLES.items()]
+        return trend(f"全市按时率趋势（近{days}天滚动）", targets, unit="percentunit")
+
+    open_severe = 'sum(monitor_open_incidents{grade=~"I|II"})'
+    breached = 'sum(monitor_open_breached_incidents{grade=~"I|II"})'
+    return (
+        board("yuqing-leaders", "舆情回应监测 · 领导驾驶舱",
+              "近30天、近90天回应按时率，分部门超时，未关闭的 I、II 级事件")
+        .time("now-90d", "now")
+        .with_row(Row("当前"))
+        .with_panel(single("未关闭的 I、II 级事件", open_severe, warn_at=1))
+        .with_panel(single("其中已超时未完成", breached, warn_at=1))
+        .with_panel(single("近30天 5小时发布按时率", compliance("30d", "release"),
+                           unit="percentunit").thresholds(rate_colours()))
+        .with_panel(single("近90天 5小时发布按时率", compliance("90d", "release"),
+                           unit="percentunit").thresholds(rate_colours()))
+        .with_row(Row("按时率趋势"))
+        .with_panel(city_trend("30d", "30"))
+        .with_panel(city_trend("90d", "90"))
+        .with_row(Row("超时"))
+        .with_panel(bars("近30天超时次数（分部门）",
+                         breaches_by_body("30d"),
+                         "{{body}}", thresholds=red_above(1)))
+        .with_panel(bars("近90天超时次数（分部门）",
+                         breaches_by_body("90d"),
+                         "{{body}}", thresholds=red_above(1)))
+        .with_panel(bars("近90天超时次数（按事件级别）",
+                         f'sum by (grade) (monitor_compliance_breaches{{window="90d", '
+                         f'body="{WHOLE_CITY}"}})', "{{grade}}级", thresholds=red_above(1)))
+        .with_panel(trend(
+            "未关闭的 I、II 级事件",
+            [('sum by (grade) (monitor_open_incidents{grade=~"I|II"})', "{{grade}}级"),
+             ('sum by (grade) (monitor_open_breached_incidents{grade=~"I|II"})',
+              "{{grade}}级 已超时")],
+            span=24,
+        ))
+    )  # fmt: skip
+
+
+DASHBOARDS: tuple[Callable[[], Dashboard], ...] = (
+    duty_overview,
+    sources,
+    notifications,
+    department_response,
+    leadership,
+)
 
 
 def render(dashboard: Dashboard) -> str:

@@ -1,4 +1,5 @@
-"""`monitor sources check|run` and `monitor replay`: the connectors from the command line."""
+"""`monitor sources check|run|replay`: the connectors from the command line. (`monitor replay`,
+the sandbox that replays history with a report, is monitor/cli/replay.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 
 from connectors.checkpoint import DEFAULT_URL, CheckpointStore
 from monitor.config.loader import ConfigError
-from monitor.config.sections import OfficialAccount
 from monitor.topics import Topic
 from monitor.topics import topic as topic_name
 
@@ -39,11 +39,14 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--config",
         default=None,
-        help="city config whose official_accounts are merged in (default: none)",
+        help="city config YAML whose official_accounts mark a department's own posts "
+        "official (default: Ziyang, as the worker reads)",
     )
     run.set_defaults(func=cmd_run)
 
-    replay = subparsers.add_parser("replay", help="replay a JSONL/CSV history into posts.raw")
+    replay = sub.add_parser(
+        "replay", help="push a JSONL/CSV history into posts.raw (of a running monitor)"
+    )
     replay.add_argument("file", help="history file (.jsonl or .csv)")
     replay.add_argument("--format", choices=["jsonl", "csv"], default=None)
     replay.add_argument("--name", default=None, help="source name (default: file-<stem>)")
@@ -219,22 +222,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from connectors.app import ConnectorApp
+    from monitor.config import load_config
 
     cfg = _load(args.sources)
     if cfg is None:
         return 2
+    try:
+        official = load_config(args.config).official_accounts
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     registry = CollectorRegistry()
     sink = _sink(args)
     store = CheckpointStore.from_url(args.checkpoint)
-    official: tuple[OfficialAccount, ...] = ()
-    if args.config:
-        from monitor.config import load_config
-
-        try:
-            official = load_config(args.config).official_accounts
-        except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
     app = ConnectorApp(cfg, sink=sink, store=store, registry=registry, city_official=official)
 
     async def main() -> int:

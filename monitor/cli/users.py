@@ -77,8 +77,9 @@ def _fail(message: str) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from monitor.config import ConfigError
+    from monitor.runtime.accounts import UsersError
     from monitor.store.users import Accounts, UserExists
-    from monitor.web.auth import UsersError, check_new_user
+    from monitor.web.auth import check_new_user
     from monitor.web.meta import Meta
 
     try:

@@ -32,6 +32,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "clocks_params",
+    "config_from",
     "evidence_policy",
     "incident_params",
     "ladder_path",
@@ -62,6 +63,12 @@ def load_config(path: str | Path | None = None) -> CityConfig:
     listing every problem (each with its own file and line)."""
     file = Path(path) if path is not None else DEFAULT_CONFIG
     data, lines = read_yaml(file)
+    return config_from(data, lines, file)
+
+
+def config_from(data: Any, lines: LineMap, file: Path) -> CityConfig:
+    """`load_config` of data already read (a what-if overlay merged onto a base config): each
+    problem is reported against `file` at the line `lines` gives its path."""
     try:
         cfg = CityConfig.model_validate(data)
     except ValidationError as exc:

@@ -15,7 +15,8 @@
 
 * asked of every new action (API, CLI); an action archived before it was asked still replays.
 
-Leaders read and write nothing; admin acts as duty staff. A department (`UserRole.DEPARTMENT`
+Leaders read everything and write nothing (`report_scope`: whose compliance figures one may
+read); admin acts as duty staff. A department (`UserRole.DEPARTMENT`
 with its `body`) answers only incidents that body is responsible for. The API, the CLI and the
 dashboard all ask `authorize`; none keeps a copy of this table.
 """
@@ -135,6 +136,21 @@ def is_duty(role: UserRole) -> bool:
 def writes(role: UserRole) -> bool:
     """Whether the role records anything at all (leaders read only)."""
     return role is not UserRole.LEADER
+
+
+def report_scope(
+    role: UserRole, body: str | None, asked: str | None
+) -> tuple[str | None, Refusal | None]:
+    """Whose compliance figures a user may read (the leaders' view, `/api/reports/…`): duty,
+    admin and leaders any body's, or all (None); a department only its own, asked or not."""
+    if role is not UserRole.DEPARTMENT:
+        return asked, None
+    if asked is not None and asked != body:
+        return None, Refusal(
+            zh=f"无权查看：责任单位账号只能查看本单位（{body or '未指明单位'}）的回应情况",
+            en=f"a department may read only its own body's figures, not {asked!r}",
+        )
+    return body, None
 
 
 def may_act(role: UserRole, body: str | None, state: IncidentState) -> bool:

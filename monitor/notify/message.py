@@ -33,6 +33,14 @@ STEP_HEADINGS = {
     Step.UNCERTAIN: "通知送达状态不明",
 }
 WATCH_HEADING = "辖区外舆情（仅供关注）"
+
+
+def step_label(step: object) -> str:
+    """How the page names a notification's step: its message heading, as a notice."""
+    try:
+        return f"{STEP_HEADINGS[Step(str(step))]}通知"
+    except ValueError:
+        return str(step)
 CST = timezone(timedelta(hours=8))
 # A notice sent this long after its step fell due (the monitor or the notifier was down) says
 # so, and that its figures are as of sending.

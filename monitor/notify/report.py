@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from monitor.notify.message import step_label
 from monitor.notify.outbox import (
     FAILED,
     INFLIGHT,
@@ -59,7 +60,8 @@ def delivery_views(rows: Sequence[OutboxRow], now: datetime) -> list[dict[str, A
         state = state_of(row, now)
         waiting = state in ("held", "retrying")
         out.append({
-            "step": msg.get("step"), "clock": msg.get("clock_label") or msg.get("clock"),
+            "step": msg.get("step"), "step_label": step_label(msg.get("step")),
+            "clock": msg.get("clock_label") or msg.get("clock"),
             "channel": row.channel,
             "to": [r.get("name") for r in json.loads(row.recipients)],
             "state": state, "state_label": LABELS[state],

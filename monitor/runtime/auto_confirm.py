@@ -16,8 +16,8 @@ from typing import Any
 
 from monitor.domain.evidence import Candidate, EvidencePolicy, auto_action, match_official
 from monitor.runtime.actions import ActionRefused, Recorded, Send, is_archived, submit_action
+from monitor.runtime.evidence import official_posts
 from monitor.store import Store
-from monitor.web.evidence import official_posts
 
 log = logging.getLogger(__name__)
 

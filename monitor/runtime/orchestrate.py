@@ -150,7 +150,12 @@ def _feed_demo(store: Store, broker_url: str) -> None:
 def _web(args: argparse.Namespace, directory: Path, broker_url: str, store: Store) -> Supervised:
     """`monitor web` as a supervised child. A newcomer gets a local admin, its token printed
     once (the store keeps only its hash)."""
-    from monitor.web.auth import LOCAL_ADMIN, UsersError, ensure_local_admin, import_legacy_users
+    from monitor.runtime.accounts import (
+        LOCAL_ADMIN,
+        UsersError,
+        ensure_local_admin,
+        import_legacy_users,
+    )
 
     now = datetime.now(UTC)
     try:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from aiokafka.errors import KafkaError
@@ -31,23 +31,24 @@ from starlette.types import Scope
 
 from monitor.domain.evidence import Candidate, EvidencePolicy, confirm
 from monitor.domain.model import Grade
-from monitor.domain.permissions import authorize, evidence_refusal
+from monitor.domain.permissions import RULES, authorize, evidence_refusal
 from monitor.domain.policy import FUTURE_SKEW_S
 from monitor.domain.state import Action, ActionKind, IncidentState
 from monitor.notify.outbox import Outbox
 from monitor.notify.report import delivery_views
 from monitor.runtime.actions import ActionRefused, Send, submit_action
+from monitor.runtime.evidence import candidates
 from monitor.runtime.views import by_urgency, incident_summary, totals
 from monitor.store import Store
 from monitor.store.users import Shares
-from monitor.web import posts
+from monitor.web import posts, reports
 from monitor.web.auth import User, Users
 from monitor.web.cache import ReadModel
-from monitor.web.evidence import candidates
 from monitor.web.live import Feed, stream
 from monitor.web.messages import in_chinese
 from monitor.web.meta import Meta
 from monitor.web.posts import MAX_PAGE
+from monitor.web.reports import ReportRefused
 from monitor.web.timeline import timeline
 
 Clock = Callable[[], datetime]
@@ -240,7 +241,12 @@ def router(deps: Deps) -> APIRouter:
             raise ApiError(503, "本服务只读，不受理处置（未连接消息队列）")
         try:
             done = await submit_action(
-                deps.store, action, deps.send, deps.clock(), at_given, source=source,
+                deps.store,
+                action,
+                deps.send,
+                deps.clock(),
+                at_given,
+                source=source,
                 skew_s=deps.skew_s,
             )
         except ActionRefused as exc:
@@ -302,9 +308,7 @@ def router(deps: Deps) -> APIRouter:
         return reply(await asyncio.to_thread(read))
 
     @api.post("/incidents/{incident_id}/actions", summary="Record an answer (idempotent by id)")
-    async def act(
-        incident_id: str, body: ActionIn, user: Authed, request: Request
-    ) -> JSONResponse:
+    async def act(incident_id: str, body: ActionIn, user: Authed, request: Request) -> JSONResponse:
         may_act(user, await state_of(incident_id, user), body.kind)
         now = deps.clock()
         action = Action(
@@ -316,9 +320,9 @@ def router(deps: Deps) -> APIRouter:
         return await record(action, at_given=body.at is not None, source=_source(request))
 
     @api.post("/incidents/{incident_id}/shares", summary="Duty staff: let a body read it")
-    async def share(incident_id: str, body: ShareIn, user: Authed, request: Request) -> dict[
-        str, Any
-    ]:
+    async def share(
+        incident_id: str, body: ShareIn, user: Authed, request: Request
+    ) -> dict[str, Any]:
         state = await state_of(incident_id, user)
         if not user.duty:
             raise ApiError(403, "只有值班人员可以共享事件")
@@ -339,9 +343,9 @@ def router(deps: Deps) -> APIRouter:
         return {"incident_id": incident_id, "shared_with": shares.bodies(incident_id), "new": new}
 
     @api.delete("/incidents/{incident_id}/shares/{body}", summary="Duty staff: stop sharing")
-    async def unshare(incident_id: str, body: str, user: Authed, request: Request) -> dict[
-        str, Any
-    ]:
+    async def unshare(
+        incident_id: str, body: str, user: Authed, request: Request
+    ) -> dict[str, Any]:
         await state_of(incident_id, user)
         if not user.duty:
             raise ApiError(403, "只有值班人员可以取消共享")
@@ -382,6 +386,36 @@ def router(deps: Deps) -> APIRouter:
         if match is None:
             raise ApiError(404, f"没有待确认的候选发布：{candidate_id}", "candidate_id")
         return await record(confirm(match, by=user.name), at_given=True, source=_source(request))
+
+    @api.get(
+        "/reports/compliance",
+        summary="Response compliance per department and county (the leaders' view, read-only)",
+        description="The figures of `monitor report`, over the last `days` days (default 30) "
+        "or `from`–`to` (days, Beijing time, `to` included). A department reads only its own.",
+    )
+    async def compliance_report(
+        user: Authed,
+        days: Annotated[int | None, Query(ge=1, le=3660)] = None,
+        start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+        body: Annotated[str | None, Query(max_length=120)] = None,
+        format: Literal["json", "csv", "html"] = "json",
+    ) -> Response:
+        now = deps.clock()
+        try:
+            period = reports.period_of(now, days, start, end)
+            scoped = reports.scope(user.role, user.body, body, list(deps.meta.bodies))
+        except ReportRefused as exc:
+            raise ApiError(exc.status, str(exc), exc.field) from None
+
+        def read() -> Any:
+            states = deps.model.states()
+            return reports.build(deps.store, states, period, now, scoped)
+
+        content, media = reports.rendered(await asyncio.to_thread(read), format)
+        if isinstance(content, dict):
+            return reply(content)
+        return Response(content, media_type=media)
 
     @api.get(
         "/stream", summary="Live push (Server-Sent Events); send Last-Event-ID to resume",
@@ -459,6 +493,10 @@ def _detail(deps: Deps, state: IncidentState, user: User) -> dict[str, Any]:
         delivery_views(deps.outbox.for_incident(state.id), now) if deps.outbox else []
     )
     out["can_act"] = user.may_act_on(state)
+    # the kinds this user may record here, as authorize() decides: the page keeps no copy
+    out["allowed_kinds"] = [
+        k.value for k in RULES if authorize(user.role, user.body, k, state) is None
+    ]
     out["duty"] = user.duty
     out["now"] = now.isoformat()
     return out

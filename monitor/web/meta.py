@@ -8,6 +8,7 @@ from typing import Any
 
 from monitor.config import CityConfig, load_config
 from monitor.domain.model import GRADE_LABELS
+from monitor.domain.permissions import RULES
 
 
 @dataclass(frozen=True)
@@ -38,4 +39,5 @@ class Meta:
             "city": self.city, "categories": self.categories, "bodies": list(self.bodies),
             "counties": list(self.counties),
             "grades": {g.value: label for g, label in GRADE_LABELS.items()},
+            "kinds": {k.value: rule.label for k, rule in RULES.items()},
         }  # fmt: skip

@@ -7,6 +7,7 @@ worker's event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from monitor.domain.evidence import EvidencePolicy
 from monitor.domain.policy import FUTURE_SKEW_S
 from monitor.notify.outbox import Outbox
+from monitor.reports import load
+from monitor.reports.metrics import ComplianceMetrics
 from monitor.runtime.actions import Send
 from monitor.store import Store
 from monitor.web.api import Clock, Deps, install_error_handlers, router
@@ -86,6 +89,9 @@ def create_app(
         title="舆情回应监测 API", version="1", docs_url=None, redoc_url=None, lifespan=lifespan
     )
     refused = install_error_handlers(app, registry)
+    registry.register(ComplianceMetrics(
+        lambda: (model.states(), load.breach_events(store)), clock, deps.meta.bodies
+    ))  # fmt: skip
     app.include_router(router(deps))
     app.mount("/static/swagger", StaticFiles(directory=swagger_assets()), name="swagger")
     app.mount("/static", StaticFiles(packages=[("monitor.web", "static")]), name="static")
@@ -100,7 +106,9 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        # off the event loop: the compliance families read the store (monitor/reports/metrics.py)
+        body = await asyncio.to_thread(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     # the last added is the outermost: refusals by the guard get the security headers too
     app.add_middleware(BodyGuard, max_bytes=max_body, refused=refused)

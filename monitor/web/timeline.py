@@ -15,15 +15,12 @@ from typing import Any
 
 from monitor.domain.model import Grade
 from monitor.domain.permissions import RULES
+from monitor.notify.message import step_label
 from monitor.runtime.views import local
 
 # action kinds' labels are the permissions table's (one list of kinds); sharing is the web's
 KIND_LABELS = {k.value: rule.label for k, rule in RULES.items()} | {
     "share": "共享给单位", "unshare": "取消共享",
-}  # fmt: skip
-STEP_LABELS = {
-    "opened": "事件生成通知", "unacknowledged": "未确认升级通知", "warning": "时限预警通知",
-    "breach": "超时通报", "regraded": "级别调整通知",
 }  # fmt: skip
 
 
@@ -103,7 +100,7 @@ def describe_audit(
         return {
             "at": row["at"], "type": "notify", "step": step, "clock": clock,
             "channel": channel, "to": detail.get("to") or [],
-            "text": f"{STEP_LABELS.get(step, step)}{about}：经「{channel}」通知 {to}",
+            "text": f"{step_label(step)}{about}：经「{channel}」通知 {to}",
         }  # fmt: skip
     if what.startswith("act:") or what in ("share", "unshare"):
         kind = what.split(":", 1)[-1]

@@ -27,6 +27,8 @@ from connectors.checkpoint import CheckpointStore
 from connectors.http import HttpFetcher, make_client
 from connectors.metrics import ConnectorMetrics
 from connectors.sink import MemorySink
+from monitor.config import DEFAULT_CONFIG, load_config
+from monitor.config.sections import OfficialAccount
 from monitor.testing import FakeClock, metric
 
 __all__ = ["FakeClock", "metric"]
@@ -204,3 +206,20 @@ def need_program(path: str | None, what: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{what} is required under CI=true but was not found")
     pytest.skip(f"{what} not available")
+
+
+def city_config(directory: Path, accounts: str) -> Path:
+    """The packaged city config with these `official_accounts` (a YAML flow list), written to
+    `directory`: the one place that says which accounts are a department's own."""
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    empty = "\nofficial_accounts: []\n"
+    assert empty in text, "the packaged city config no longer has an empty official_accounts"
+    path = directory / "city.yaml"
+    path.write_text(text.replace(empty, f"\nofficial_accounts: {accounts}\n"), encoding="utf-8")
+    return path
+
+
+def city_accounts(directory: Path, accounts: str) -> tuple[OfficialAccount, ...]:
+    """`official_accounts` as `monitor sources run --config` reads them (validated: every
+    department a body of the city)."""
+    return load_config(city_config(directory, accounts)).official_accounts

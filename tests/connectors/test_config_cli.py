@@ -13,7 +13,7 @@ from connectors.replay import FileSource
 from connectors.wechat import WechatSource
 from monitor.cli.main import main
 from monitor.config.loader import ConfigError
-from tests.connectors.conftest import FIXTURES, Reply
+from tests.connectors.conftest import FIXTURES, Reply, city_accounts, city_config
 
 
 def test_good_file_loads_every_type() -> None:
@@ -23,7 +23,34 @@ def test_good_file_loads_every_type() -> None:
     assert cfg.sources[2].freq_control_wait == 7200.0
     assert cfg.sources[5].url == str(FIXTURES / "history.jsonl")  # beside the sources file
     assert [s.name for s in cfg.enabled()][-1] == "hotline12345"
-    assert cfg.official_accounts[0].weibo_uid == ("1234567890",)
+
+
+def test_official_accounts_in_the_sources_file_are_refused_with_where_they_moved(capsys) -> None:
+    """One fact, one place: a department's own accounts are the city config's official_accounts.
+    The sources file's old fields are refused, each at its line with the entry to write there,
+    alongside the file's other errors, in file order."""
+    path = FIXTURES / "sources_moved.yaml"
+    file = str(path)
+    with pytest.raises(ConfigError) as info:
+        load_sources(path)
+    moved = "official accounts are set in the city config's official_accounts"
+    assert [str(i) for i in info.value.issues] == [
+        f"{file}:6: sources[0].department: {moved} ({{department: 资阳市人民政府办公室, "
+        "feeds: [资阳市政府-政务动态]}) — move it there",
+        f"{file}:11: sources[1].department: {moved} ({{department: 市应急管理局, "
+        "weibo_uid: [2000000001]}) — move it there",
+        f"{file}:15: sources[2].department: {moved} ({{department: 市应急管理局, "
+        "push: [yingji-gov]}) — move it there",
+        f"{file}:19: sources[3].interval: Value error, not a duration: 'soon' (use seconds, "
+        "or 30s, 5m, 1h)",
+        f"{file}:21: official_accounts: {moved}, where each department must be a body of the "
+        "city — move it there",
+    ]
+    # the command says the same and refuses to start
+    assert main(["sources", "check", "--sources", file]) == 2
+    err = capsys.readouterr().err
+    assert f"{file}:6: sources[0].department: {moved}" in err
+    assert f"{file}:21: official_accounts: {moved}" in err
 
 
 def test_bad_file_lists_every_problem_with_its_line() -> None:
@@ -115,6 +142,24 @@ def test_sources_check_all_good_exits_0(http_server, tmp_path, capsys) -> None:
     assert "✓ atom [rss]: 1 posts" in capsys.readouterr().out
 
 
+def test_sources_run_refuses_a_city_config_that_names_no_body(tmp_path, capsys) -> None:
+    """What the deployment's feed said (资阳市人民政府办公室) may not simply move to the city
+    config: there every department must be a body of the city, and `sources run` checks it."""
+    accounts = "[{department: 资阳市人民政府办公室, feeds: [gov]}]"
+    city = city_config(tmp_path, accounts)
+    text = city.read_text(encoding="utf-8").splitlines()
+    line = text.index(f"official_accounts: {accounts}") + 1
+    sources = write_sources(tmp_path, [{"name": "gov", "type": "rss", "url": "http://x.test/a"}])
+    out = tmp_path / "posts.jsonl"
+    code = main(["sources", "run", "--sources", str(sources), "--config", str(city),
+                 "--out", str(out), "--checkpoint", f"sqlite:///{tmp_path / 'cp.db'}"])  # fmt: skip
+    assert code == 2 and not out.exists()
+    assert (
+        f"{city}:{line}: official_accounts[0].department: '资阳市人民政府办公室' is not a body "
+        "of this city" in capsys.readouterr().err
+    )
+
+
 def test_sources_check_bad_file_exits_2(capsys) -> None:
     assert main(["sources", "check", "--sources", str(FIXTURES / "sources_bad.yaml")]) == 2
     assert "sources[0].interval" in capsys.readouterr().err
@@ -141,20 +186,17 @@ async def test_connector_app_runs_sources_from_a_file_and_serves_push(
     path = write_sources(
         tmp_path,
         [
-            {
-                "name": "gov",
-                "type": "rss",
-                "url": gov,
-                "interval": 3600,
-                "department": "资阳市人民政府办公室",
-            },
+            {"name": "gov", "type": "rss", "url": gov, "interval": 3600},
             {"name": "hist", "type": "file", "url": "h.jsonl", "interval": 3600},
             {"name": "hotline", "type": "push", "secret_env": "HOTLINE_SECRET"},
         ],
     )
+    # the city config says the feed "gov" is 市应急管理局's own; the sources file cannot
+    official = city_accounts(tmp_path, "[{department: 市应急管理局, feeds: [gov]}]")
     app = ConnectorApp(
-        load_sources(path), sink=sink, store=store, registry=registry, env={"HOTLINE_SECRET": "k"}
-    )
+        load_sources(path), sink=sink, store=store, registry=registry,
+        env={"HOTLINE_SECRET": "k"}, city_official=official,
+    )  # fmt: skip
     task = asyncio.create_task(app.run())
     for _ in range(500):
         if len(sink.posts) >= 4:
@@ -163,7 +205,10 @@ async def test_connector_app_runs_sources_from_a_file_and_serves_push(
     app.stop()
     await asyncio.wait_for(task, 5)
     assert len(sink.posts) == 4 and "file:1" in {p.id for p in sink.posts}
-    assert {p.department for p in sink.posts if p.source == "gov"} == {"资阳市人民政府办公室"}
+    assert {(p.official, p.department) for p in sink.posts if p.source == "gov"} == {
+        (True, "市应急管理局")
+    }
+    assert not any(p.official or p.department for p in sink.posts if p.source != "gov")
     web = create_push_app(app.push_service())
     body = (
         '{"id": "a1", "text": "12345 工单", "published_at": "2026-04-18T08:00:00+08:00"}'.encode()

@@ -16,29 +16,41 @@ from pathlib import Path
 
 import pytest
 
+from connectors.checkpoint import CheckpointStore
+from connectors.metrics import ConnectorMetrics
 from connectors.official import OfficialAccounts as Marker
 from connectors.push import PushEndpoint, PushService
 from monitor.config.sections import OfficialAccount, accounts_table
 from monitor.domain.evidence import EvidencePolicy, match_official
 from monitor.runtime.auto_confirm import auto_confirm_pass
 from monitor.runtime.commands import parse_posts
-from monitor.web.evidence import candidates
+from monitor.runtime.evidence import candidates
+from tests.connectors.conftest import city_accounts
 from tests.connectors.test_push import SECRET, Served, ThreadSafeSink, send
 from tests.web.conftest import BLAST, World
 
 # the city config's official_accounts: 市应急管理局 speaks through its Weibo and one push channel
-CITY = (
-    OfficialAccount(department="市应急管理局", weibo_uid=("2000000001",), push=("yingji-gov",)),
-)
-ALLOW = EvidencePolicy(auto_confirm=True, auto_confirm_at=0.3, accounts=accounts_table(CITY))
+CITY = '[{department: 市应急管理局, weibo_uid: ["2000000001"], push: [yingji-gov]}]'
 
 
 @pytest.fixture
-def push(store, metrics) -> Iterator[tuple[Served, ThreadSafeSink]]:  # type: ignore[no-untyped-def]
+def city(tmp_path: Path) -> tuple[OfficialAccount, ...]:
+    return city_accounts(tmp_path, CITY)
+
+
+@pytest.fixture
+def allow(city: tuple[OfficialAccount, ...]) -> EvidencePolicy:
+    return EvidencePolicy(auto_confirm=True, auto_confirm_at=0.3, accounts=accounts_table(city))
+
+
+@pytest.fixture
+def push(
+    store: CheckpointStore, metrics: ConnectorMetrics, city: tuple[OfficialAccount, ...]
+) -> Iterator[tuple[Served, ThreadSafeSink]]:
     sink = ThreadSafeSink()
     service = PushService(
         [PushEndpoint("hotline12345", SECRET), PushEndpoint("yingji-gov", SECRET)],
-        sink=sink, store=store, metrics=metrics, official=Marker(CITY),
+        sink=sink, store=store, metrics=metrics, official=Marker(city),
     )  # fmt: skip
     with Served(service) as served:
         yield served, sink
@@ -53,7 +65,9 @@ def forged(world: World, pid: str) -> bytes:
     }, ensure_ascii=False).encode()  # fmt: skip
 
 
-async def test_a_forged_official_push_is_evidence_of_nothing(push, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_forged_official_push_is_evidence_of_nothing(
+    push: tuple[Served, ThreadSafeSink], allow: EvidencePolicy, tmp_path: Path
+) -> None:
     served, sink = push
     world = World(tmp_path)
     resp = send(served, forged(world, "x1"), path="/push/hotline12345")
@@ -61,18 +75,20 @@ async def test_a_forged_official_push_is_evidence_of_nothing(push, tmp_path: Pat
     [post] = sink.posts
     assert post.official is False and post.department is None  # the payload's claim is gone
     world.archive_post(post)
-    assert candidates(world.store, world.blast.id, ALLOW, world.now) == []
-    assert await auto_confirm_pass(world.store, ALLOW, world.send, world.now) == []
+    assert candidates(world.store, world.blast.id, allow, world.now) == []
+    assert await auto_confirm_pass(world.store, allow, world.send, world.now) == []
     assert world.sent == []
     # even a post that still carries the claim (an old archive, a hand-made topic record) is
     # nothing: the domain asks the configured table, not the post
     claimed = post.__class__(**{**{f: getattr(post, f) for f in post.__struct_fields__},
                                 "official": True, "department": "市应急管理局"})  # fmt: skip
-    assert match_official(claimed, [world.blast], ALLOW, world.now) is None
+    assert match_official(claimed, [world.blast], allow, world.now) is None
     world.store.close()
 
 
-async def test_a_push_source_configured_as_a_bodys_channel_counts(push, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_push_source_configured_as_a_bodys_channel_counts(
+    push: tuple[Served, ThreadSafeSink], allow: EvidencePolicy, tmp_path: Path
+) -> None:
     served, sink = push
     world = World(tmp_path)
     resp = send(served, forged(world, "g1"), path="/push/yingji-gov")
@@ -80,9 +96,9 @@ async def test_a_push_source_configured_as_a_bodys_channel_counts(push, tmp_path
     [post] = sink.posts
     assert post.official and post.department == "市应急管理局"  # from configuration
     world.archive_post(post)
-    [cand] = candidates(world.store, world.blast.id, ALLOW, world.now)
+    [cand] = candidates(world.store, world.blast.id, allow, world.now)
     assert cand.body == "市应急管理局" and cand.post_id == "push:yingji-gov:g1"
-    done = await auto_confirm_pass(world.store, ALLOW, world.send, world.now)
+    done = await auto_confirm_pass(world.store, allow, world.send, world.now)
     assert [r.action.kind for r in done] == ["release"]
     world.store.close()
 

@@ -97,7 +97,7 @@ async def test_replay_cli_into_the_broker(bootstrap: str, tmp_path) -> None:
     await create_topics(bootstrap, topic, "dlq")
     root = Path(__file__).resolve().parents[2]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor", "replay", str(FIXTURES / "history.csv"), "--bootstrap", bootstrap,
+        sys.executable, "-m", "monitor", "sources", "replay", str(FIXTURES / "history.csv"), "--bootstrap", bootstrap,
         "--topic", topic, "--checkpoint", f"sqlite:///{tmp_path / 'cp.db'}",
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
+from connectors.official import OfficialAccounts
 from connectors.push import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -22,7 +23,7 @@ from connectors.push import (
     sign,
 )
 from connectors.sink import MemorySink
-from tests.connectors.conftest import metric
+from tests.connectors.conftest import city_accounts, metric
 
 SECRET = "s3cret-for-tests"
 
@@ -62,16 +63,16 @@ class ThreadSafeSink(MemorySink):
 
 
 @pytest.fixture
-def push(store, metrics) -> Iterator[tuple[Served, ThreadSafeSink]]:
+def push(store, metrics, tmp_path) -> Iterator[tuple[Served, ThreadSafeSink]]:
     sink = ThreadSafeSink()
+    # the city config: the grid platform's push source is 雁江区人民政府's official channel
+    city = city_accounts(tmp_path, "[{department: 雁江区人民政府, push: [grid]}]")
     service = PushService(
-        [
-            PushEndpoint("hotline12345", SECRET),
-            PushEndpoint("grid", "other", department="雁江区人民政府"),
-        ],
+        [PushEndpoint("hotline12345", SECRET), PushEndpoint("grid", "other")],
         sink=sink,
         store=store,
         metrics=metrics,
+        official=OfficialAccounts(city),
     )
     with Served(service) as served:
         yield served, sink
@@ -118,6 +119,7 @@ def test_accepts_a_signed_post_and_is_idempotent(push, registry) -> None:
     assert again.json() == {"accepted": [], "duplicates": ["push:hotline12345:GD20260418-001"]}
     (post,) = sink.posts
     assert post.source == "hotline12345" and post.text.startswith("雁江区某小区")
+    assert not post.official and post.department is None  # no body's channel
     assert post.published_at.isoformat() == "2026-04-18T23:26:00+08:00"
     assert post.observed_at is not None
     assert metric(registry, "connector_duplicates_total", source="push:hotline12345") == 1
@@ -125,7 +127,11 @@ def test_accepts_a_signed_post_and_is_idempotent(push, registry) -> None:
 
 def test_a_list_of_posts_and_department_endpoint(push) -> None:
     served, sink = push
-    body = json.dumps([json.loads(post_body(id="g1")), json.loads(post_body(id="g2"))]).encode()
+    # g2 claims another department: the endpoint's configured body is what counts
+    claim = {"official": True, "department": "市应急管理局"}
+    body = json.dumps(
+        [json.loads(post_body(id="g1")), json.loads(post_body(id="g2", **claim))]
+    ).encode()
     resp = send(served, body, secret="other", path="/push/grid")
     assert resp.status_code == 202, resp.text
     assert [p.id for p in sink.posts] == ["push:grid:g1", "push:grid:g2"]

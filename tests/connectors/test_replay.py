@@ -1,5 +1,5 @@
 """File replay: JSONL and CSV into the sink with original event times; bad lines dead-lettered;
-an interrupted replay resumes; a kill -9 of `monitor replay` loses nothing."""
+an interrupted replay resumes; a kill -9 of `monitor sources replay` loses nothing."""
 
 from __future__ import annotations
 
@@ -117,6 +117,7 @@ def test_kill_9_during_replay_loses_nothing(tmp_path: Path) -> None:
         sys.executable,
         "-m",
         "monitor",
+        "sources",
         "replay",
         str(history),
         "--out",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.connectors.conftest import FIXTURES, Reply
+from tests.connectors.conftest import FIXTURES, Reply, city_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,10 +47,13 @@ def test_kill_9_and_restart(http_server, tmp_path: Path) -> None:
         {"name": "gov", "type": "rss", "url": feed, "interval": 0.2},
         {"name": "wb", "type": "weibo", "url": weibo, "interval": 0.2, "long_text": "keep"},
     ]}), encoding="utf-8")  # fmt: skip
+    # the city config, the one place that says so: the feed "gov" is 市应急管理局's own
+    city = city_config(tmp_path, "[{department: 市应急管理局, feeds: [gov]}]")
     out = tmp_path / "posts.jsonl"
     port = free_port()
     cmd = [sys.executable, "-m", "monitor", "sources", "run", "--sources", str(sources),
-           "--out", str(out), "--checkpoint", f"sqlite:///{tmp_path / 'cp.db'}", "--port", str(port)]  # fmt: skip
+           "--config", str(city), "--out", str(out),
+           "--checkpoint", f"sqlite:///{tmp_path / 'cp.db'}", "--port", str(port)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     first = subprocess.Popen(cmd, cwd=tmp_path, env=env, stderr=subprocess.PIPE)
     try:
@@ -85,3 +88,6 @@ def test_kill_9_and_restart(http_server, tmp_path: Path) -> None:
         assert second.wait(10) is not None
     ids = ids_in(out)
     assert len(ids) == 14 == len(set(ids))  # nothing lost, nothing repeated
+    marks = {(r["source"], r.get("official", False), r.get("department")) for r in
+             map(json.loads, out.read_text(encoding="utf-8").splitlines())}  # fmt: skip
+    assert marks == {("gov", True, "市应急管理局"), ("wb", False, None)}

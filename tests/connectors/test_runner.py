@@ -10,11 +10,11 @@ import random
 import pytest
 
 from connectors.base import Schedule
-from connectors.official import OfficialAccount, OfficialAccounts
+from connectors.official import OfficialAccounts
 from connectors.rss import RssSource
 from connectors.sink import MemorySink
 from connectors.weibo import WeiboSource
-from tests.connectors.conftest import Reply, metric
+from tests.connectors.conftest import Reply, city_accounts, metric
 
 
 def rss(*items: tuple[str, str]) -> Reply:
@@ -124,7 +124,7 @@ async def test_backoff_grows_between_consecutive_failures(http_server, make_runn
     assert sum(clock.slept[3:]) > sum(clock.slept[:3])
 
 
-async def test_official_accounts_marked(http_server, make_runner, sink) -> None:
+async def test_official_accounts_marked(http_server, make_runner, sink, tmp_path) -> None:
     data = {
         "ok": 1,
         "data": {
@@ -150,21 +150,21 @@ async def test_official_accounts_marked(http_server, make_runner, sink) -> None:
     }
     weibo = http_server.route("/getIndex", Reply(body=json.dumps(data).encode()))
     feed = http_server.route("/gov.xml", rss(("n1", "通告")))
-    official = OfficialAccounts(
-        [OfficialAccount(department="市应急管理局", weibo_uid=("111",), feeds=(feed,))]
-    )
+    # the city config: a Weibo uid, a feed by its URL and another source of it by name
+    official = OfficialAccounts(city_accounts(tmp_path, (
+        f'[{{department: 市应急管理局, weibo_uid: ["111"], feeds: ["{feed}"]}}, '
+        "{department: 市生态环境局, feeds: [dept]}]"
+    )))  # fmt: skip
     await make_runner(WeiboSource("wb", weibo), official=official).poll_once()
     await make_runner(RssSource("gov", feed), official=official).poll_once()
-    await make_runner(
-        RssSource("dept", feed, department="市生态环境局"), official=official
-    ).poll_once()
+    await make_runner(RssSource("dept", feed), official=official).poll_once()
     by_id = {(p.source, p.id): p for p in sink.posts}
     assert (
         by_id[("wb", "weibo:2")].official and by_id[("wb", "weibo:2")].department == "市应急管理局"
     )
     assert not by_id[("wb", "weibo:1")].official  # someone else's original, reposted
-    assert by_id[("gov", "rss:n1")].department == "市应急管理局"
-    assert by_id[("dept", "rss:n1")].department == "市生态环境局"
+    assert by_id[("gov", "rss:n1")].department == "市应急管理局"  # by the feed's URL
+    assert by_id[("dept", "rss:n1")].department == "市生态环境局"  # by the source's name
 
 
 async def test_dedup_within_one_page(http_server, make_runner, sink, registry) -> None:

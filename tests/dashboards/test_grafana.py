@@ -12,7 +12,8 @@ import pytest
 from dashboards import build
 from tests.dashboards.conftest import GRAFANA_DIR, load_yaml
 
-EXPECTED_UIDS = {"yuqing-duty", "yuqing-sources", "yuqing-notify"}
+EXPECTED_UIDS = {"yuqing-duty", "yuqing-sources", "yuqing-notify", "yuqing-departments",
+                 "yuqing-leaders"}  # fmt: skip
 
 
 def has_chinese(text: str) -> bool:
@@ -63,6 +64,10 @@ def test_fixed_uids_and_chinese_titles() -> None:
                          "采集到事件延迟 p99（目标 ≤ 1 秒）", "拒收记录（dlq）"}),
         ("yuqing-sources", {"数据源状态", "采集错误", "距上次成功采集"}),
         ("yuqing-notify", {"已送达", "发送失败", "重试", "待发队列"}),
+        ("yuqing-departments", {"5小时内权威信息发布按时率（近30天）", "首次发布用时中位数",
+                                "新闻发布会用时 P90", "全市首次发布用时分布（近30天，累计起数）"}),
+        ("yuqing-leaders", {"未关闭的 I、II 级事件", "全市按时率趋势（近30天滚动）",
+                            "全市按时率趋势（近90天滚动）", "近30天超时次数（分部门）"}),
     ],
 )  # fmt: skip
 def test_each_dashboard_has_its_panels(uid: str, titles: set[str]) -> None:

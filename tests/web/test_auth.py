@@ -17,16 +17,15 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from monitor.domain.permissions import UserRole
-from monitor.store import Store
-from monitor.store.users import Accounts
-from monitor.web.auth import (
+from monitor.runtime.accounts import (
     LOCAL_ADMIN,
-    Users,
     UsersError,
-    check_new_user,
     ensure_local_admin,
     import_legacy_users,
 )
+from monitor.store import Store
+from monitor.store.users import Accounts
+from monitor.web.auth import Users, check_new_user
 from monitor.web.meta import Meta
 from monitor.web.status import create_app
 from tests.web.conftest import World, auth

@@ -12,7 +12,7 @@ from monitor.config import ConfigError, evidence_policy, load_config
 from monitor.domain.evidence import EvidencePolicy, OfficialAccounts
 from monitor.domain.model import Post
 from monitor.runtime.auto_confirm import auto_confirm_pass
-from monitor.web.evidence import candidates
+from monitor.runtime.evidence import candidates
 from tests.web.conftest import BLAST, World
 
 ACCOUNTS = OfficialAccounts(weibo={"2000000001": "市应急管理局"})  # 资阳应急's Weibo uid

@@ -367,7 +367,9 @@ def test_a_department_sees_only_its_incidents(monitor: Monitor, driver: WebDrive
 
 
 def test_without_a_token_the_page_asks_for_one(monitor: Monitor, driver: WebDriver) -> None:
-    driver.get(f"{monitor.base}/")
+    # Clear the stored token from a page of the same origin that runs no dashboard script: on
+    # the dashboard itself a login still in flight would store the token again after the clear.
+    driver.get(f"{monitor.base}/api/me")
     driver.execute_script("localStorage.clear()")
     driver.get(f"{monitor.base}/")
     wait_for(driver, lambda d: d.find_element(By.ID, "login").is_displayed(), "the login form")
@@ -398,3 +400,36 @@ def test_the_page_reconnects_by_itself_and_resumes(monitor: Monitor, driver: Web
     wait_for(driver, lambda d: len(rows(d)) == before + 1, "the incident posted meanwhile")
     wait_for(driver, lambda d: any("回澜镇" in b.text for b in d.find_elements(
         By.CSS_SELECTOR, "#banners .banner")), "its banner (replayed from the last event id, or live)")  # fmt: skip
+
+
+def test_the_page_offers_each_role_its_own_actions_and_shows_each_notice(
+    monitor: Monitor, driver: WebDriver
+) -> None:
+    incident = monitor.incident_of("b-blast")
+    login(driver, monitor, "emergency", f"#incident/{incident}")  # 市应急管理局, a body of it
+
+    def kinds(d: WebDriver) -> set[str]:
+        return {o.get_attribute("value") or "" for o in
+                d.find_elements(By.CSS_SELECTOR, '#act-form [name="kind"] option')}  # fmt: skip
+
+    # the answers are the department's; closing, regrading and merging are duty staff's
+    wait_for(driver, lambda d: kinds(d) == {"acknowledge", "release", "press_conference",
+                                            "follow_up"}, "a department's actions")  # fmt: skip
+    sent = wait_for(driver, lambda d: next((li.text for li in d.find_elements(
+        By.CSS_SELECTOR, "#d-notifications li.n-sent") if "新舆情事件通知" in li.text), None),
+        "the opening notice, listed as sent")  # fmt: skip
+    assert "已发送" in sent and "发出" in sent and "→" in sent, sent
+
+    monitor.post(post("b-close", "雁江区临江镇一民房发生火灾，1人受伤。"))
+    closing = monitor.incident_of("b-close")
+    login(driver, monitor, "duty", f"#incident/{closing}")
+    wait_for(driver, lambda d: {"close", "regrade", "merge"} <= kinds(d), "duty staff's actions")
+    choose(driver, "kind", "close")
+    form = driver.find_element(By.ID, "act-form")
+    form.find_element(By.NAME, "reason").send_keys("误报")
+    form.find_element(By.ID, "act-submit").click()
+    # a clock stopped by closing, with no answer, is not met and has no countdown
+    wait_for(driver, lambda d: "关闭时未完成" in d.find_element(By.ID, "d-clocks").text,
+             "the unanswered clock shown as not done")  # fmt: skip
+    assert "剩余" not in driver.find_element(By.ID, "d-clocks").text
+    shot(driver, "incident-closed-not-done")

@@ -4,18 +4,14 @@
 // only ever set with textContent, never parsed as HTML.
 "use strict";
 
-const KINDS = {
-  acknowledge: "确认收到", release: "权威信息发布", press_conference: "新闻发布会",
-  follow_up: "后续发布", close: "关闭事件", regrade: "调整级别", merge: "合并到其他事件",
-  split: "拆分",
-};
+// action kinds' labels come from /api/meta (monitor/domain/permissions.py RULES)
+let KINDS = {};
 // what each kind needs, as the API checks it (monitor/web/api.py ActionIn)
 const FIELDS = {
   acknowledge: ["at"], release: ["at", "url", "channel"], press_conference: ["at", "url", "place"],
   follow_up: ["at", "url", "channel"], close: ["reason"], regrade: ["grade", "reason"],
   merge: ["target", "reason"],
 };
-const DUTY_ONLY = new Set(["close", "regrade", "merge", "split"]);
 const SOURCES = { weibo: "微博", wechat: "微信公众号", rss: "新闻", news: "新闻", web: "网页",
   push: "推送报告", hotline: "12345热线", file: "文件导入" };
 const SOON_MS = 3600 * 1000;
@@ -24,7 +20,7 @@ const PAGE = 20;
 const state = {
   token: null, me: null, meta: null, rows: [], current: null, detail: null,
   postsPage: 1, postsTotal: 0, selected: new Set(), actionId: newId(),
-  lastEventId: null, muted: localStorage.getItem("monitorMuted") === "1", live: null,
+  leaders: false, lastEventId: null, muted: localStorage.getItem("monitorMuted") === "1", live: null,
 };
 
 function newId() {
@@ -80,6 +76,9 @@ function clockText(c, now) {
     }
     return [`${c.label}：${c.done_label}（用时 ${span(took)}）`, "done"];
   }
+  // stopped without an answer: no countdown, the status says why (关闭时未完成, 已并入他案)
+  if (c.status === "not_done") return [`${c.label}：${c.status_label}`, "red"];
+  if (c.status === "excluded") return [`${c.label}：${c.status_label}`, "done"];
   const left = Date.parse(c.deadline) - now;
   if (c.status === "breached" || left < 0) return [`${c.label}：已超时 ${span(left)}`, "red"];
   if (left < SOON_MS) return [`${c.label}：剩余 ${span(left)}`, "amber"];
@@ -305,11 +304,16 @@ function renderNotifications(d) {
   const list = d.notifications;
   $("notify-card").classList.toggle("hidden", !Array.isArray(list));
   if (!Array.isArray(list)) return;
-  const STATE = { sent: "已发送", held: "暂缓至", failed: "发送失败", pending: "待发送" };
   $("d-notifications").replaceChildren(...list.map((n) => {
-    const when = n.held_until ? ` ${beijing(n.held_until)}` : "";
-    const to = (n.to || n.recipients || []).join ? (n.to || n.recipients || []).join("、") : "";
-    return el("li", `${beijing(n.at)} ${n.step_label || n.step || ""} ${n.clock_label || ""} → ${to} · ${n.channel || ""} · ${STATE[n.state] || n.state || ""}${when}`);
+    const li = el("li", undefined, `n-${n.state}`);
+    const about = n.clock ? `（${n.clock}）` : "";
+    li.append(el("time", beijing(n.queued_at)),
+      el("span", ` ${n.step_label}${about} → ${(n.to || []).join("、") || "—"} · ${n.channel} · `),
+      el("strong", n.state_label));
+    if (n.until) li.append(el("span", `，${n.state === "held" ? "将于" : "下次尝试"} ${beijing(n.until)}${n.state === "held" ? " 发送" : ""}`));
+    if (n.sent_at) li.append(el("span", `，${beijing(n.sent_at)} 发出`));
+    if (n.error) li.append(el("span", ` · ${n.error}`, "n-error"));
+    return li;
   }));
   if (!list.length) $("d-notifications").append(el("li", "暂无"));
 }
@@ -405,7 +409,8 @@ function renderActForm(d) {
   const card = $("act-card");
   card.classList.toggle("hidden", !d.can_act && !(state.me.duty && d.duty));
   const live = ["open", "responding"].includes(d.state);
-  const kinds = Object.keys(KINDS).filter((k) => k !== "split" && (state.me.duty || !DUTY_ONLY.has(k)));
+  // split has its own control on the posts list; the rest are what the API says this user may do
+  const kinds = (d.allowed_kinds || []).filter((k) => k !== "split" && KINDS[k]);
   const select = $("act-kind");
   if (select.dataset.kinds !== kinds.join()) {
     select.replaceChildren(...kinds.map((k) => { const o = el("option", KINDS[k]); o.value = k; return o; }));
@@ -656,6 +661,7 @@ async function refresh() {
   if (!state.token) return;
   try {
     if (state.current) await refreshDetail();
+    else if (state.leaders) await Leaders.refresh();
     else await refreshList();
     showError("");
   } catch (err) {
@@ -674,8 +680,12 @@ function route() {
     result("", true);
   }
   state.current = next;
-  $("list-view").classList.toggle("hidden", !!state.current || !state.token);
+  state.leaders = location.hash === "#leaders";
+  $("list-view").classList.toggle("hidden", !!state.current || state.leaders || !state.token);
   $("detail-view").classList.toggle("hidden", !state.current || !state.token);
+  $("leaders-view").classList.toggle("hidden", !state.leaders || !state.token);
+  $("nav-list").classList.toggle("active", !state.current && !state.leaders);
+  $("nav-leaders").classList.toggle("active", state.leaders);
   refresh();
 }
 
@@ -687,6 +697,8 @@ function logout() {
   $("logout").classList.add("hidden");
   $("list-view").classList.add("hidden");
   $("detail-view").classList.add("hidden");
+  $("leaders-view").classList.add("hidden");
+  $("nav").classList.add("hidden");
   $("who").textContent = "未登录";
   setLive(false, "实时推送：未连接");
 }
@@ -697,10 +709,12 @@ async function login(t) {
     const [me, meta] = await Promise.all([api("/api/me"), api("/api/meta")]);
     state.me = me;
     state.meta = meta;
+    KINDS = meta.kinds;
     localStorage.setItem("monitorToken", t);
     $("login").classList.add("hidden");
     $("logout").classList.remove("hidden");
     $("who").textContent = `当前用户：${me.name}（${me.role_label}${me.body ? " · " + me.body : ""}${me.writes ? "" : " · 只读"}）`;
+    $("nav").classList.remove("hidden");
     state.live = {};
     listen(state.live);
     route();
