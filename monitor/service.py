@@ -39,6 +39,7 @@ class Classifier:
     def __init__(self, cfg: CityConfig, gazetteer: Gazetteer, engine: Engine = "fast") -> None:
         self.model = keyword_model(cfg)
         self.lexicon: EventLexicon = event_lexicon(cfg)
+        self.labels = {key: m.label for key, m in cfg.categories.items()}
         self.gazetteer = gazetteer
         self.routing = routing_table(cfg)
         self.thresholds = {
@@ -46,12 +47,12 @@ class Classifier:
             for g, t in cfg.grading.thresholds.items()
         }
         self.plain_injury_is_serious = cfg.grading.plain_injury_is_serious
-        vocabulary = self.model.vocabulary | self.lexicon.vocabulary | gazetteer.names
+        terms = self.model.vocabulary | self.lexicon.vocabulary
         not_terms = self.lexicon.not_terms
         self.scanner: Scanner = (
-            AhoScanner.with_boundaries(vocabulary, not_terms)
+            AhoScanner.with_boundaries(terms, gazetteer.names, not_terms)
             if engine == "fast"
-            else JiebaScanner(vocabulary, not_terms)
+            else JiebaScanner(terms | gazetteer.names, not_terms)
         )
 
     @classmethod

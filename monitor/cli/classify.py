@@ -138,13 +138,29 @@ def run_check_config(args: argparse.Namespace) -> int:
 
 
 def run_route(args: argparse.Namespace) -> int:
+    """Explain one decision: what fired, with what weight, and what followed from it."""
     classifier = _classifier(args)
     if classifier is None:
         return 2
-    result = contract(classifier.classify_text("cli", args.text))
+    detection, c = classifier.explain(args.text)
+    labels = classifier.labels
+    result = contract(c)
     loc, duty = result["location"], result["responsible"]
+
+    def name(key: str) -> str:
+        return f"{labels.get(key, key)}({key})"
+
+    print(f"类别: {name(c.category)}  事件: {'是' if c.is_incident else '否'}  "
+          f"置信度: {c.confidence}")  # fmt: skip
+    print("得分: " + ("；".join(f"{name(k)} {v:g}" for k, v in detection.scores[:5]) or "无"))
+    print("触发词: " + ("、".join(f"{t}→{name(k)} +{w:g}" for t, k, w in detection.triggers) or "无"))
+    print("主题词: " + ("、".join(f"{t}→{name(k)} +{w:g}" for t, k, w in detection.topic) or "无"))
+    if detection.context:
+        print("非事件语境: " + "、".join(f"{t}（{k}）" for t, k in detection.context))
+    facts = {k: v for k, v in result["casualties"].items() if v not in (None, [])}
+    counted = "计入事件证据" if detection.casualty_evidence else "未计入"
+    print(f"伤亡证据: {facts or '无'}（{counted}）")
     place = "".join(p for p in (loc["city"], loc["county"], loc["town"]) if p) or "未识别"
-    print(f"类别: {result['category']}  事件: {'是' if result['is_incident'] else '否'}")
     print(f"地点: {place}  辖区内: {loc['in_jurisdiction']}")
     print(f"分级: {result['grade']}  依据: {result['grade_basis']}")
     print(f"牵头: {duty['lead']}  配合/督导: {'、'.join(duty['co']) or '无'}")
