@@ -61,6 +61,11 @@ def process_seconds(path: Path, core: int) -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, wall
 
 
+def best_of(run: Callable[[], tuple[float, float]], repeat: int) -> tuple[float, float]:
+    runs = [run() for _ in range(repeat)]
+    return min(cpu for cpu, _ in runs), min(wall for _, wall in runs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=30_000)
@@ -83,8 +88,8 @@ def main() -> None:
                                   for i, t in enumerate(texts)))  # fmt: skip
         one.write_bytes(encoder.encode({"id": 0, "text": texts[0]}) + b"\n")
         process_seconds(one, core)  # warm the page cache
-        startup = [min(x) for x in zip(*(process_seconds(one, core) for _ in range(args.repeat)))]
-        total = [min(x) for x in zip(*(process_seconds(full, core) for _ in range(args.repeat)))]
+        startup = best_of(lambda: process_seconds(one, core), args.repeat)
+        total = best_of(lambda: process_seconds(full, core), args.repeat)
     whole, whole_wall = (len(texts) / (t - s) for t, s in zip(total, startup, strict=True))
 
     import jieba

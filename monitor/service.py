@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from monitor.config.gazetteer import build_gazetteer
-from monitor.config.schema import CityConfig
 from monitor.config.lexicon import event_lexicon
+from monitor.config.schema import CityConfig
 from monitor.domain.classify import KeywordModel
-from monitor.domain.detect import Detection, EventLexicon, detect
+from monitor.domain.detect import Detection, Detector, EventLexicon
 from monitor.domain.extract import extract_casualties
 from monitor.domain.grading import Thresholds, grade_facts
 from monitor.domain.model import Casualties, Classification, Grade, Location, Post, Responsible
@@ -39,6 +39,7 @@ class Classifier:
     def __init__(self, cfg: CityConfig, gazetteer: Gazetteer, engine: Engine = "fast") -> None:
         self.model = keyword_model(cfg)
         self.lexicon: EventLexicon = event_lexicon(cfg)
+        self.detector = Detector(self.model, self.lexicon)
         self.labels = {key: m.label for key, m in cfg.categories.items()}
         self.gazetteer = gazetteer
         self.routing = routing_table(cfg)
@@ -66,13 +67,13 @@ class Classifier:
         """The decision with its reasons (`monitor route`), and the classification."""
         hits = self.scanner.hits(text)
         casualties = extract_casualties(text, self.plain_injury_is_serious)
-        detection = detect(self.model, self.lexicon, [t for t, _ in hits], casualties)
+        detection = self.detector.detect([t for t, _ in hits], casualties)
         return detection, self._classification("route", hits, detection, casualties)
 
     def classify_text(self, post_id: str, text: str) -> Classification:
         hits = self.scanner.hits(text)
         casualties = extract_casualties(text, self.plain_injury_is_serious)
-        detection = detect(self.model, self.lexicon, [t for t, _ in hits], casualties)
+        detection = self.detector.detect([t for t, _ in hits], casualties)
         return self._classification(post_id, hits, detection, casualties)
 
     def _classification(

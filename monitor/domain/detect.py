@@ -15,7 +15,7 @@ decision with its reasons out (`monitor route` prints them).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.domain.classify import NONE, CategoryResult, KeywordModel
 from monitor.domain.model import Casualties
@@ -46,11 +46,22 @@ class EventLexicon:
                 by_term.setdefault(term, {})[category] = weight
         words = {w: kind for kind, (_, ws) in context.items() for w in ws}
         weights = {kind: weight for kind, (weight, _) in context.items()}
-        return cls(by_term, words, weights, casualty_weight, tuple(precedence), frozenset(not_terms))
+        blocked = frozenset(not_terms)
+        return cls(by_term, words, weights, casualty_weight, tuple(precedence), blocked)
 
     @property
     def vocabulary(self) -> frozenset[str]:
         return frozenset(self.triggers) | frozenset(self.context)
+
+    def only(self, categories: frozenset[str]) -> EventLexicon:
+        """This lexicon with the triggers of other categories left out."""
+        triggers = {}
+        for term, weights in self.triggers.items():
+            kept = {c: w for c, w in weights.items() if c in categories}
+            if kept:
+                triggers[term] = kept
+        precedence = tuple(c for c in self.precedence if c in categories)
+        return replace(self, triggers=triggers, precedence=precedence)
 
 
 EMPTY_LEXICON = EventLexicon({}, {}, {}, 0.0, ())
@@ -73,50 +84,81 @@ def has_casualty_facts(c: Casualties) -> bool:
     return any(n for n in counted) or bool(c.uncertain)
 
 
-def detect(
-    model: KeywordModel, lexicon: EventLexicon, terms: Iterable[str], casualties: Casualties
-) -> Detection:
-    seen = set(terms)
-    scores: dict[str, float] = {}
-    topic = []
-    for term in seen & model.weights.keys():
-        for category, weight in model.weights[term].items():
-            scores[category] = scores.get(category, 0.0) + weight
-            topic.append((term, category, weight))
-    for category, rules in model.phrases.items():
-        for rule in rules:
+TOPIC, TRIGGER, CONTEXT = 0, 1, 2
+
+
+class Detector:
+    """`KeywordModel` and `EventLexicon` compiled into one table: term → what it adds where.
+
+        detector = Detector(model, lexicon)
+        detection = detector.detect(terms, casualties)
+    """
+
+    def __init__(self, model: KeywordModel, lexicon: EventLexicon) -> None:
+        self.model, self.lexicon = model, lexicon
+        table: dict[str, list[tuple[str, float, int]]] = {}
+        for term, weights in model.weights.items():
+            table.setdefault(term, []).extend((c, w, TOPIC) for c, w in weights.items())
+        for term, weights in lexicon.triggers.items():
+            table.setdefault(term, []).extend((c, w, TRIGGER) for c, w in weights.items())
+        for term, kind in lexicon.context.items():
+            table.setdefault(term, []).append((kind, lexicon.context_weight[kind], CONTEXT))
+        self._table = {t: tuple(entries) for t, entries in table.items()}
+        self._phrases = [(c, r) for c, rules in model.phrases.items() for r in rules]
+        self._rank = {key: i for i, key in enumerate(lexicon.precedence)}
+        self._nothing = _result(model, lexicon, {}, set(), None, 0.0, 0.0)
+
+    def detect(self, terms: Iterable[str], casualties: Casualties) -> Detection:
+        table = self._table
+        seen = {t for t in terms if t in table}
+        if not seen:
+            return Detection(self._nothing, (), (), (), (), False)
+        scores: dict[str, float] = {}
+        events: dict[str, float] = {}
+        topic, fired, context = [], [], []
+        for term in seen:
+            for category, weight, kind in table[term]:
+                if kind == TOPIC:
+                    scores[category] = scores.get(category, 0.0) + weight
+                    topic.append((term, category, weight))
+                elif kind == TRIGGER:
+                    events[category] = events.get(category, 0.0) + weight
+                    fired.append((term, category, weight))
+                else:
+                    context.append((term, category))
+        for category, rule in self._phrases:
             if rule.terms <= seen:
                 scores[category] = scores.get(category, 0.0) + rule.weight
                 topic.append(("+".join(sorted(rule.terms)), category, rule.weight))
-    fired = []
-    events: dict[str, float] = {}
-    for term in seen & lexicon.triggers.keys():
-        for category, weight in lexicon.triggers[term].items():
-            events[category] = events.get(category, 0.0) + weight
-            fired.append((term, category, weight))
-    for category, weight in events.items():
-        scores[category] = scores.get(category, 0.0) + weight
-    context = sorted((t, lexicon.context[t]) for t in seen & lexicon.context.keys())
-    for kind in {k for _, k in context}:
-        scores[NONE] = scores.get(NONE, 0.0) + lexicon.context_weight[kind]
+        for category, weight in events.items():
+            scores[category] = scores.get(category, 0.0) + weight
+        for setting in {k for _, k in context}:
+            scores[NONE] = scores.get(NONE, 0.0) + self.lexicon.context_weight[setting]
 
-    rank = {key: i for i, key in enumerate(lexicon.precedence)}
-    order = {c: (-s, rank.get(c, len(rank)), c) for c, s in scores.items()}
-    # The event decides the category: with a trigger, only categories it names compete.
-    pool = [c for c in events if c != NONE] or [c for c in scores if c != NONE]
-    leader = min(pool, key=order.__getitem__, default=None)
-    casualty_evidence = leader is not None and not context and has_casualty_facts(casualties)
-    if casualty_evidence and leader is not None:
-        scores[leader] += lexicon.casualty_weight
-    best = scores.get(leader, 0.0) if leader else 0.0
-    against = scores.get(NONE, 0.0)
-    is_incident = leader is not None and best >= model.min_score and best > against
-    result = _result(model, lexicon, scores, seen, leader if is_incident else None, best, against)
-    ranked = tuple(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
-    return Detection(
-        result, ranked, tuple(sorted(topic)), tuple(sorted(fired)), tuple(context),
-        casualty_evidence,
-    )  # fmt: skip
+        rank, last = self._rank, len(self._rank)
+        # The event decides the category: with a trigger, only categories it names compete.
+        pool = [c for c in events if c != NONE] or [c for c in scores if c != NONE]
+        leader = min(pool, key=lambda c: (-scores[c], rank.get(c, last), c), default=None)
+        evidence = leader is not None and not context and has_casualty_facts(casualties)
+        if evidence and leader is not None:
+            scores[leader] += self.lexicon.casualty_weight
+        best = scores[leader] if leader is not None else 0.0
+        against = scores.get(NONE, 0.0)
+        is_incident = leader is not None and best >= self.model.min_score and best > against
+        decided = leader if is_incident else None
+        result = _result(self.model, self.lexicon, scores, seen, decided, best, against)
+        ranked = tuple(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
+        return Detection(
+            result, ranked, tuple(sorted(topic)), tuple(sorted(fired)), tuple(sorted(context)),
+            evidence,
+        )  # fmt: skip
+
+
+def detect(
+    model: KeywordModel, lexicon: EventLexicon, terms: Iterable[str], casualties: Casualties
+) -> Detection:
+    """One-off detection (tests, tools); a service keeps a `Detector`."""
+    return Detector(model, lexicon).detect(terms, casualties)
 
 
 def _result(
@@ -131,22 +173,23 @@ def _result(
     if category is not None:
         total = sum(scores.values())
         confidence = best / (total + 1.0)
-        return CategoryResult(category, True, round(confidence, 3), _keywords(model, lexicon, seen, category), best)
+        keywords = _keywords(model, lexicon, seen, category)
+        return CategoryResult(category, True, round(confidence, 3), keywords, best)
     # Confidence that it is *not* an incident: how far the best incident score is from the bar.
     top = max((s for c, s in scores.items() if c != NONE), default=0.0)
     confidence = 1.0 - min(top / (model.min_score * 2), 0.5)
-    return CategoryResult(NONE, False, round(confidence, 3), _keywords(model, lexicon, seen, NONE), against)
+    return CategoryResult(NONE, False, round(confidence, 3), (), against)
 
 
 def _keywords(
     model: KeywordModel, lexicon: EventLexicon, seen: set[str], category: str
 ) -> tuple[str, ...]:
     """The category's triggers, then its topic words, heaviest first."""
-
-    def weight(t: str) -> float:
-        return lexicon.triggers.get(t, {}).get(category, 0.0) * 100 + model.weights.get(
-            t, {}
-        ).get(category, 0.0)
-
-    ranked = sorted((t for t in seen if weight(t) > 0), key=lambda t: (-weight(t), t))
-    return tuple(ranked[: model.top_keywords])
+    weighed = []
+    for t in seen:
+        trigger = lexicon.triggers.get(t, {}).get(category, 0.0)
+        topic = model.weights.get(t, {}).get(category, 0.0)
+        if trigger or topic:
+            weighed.append((-trigger, -topic, t))
+    weighed.sort()
+    return tuple(t for _, _, t in weighed[: model.top_keywords])

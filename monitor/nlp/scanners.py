@@ -91,7 +91,7 @@ class JiebaScanner:
     @property
     def frequencies(self) -> Mapping[str, int]:
         self._tokenizer.check_initialized()
-        return self._tokenizer.FREQ  # type: ignore[no-any-return]
+        return self._tokenizer.FREQ
 
     def hits(self, text: str) -> list[Hit]:
         # A token yields itself if it is a vocabulary word and, as jieba's search mode does, its
