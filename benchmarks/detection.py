@@ -55,7 +55,8 @@ def main() -> None:
     # second_*.jsonl: a blind second reading of texts already labelled (agreement), not new texts
     default = [p for p in sorted(glob.glob("/work/labels/*.jsonl")) if "/second_" not in p]
     labels = read_labels(args.labels or default)
-    labels = list({(r["corpus"], r["id"]): r for r in labels if (r["corpus"], r["id"]) in texts}.values())
+    keyed = {(r["corpus"], r["id"]): r for r in labels}
+    labels = [r for key, r in keyed.items() if key in texts]
 
     tp = fp = fn = tn = 0
     cat_ok = cat_n = found_ok = 0

@@ -29,6 +29,8 @@ class EventLexicon:
     casualty_weight: float
     precedence: Sequence[str]  # category keys, first wins a tie
     not_terms: frozenset[str] = frozenset()
+    # terms that together name an event (老师 + 猥亵 → education, 直升机 + 失踪 → aviation)
+    combos: tuple[tuple[str, frozenset[str], float], ...] = ()
 
     @classmethod
     def build(
@@ -38,8 +40,10 @@ class EventLexicon:
         casualty_weight: float,
         precedence: Sequence[str],
         not_terms: Iterable[str] = (),
+        combos: Mapping[str, Sequence[tuple[Sequence[str], float]]] | None = None,
     ) -> EventLexicon:
-        """`triggers`: category -> {term: weight}; `context`: kind -> (weight, words)."""
+        """`triggers`: category -> {term: weight}; `context`: kind -> (weight, words);
+        `combos`: category -> [(terms, weight)]."""
         by_term: dict[str, dict[str, float]] = {}
         for category, table in triggers.items():
             for term, weight in table.items():
@@ -47,11 +51,19 @@ class EventLexicon:
         words = {w: kind for kind, (_, ws) in context.items() for w in ws}
         weights = {kind: weight for kind, (weight, _) in context.items()}
         blocked = frozenset(not_terms)
-        return cls(by_term, words, weights, casualty_weight, tuple(precedence), blocked)
+        together = tuple(
+            (category, frozenset(terms), weight)
+            for category, rules in (combos or {}).items()
+            for terms, weight in rules
+        )
+        return cls(
+            by_term, words, weights, casualty_weight, tuple(precedence), blocked, together
+        )
 
     @property
     def vocabulary(self) -> frozenset[str]:
-        return frozenset(self.triggers) | frozenset(self.context)
+        combined = frozenset(t for _, terms, _ in self.combos for t in terms)
+        return frozenset(self.triggers) | frozenset(self.context) | combined
 
     def only(self, categories: frozenset[str]) -> EventLexicon:
         """This lexicon with the triggers of other categories left out."""
@@ -61,7 +73,8 @@ class EventLexicon:
             if kept:
                 triggers[term] = kept
         precedence = tuple(c for c in self.precedence if c in categories)
-        return replace(self, triggers=triggers, precedence=precedence)
+        combos = tuple(x for x in self.combos if x[0] in categories)
+        return replace(self, triggers=triggers, precedence=precedence, combos=combos)
 
 
 EMPTY_LEXICON = EventLexicon({}, {}, {}, 0.0, ())
@@ -96,7 +109,7 @@ class Detector:
 
     def __init__(self, model: KeywordModel, lexicon: EventLexicon) -> None:
         self.model, self.lexicon = model, lexicon
-        table: dict[str, list[tuple[str, float, int]]] = {}
+        table: dict[str, list[tuple[str, float, int]]] = {t: [] for t in lexicon.vocabulary}
         for term, weights in model.weights.items():
             table.setdefault(term, []).extend((c, w, TOPIC) for c, w in weights.items())
         for term, weights in lexicon.triggers.items():
@@ -130,6 +143,10 @@ class Detector:
             if rule.terms <= seen:
                 scores[category] = scores.get(category, 0.0) + rule.weight
                 topic.append(("+".join(sorted(rule.terms)), category, rule.weight))
+        for category, terms, weight in self.lexicon.combos:
+            if terms <= seen:
+                events[category] = events.get(category, 0.0) + weight
+                fired.append(("+".join(sorted(terms)), category, weight))
         for category, weight in events.items():
             scores[category] = scores.get(category, 0.0) + weight
         for setting in {k for _, k in context}:

@@ -80,7 +80,7 @@ def test_fast_path_does_not_fire_on_a_term_straddling_two_words(
 
 
 def test_a_term_at_real_word_boundaries_still_fires(classifier: Classifier) -> None:
-    for text, term in [("山火蔓延", "山火"), ("人质获救", "人质"), ("煤气中毒", "中毒")]:
+    for text, term in [("山火蔓延", "山火"), ("人质获救", "人质"), ("学生中毒", "中毒")]:
         assert term in [t for t, _ in classifier.scanner.hits(text)], text
 
 
