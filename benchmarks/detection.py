@@ -96,6 +96,14 @@ def main() -> None:
     for e in errors[: args.errors]:
         print("  ", *e)
 
+    others = [r["title"] for r in read_jsonl("corpora/thucnews_titles_test_dev.jsonl")
+              if r["label"] not in ("society", "politics")]  # fmt: skip
+    flagged = [t for t in others if fast.classify_text("h", t).is_incident]
+    print(f"THUCNews headlines outside society and politics flagged: {len(flagged)}/{len(others)}"
+          f" = {len(flagged) / len(others):.2%}")  # fmt: skip
+    for t in flagged[: args.errors]:
+        print("   flagged", t)
+
     if not args.no_agreement:
         slow = Classifier.from_config(cfg, engine="jieba")
         differ = []

@@ -28,6 +28,7 @@ class Combo(Strict):
 
 class TriggersFile(Strict):
     casualty_weight: float = Field(ge=0)
+    casualty_default: str | None = None
     precedence: tuple[Name, ...] = ()
     triggers: dict[str, dict[Name, float]]
     not_incident: dict[str, ContextKind] = Field(default_factory=dict)
@@ -56,6 +57,7 @@ def read_lexicon(path: Path) -> EventLexicon:
         *((("triggers", k), k) for k in spec.triggers),
         *((("combos", k), k) for k in spec.combos),
         *((("precedence", i), k) for i, k in enumerate(spec.precedence)),
+        *([(("casualty_default",), spec.casualty_default)] if spec.casualty_default else []),
     ]
     for at, key in named:
         if key not in CATEGORY_KEYS or key == NONE_KEY:
@@ -66,8 +68,9 @@ def read_lexicon(path: Path) -> EventLexicon:
     context = {kind: (k.weight, k.words) for kind, k in spec.not_incident.items()}
     combos = {key: [(c.all, c.weight) for c in rules] for key, rules in spec.combos.items()}
     return EventLexicon.build(
-        spec.triggers, context, spec.casualty_weight, spec.precedence, spec.not_terms, combos
-    )
+        spec.triggers, context, spec.casualty_weight, spec.precedence, spec.not_terms, combos,
+        spec.casualty_default,
+    )  # fmt: skip
 
 
 def event_lexicon(cfg: CityConfig) -> EventLexicon:

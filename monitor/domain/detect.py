@@ -31,6 +31,7 @@ class EventLexicon:
     not_terms: frozenset[str] = frozenset()
     # terms that together name an event (老师 + 猥亵 → education, 直升机 + 失踪 → aviation)
     combos: tuple[tuple[str, frozenset[str], float], ...] = ()
+    casualty_default: str | None = None  # stated casualties with no category: this one
 
     @classmethod
     def build(
@@ -41,6 +42,7 @@ class EventLexicon:
         precedence: Sequence[str],
         not_terms: Iterable[str] = (),
         combos: Mapping[str, Sequence[tuple[Sequence[str], float]]] | None = None,
+        casualty_default: str | None = None,
     ) -> EventLexicon:
         """`triggers`: category -> {term: weight}; `context`: kind -> (weight, words);
         `combos`: category -> [(terms, weight)]."""
@@ -57,8 +59,9 @@ class EventLexicon:
             for terms, weight in rules
         )
         return cls(
-            by_term, words, weights, casualty_weight, tuple(precedence), blocked, together
-        )
+            by_term, words, weights, casualty_weight, tuple(precedence), blocked, together,
+            casualty_default,
+        )  # fmt: skip
 
     @property
     def vocabulary(self) -> frozenset[str]:
@@ -74,7 +77,10 @@ class EventLexicon:
                 triggers[term] = kept
         precedence = tuple(c for c in self.precedence if c in categories)
         combos = tuple(x for x in self.combos if x[0] in categories)
-        return replace(self, triggers=triggers, precedence=precedence, combos=combos)
+        default = self.casualty_default if self.casualty_default in categories else None
+        return replace(
+            self, triggers=triggers, precedence=precedence, combos=combos, casualty_default=default
+        )
 
 
 EMPTY_LEXICON = EventLexicon({}, {}, {}, 0.0, ())
@@ -124,7 +130,7 @@ class Detector:
     def detect(self, terms: Iterable[str], casualties: Casualties) -> Detection:
         table = self._table
         seen = {t for t in terms if t in table}
-        if not seen:
+        if not seen and (self.lexicon.casualty_default is None or not has_casualty_facts(casualties)):
             return Detection(self._nothing, (), (), (), (), False)
         scores: dict[str, float] = {}
         events: dict[str, float] = {}
@@ -156,9 +162,12 @@ class Detector:
         # The event decides the category: with a trigger, only categories it names compete.
         pool = [c for c in events if c != NONE] or [c for c in scores if c != NONE]
         leader = min(pool, key=lambda c: (-scores[c], rank.get(c, last), c), default=None)
-        evidence = leader is not None and not context and has_casualty_facts(casualties)
+        evidence = not context and has_casualty_facts(casualties)
+        if evidence and leader is None:
+            leader = self.lexicon.casualty_default
+        evidence = evidence and leader is not None
         if evidence and leader is not None:
-            scores[leader] += self.lexicon.casualty_weight
+            scores[leader] = scores.get(leader, 0.0) + self.lexicon.casualty_weight
         best = scores[leader] if leader is not None else 0.0
         against = scores.get(NONE, 0.0)
         is_incident = leader is not None and best >= self.model.min_score and best > against
