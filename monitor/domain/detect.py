@@ -130,7 +130,8 @@ class Detector:
     def detect(self, terms: Iterable[str], casualties: Casualties) -> Detection:
         table = self._table
         seen = {t for t in terms if t in table}
-        if not seen and (self.lexicon.casualty_default is None or not has_casualty_facts(casualties)):
+        fallback = self.lexicon.casualty_default is not None and has_casualty_facts(casualties)
+        if not seen and not fallback:
             return Detection(self._nothing, (), (), (), (), False)
         scores: dict[str, float] = {}
         events: dict[str, float] = {}
