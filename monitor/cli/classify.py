@@ -153,13 +153,15 @@ def run_route(args: argparse.Namespace) -> int:
     print(f"类别: {name(c.category)}  事件: {'是' if c.is_incident else '否'}  "
           f"置信度: {c.confidence}")  # fmt: skip
     def fired(items: tuple[tuple[str, str, float], ...]) -> str:
-        return "、".join(f"{t}→{name(k)} +{w:g}" for t, k, w in items) or "无"
+        ranked = sorted(items, key=lambda x: (-x[2], x[0]))
+        return "、".join(f"{t}→{name(k)} +{w:g}" for t, k, w in ranked) or "无"
 
-    print("得分: " + ("；".join(f"{name(k)} {v:g}" for k, v in detection.scores[:5]) or "无"))
+    scores = sorted(detection.scores, key=lambda kv: (-kv[1], kv[0]))[:5]
+    print("得分: " + ("；".join(f"{name(k)} {v:g}" for k, v in scores) or "无"))
     print("触发词: " + fired(detection.triggers))
     print("主题词: " + fired(detection.topic))
     if detection.context:
-        print("非事件语境: " + "、".join(f"{t}（{k}）" for t, k in detection.context))
+        print("非事件语境: " + "、".join(f"{t}（{k}）" for t, k in sorted(detection.context)))
     facts = {k: v for k, v in result["casualties"].items() if v not in (None, [])}
     counted = "计入事件证据" if detection.casualty_evidence else "未计入"
     print(f"伤亡证据: {facts or '无'}（{counted}）")

@@ -89,7 +89,7 @@ EMPTY_LEXICON = EventLexicon({}, {}, {}, 0.0, ())
 @dataclass(frozen=True, slots=True)
 class Detection:
     result: CategoryResult
-    scores: tuple[tuple[str, float], ...]  # category -> total, highest first
+    scores: tuple[tuple[str, float], ...]  # category -> total
     topic: tuple[tuple[str, str, float], ...]  # (term, category, weight) that fired
     triggers: tuple[tuple[str, str, float], ...]
     context: tuple[tuple[str, str], ...]  # (term, kind)
@@ -99,8 +99,10 @@ class Detection:
 def has_casualty_facts(c: Casualties) -> bool:
     """Deaths, injuries, trapped, missing or a loss stated with a figure above zero, or
     mentioned with no usable figure (数十人受伤)."""
-    counted = (c.deaths, c.missing, c.injured, c.serious_injured, c.trapped, c.loss_yuan)
-    return any(n for n in counted) or bool(c.uncertain)
+    return bool(
+        c.deaths or c.missing or c.injured or c.serious_injured or c.trapped or c.loss_yuan
+        or c.uncertain
+    )  # fmt: skip
 
 
 TOPIC, TRIGGER, CONTEXT = 0, 1, 2
@@ -130,8 +132,8 @@ class Detector:
     def detect(self, terms: Iterable[str], casualties: Casualties) -> Detection:
         table = self._table
         seen = {t for t in terms if t in table}
-        fallback = self.lexicon.casualty_default is not None and has_casualty_facts(casualties)
-        if not seen and not fallback:
+        stated = has_casualty_facts(casualties)
+        if not seen and not (stated and self.lexicon.casualty_default is not None):
             return Detection(self._nothing, (), (), (), (), False)
         scores: dict[str, float] = {}
         events: dict[str, float] = {}
@@ -163,7 +165,7 @@ class Detector:
         # The event decides the category: with a trigger, only categories it names compete.
         pool = [c for c in events if c != NONE] or [c for c in scores if c != NONE]
         leader = min(pool, key=lambda c: (-scores[c], rank.get(c, last), c), default=None)
-        evidence = not context and has_casualty_facts(casualties)
+        evidence = stated and not context
         if evidence and leader is None:
             leader = self.lexicon.casualty_default
         evidence = evidence and leader is not None
@@ -174,11 +176,10 @@ class Detector:
         is_incident = leader is not None and best >= self.model.min_score and best > against
         decided = leader if is_incident else None
         result = _result(self.model, self.lexicon, scores, seen, decided, best, against)
-        ranked = tuple(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
+        # Reasons in the order found (sorting every post's would cost; `monitor route` sorts).
         return Detection(
-            result, ranked, tuple(sorted(topic)), tuple(sorted(fired)), tuple(sorted(context)),
-            evidence,
-        )  # fmt: skip
+            result, tuple(scores.items()), tuple(topic), tuple(fired), tuple(context), evidence
+        )
 
 
 def detect(
