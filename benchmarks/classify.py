@@ -4,10 +4,11 @@ Texts: 30,000 real posts: every CED Weibo post (reserved idx excluded) and CEC r
 text) in ../shared/data, 3,401 texts, cycled to 30,000 with fresh ids; `--headlines` adds the
 20,000 THUCNews headlines (mean 20 characters, where per-post costs dominate).
 Every rate is posts per second of CPU time on one core (the machine is shared: wall time also
-counts waiting for other processes; the whole-process figure by wall time is printed beside).
+counts waiting for other processes).
 Prints posts/s for:
-- the whole `monitor classify FILE` process (JSON lines in, JSON lines out, fast path), with
-  start-up excluded: (time for all posts − time for one post) of a process pinned to one core;
+- the whole `monitor classify --stats FILE` process (JSON lines in, JSON lines out, fast path)
+  pinned to one core, as it reports itself from the first line read to the last written
+  (start-up excluded); and its total CPU less a one-post run's (exit and teardown included);
 - plain `jieba.cut` over the same texts, in this process on the same core (the baseline);
 - the classify core in this process (text in, Classification out; no JSON);
 - the core with the jieba scanner, on a sample.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -45,28 +47,24 @@ def rate(fn: Callable[[str], object], texts: list[str], repeat: int) -> float:
     return len(texts) / best
 
 
-def process_seconds(path: Path, core: int) -> tuple[float, float]:
-    """(CPU seconds, wall seconds) of one `monitor classify` process over `path`, pinned to
-    `core`. CPU time is what the process costs on its core; wall time also counts waiting for
-    the other processes on the machine, and is printed beside it."""
-    cmd = [sys.executable, "-m", "monitor", "classify", str(path)]
+def process_run(path: Path, core: int) -> tuple[float, float]:
+    """One `monitor classify --stats` process over `path`, pinned to `core`: (its own posts/s
+    of CPU time, start-up excluded, from --stats; its total CPU seconds, exit included)."""
+    cmd = [sys.executable, "-m", "monitor", "classify", "--stats", str(path)]
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    start = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL,
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         preexec_fn=lambda: os.sched_setaffinity(0, {core}),
     )  # fmt: skip
+    assert proc.stderr is not None
+    stats = proc.stderr.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        sys.exit(f"monitor classify exited with {proc.returncode}")
-    return usage.ru_utime + usage.ru_stime, wall
-
-
-def best_of(run: Callable[[], tuple[float, float]], repeat: int) -> tuple[float, float]:
-    runs = [run() for _ in range(repeat)]
-    return min(cpu for cpu, _ in runs), min(wall for _, wall in runs)
+    if os.waitstatus_to_exitcode(status):
+        sys.exit(f"monitor classify failed: {stats}")
+    found = re.search(r"\(([\d,]+) posts/s\)", stats)
+    if found is None:
+        sys.exit(f"no --stats line from monitor classify: {stats!r}")
+    return float(found.group(1).replace(",", "")), usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -90,10 +88,12 @@ def main() -> None:
         full.write_bytes(b"".join(encoder.encode({"id": i, "text": t}) + b"\n"
                                   for i, t in enumerate(texts)))  # fmt: skip
         one.write_bytes(encoder.encode({"id": 0, "text": texts[0]}) + b"\n")
-        process_seconds(one, core)  # warm the page cache
-        startup = best_of(lambda: process_seconds(one, core), args.repeat)
-        total = best_of(lambda: process_seconds(full, core), args.repeat)
-    whole, whole_wall = (len(texts) / (t - s) for t, s in zip(total, startup, strict=True))
+        process_run(one, core)  # warm the page cache
+        runs = [process_run(full, core) for _ in range(args.repeat)]
+        alone = min(process_run(one, core)[1] for _ in range(args.repeat))
+    whole = max(r for r, _ in runs)
+    # the same process's total CPU, less a one-post run's: start-up out, exit and teardown in
+    with_exit = len(texts) / max(min(cpu for _, cpu in runs) - alone, 1e-9)
 
     import jieba
 
@@ -106,9 +106,11 @@ def main() -> None:
     slow = Classifier.from_config(cfg, engine="jieba")
     jieba_core = rate(lambda t: slow.classify_text("b", t), texts[:5000], 1)
 
-    print(f"monitor classify, whole process:   {whole:>10,.0f} posts/s of CPU time "
-          f"({whole / base:.1f}× jieba.cut; goals ≥ 20,000 and ≥ 15×); start-up "
-          f"{startup[0]:.2f} s CPU excluded; by wall time {whole_wall:,.0f} posts/s")  # fmt: skip
+    print(f"monitor classify, whole process:   {whole:>10,.0f} posts/s "
+          f"({whole / base:.1f}× jieba.cut; goals ≥ 20,000 and ≥ 15×), JSON in and out, "
+          f"start-up excluded (--stats)")  # fmt: skip
+    print(f"  the same, exit included:         {with_exit:>10,.0f} posts/s "
+          f"({with_exit / base:.1f}×; process CPU less a one-post run's)")  # fmt: skip
     print(f"plain jieba.cut (baseline):        {base:>10,.0f} posts/s of CPU time")
     print(f"classify core, fast path (Aho):    {core_rate:>10,.0f} posts/s "
           f"({core_rate / base:.1f}× jieba.cut)")  # fmt: skip

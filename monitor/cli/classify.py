@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import datetime
 
 import msgspec
@@ -40,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="city config YAML (default: Ziyang)")
     p.add_argument("--engine", choices=["fast", "jieba"], default="fast")
     p.add_argument("--dead-letter", metavar="FILE", help="append rejected lines here as JSONL")
+    p.add_argument(
+        "--stats", action="store_true",
+        help="print posts/s to stderr at the end (CPU and wall time, start-up excluded)",
+    )  # fmt: skip
     p.set_defaults(func=run_classify)
 
     c = sub.add_parser("check-config", help="validate a city config; print every error")
@@ -82,6 +87,8 @@ def run_classify(args: argparse.Namespace) -> int:
     classifier = _classifier(args, args.engine)
     if classifier is None:
         return 2
+    started = (time.process_time(), time.perf_counter())
+    count = 0
     source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
     dead = open(args.dead_letter, "ab") if args.dead_letter else None  # noqa: SIM115
     out = sys.stdout.buffer
@@ -102,8 +109,11 @@ def run_classify(args: argparse.Namespace) -> int:
             text = f"{item.title}\n{item.text}" if item.title else item.text
             result = classifier.classify_text(str(item.id), text)
             out.write(_encoder.encode(contract(result)) + b"\n")
+            count += 1
     finally:
         out.flush()
+        if getattr(args, "stats", False):
+            _print_stats(count, started)
         if source is not sys.stdin.buffer:
             source.close()
         if dead is not None:
@@ -111,6 +121,14 @@ def run_classify(args: argparse.Namespace) -> int:
     if bad:
         print(f"{name}: {bad} bad line(s) rejected", file=sys.stderr)
     return 1 if bad else 0
+
+
+def _print_stats(count: int, started: tuple[float, float]) -> None:
+    cpu = time.process_time() - started[0]
+    wall = time.perf_counter() - started[1]
+    rate = count / cpu if cpu > 0 else 0.0
+    print(f"classified {count} posts: {cpu:.3f} s CPU ({rate:,.0f} posts/s), {wall:.3f} s wall; "
+          f"start-up {started[0]:.2f} s CPU not counted", file=sys.stderr)  # fmt: skip
 
 
 def run_check_config(args: argparse.Namespace) -> int:
