@@ -31,7 +31,7 @@ class EventLexicon:
     not_terms: frozenset[str] = frozenset()
     # terms that together name an event (老师 + 猥亵 → education, 直升机 + 失踪 → aviation)
     combos: tuple[tuple[str, frozenset[str], float], ...] = ()
-    casualty_default: str | None = None  # stated casualties with no category: this one
+    casualty_default: str | None = None  # stated deaths with no category: this one
 
     @classmethod
     def build(
@@ -105,6 +105,15 @@ def has_casualty_facts(c: Casualties) -> bool:
     )  # fmt: skip
 
 
+def has_deaths(c: Casualties) -> bool:
+    """Someone dead, missing or trapped, with or without a figure: enough on its own (a lone
+    injury word is not: 伤兵 in sports news reads as one)."""
+    return bool(
+        c.deaths or c.missing or c.trapped
+        or any(f in ("deaths", "missing", "trapped") for f in c.uncertain)
+    )  # fmt: skip
+
+
 TOPIC, TRIGGER, CONTEXT = 0, 1, 2
 
 
@@ -133,7 +142,8 @@ class Detector:
         table = self._table
         seen = {t for t in terms if t in table}
         stated = has_casualty_facts(casualties)
-        if not seen and not (stated and self.lexicon.casualty_default is not None):
+        fallback = self.lexicon.casualty_default is not None and stated and has_deaths(casualties)
+        if not seen and not fallback:
             return Detection(self._nothing, (), (), (), (), False)
         scores: dict[str, float] = {}
         events: dict[str, float] = {}
@@ -166,7 +176,7 @@ class Detector:
         pool = [c for c in events if c != NONE] or [c for c in scores if c != NONE]
         leader = min(pool, key=lambda c: (-scores[c], rank.get(c, last), c), default=None)
         evidence = stated and not context
-        if evidence and leader is None:
+        if evidence and leader is None and fallback:
             leader = self.lexicon.casualty_default
         evidence = evidence and leader is not None
         if evidence and leader is not None:
