@@ -126,7 +126,8 @@ class Detector:
 
     def __init__(self, model: KeywordModel, lexicon: EventLexicon) -> None:
         self.model, self.lexicon = model, lexicon
-        table: dict[str, list[tuple[str, float, int]]] = {t: [] for t in lexicon.vocabulary}
+        words = lexicon.vocabulary | model.vocabulary  # phrase-only terms too
+        table: dict[str, list[tuple[str, float, int]]] = {t: [] for t in words}
         for term, weights in model.weights.items():
             table.setdefault(term, []).extend((c, w, TOPIC) for c, w in weights.items())
         for term, weights in lexicon.triggers.items():
@@ -134,7 +135,13 @@ class Detector:
         for term, kind in lexicon.context.items():
             table.setdefault(term, []).append((kind, lexicon.context_weight[kind], CONTEXT))
         self._table = {t: tuple(entries) for t, entries in table.items()}
-        self._phrases = [(c, r) for c, rules in model.phrases.items() for r in rules]
+        # Phrase rules and trigger combos, filed under one of their terms so that a post only
+        # tests the rules one of its own terms could complete.
+        self._rules: dict[str, list[tuple[int, str, frozenset[str], float]]] = {}
+        rules = [(TOPIC, c, r.terms, r.weight) for c, rs in model.phrases.items() for r in rs]
+        rules += [(TRIGGER, c, terms, w) for c, terms, w in lexicon.combos]
+        for rule in rules:
+            self._rules.setdefault(min(rule[2]), []).append(rule)
         self._rank = {key: i for i, key in enumerate(lexicon.precedence)}
         self._nothing = _result(model, lexicon, {}, set(), None, 0.0, 0.0)
 
@@ -158,14 +165,16 @@ class Detector:
                     fired.append((term, category, weight))
                 else:
                     context.append((term, category))
-        for category, rule in self._phrases:
-            if rule.terms <= seen:
-                scores[category] = scores.get(category, 0.0) + rule.weight
-                topic.append(("+".join(sorted(rule.terms)), category, rule.weight))
-        for category, terms, weight in self.lexicon.combos:
-            if terms <= seen:
-                events[category] = events.get(category, 0.0) + weight
-                fired.append(("+".join(sorted(terms)), category, weight))
+        for anchor in seen & self._rules.keys():
+            for kind, category, together, weight in self._rules[anchor]:
+                if together <= seen:
+                    name = "+".join(sorted(together))
+                    if kind == TOPIC:
+                        scores[category] = scores.get(category, 0.0) + weight
+                        topic.append((name, category, weight))
+                    else:
+                        events[category] = events.get(category, 0.0) + weight
+                        fired.append((name, category, weight))
         for category, weight in events.items():
             scores[category] = scores.get(category, 0.0) + weight
         for setting in {k for _, k in context}:
