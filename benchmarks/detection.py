@@ -62,6 +62,7 @@ def main() -> None:
     cat_ok = cat_n = found_ok = 0
     errors = []
     by_corpus: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
+    cat_by_corpus: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
     for r in labels:
         text = texts[(r["corpus"], r["id"])]
         c = fast.classify_text(r["id"], text)
@@ -83,6 +84,8 @@ def main() -> None:
             cat_n += 1
             cat_ok += c.category == r["category"]
             found_ok += c.is_incident and c.category == r["category"]
+            cat_by_corpus[r["corpus"]][0] += c.category == r["category"]
+            cat_by_corpus[r["corpus"]][1] += 1
         if c.category != r["category"]:
             errors.append((r["corpus"], r["id"], r["category"], c.category, text[:120]))
     p = tp / max(tp + fp, 1)
@@ -92,7 +95,8 @@ def main() -> None:
           f"{cat_ok}/{cat_n} = {cat_ok / max(cat_n, 1):.3f}, on those found {found_ok}/{tp} = "
           f"{found_ok / max(tp, 1):.3f}")  # fmt: skip
     for corpus, (a, b, c_, d) in sorted(by_corpus.items()):
-        print(f"  {corpus}: tp {a} fp {b} fn {c_} tn {d}")
+        ok, n = cat_by_corpus[corpus]
+        print(f"  {corpus}: tp {a} fp {b} fn {c_} tn {d}; category right on {ok}/{n} incidents")
     for e in errors[: args.errors]:
         print("  ", *e)
 
