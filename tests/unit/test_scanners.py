@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from monitor.config import default_config
-from monitor.nlp.scanners import AhoScanner, JiebaScanner
+from monitor.nlp.scanners import AhoScanner, JiebaScanner, boundary_patterns
 from monitor.service import Classifier
 
 
@@ -41,3 +43,18 @@ def test_scanners_agree_on_leftmost_longest_hits() -> None:
     expected = [("资阳市", 0), ("食物中毒", 5), ("资阳", 10), ("火灾", 14)]
     assert aho.hits(text) == expected
     assert jb.hits(text) == expected
+
+
+def test_boundary_patterns_come_back_from_the_disk_cache_and_survive_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    build = boundary_patterns.__wrapped__  # past the in-process cache
+    vocab, blocked = frozenset(["山火", "人质", "中毒"]), frozenset(["道德滑坡"])
+    first = build(vocab, blocked)
+    assert "釜山火" in first and first["釜山火"] == ()  # 釜山|火炉: 山火 is not a word there
+    [cached] = (tmp_path / "yuqing-monitor").glob("boundaries-*.msgpack")
+    assert build(vocab, blocked) == first
+    cached.write_bytes(b"\x00not msgpack")
+    assert build(vocab, blocked) == first  # asked jieba again
+    assert build(vocab | {"滑坡"}, blocked) != first  # another vocabulary, another entry
