@@ -106,11 +106,12 @@ def has_casualty_facts(c: Casualties) -> bool:
 
 
 def has_deaths(c: Casualties) -> bool:
-    """Someone dead, missing or trapped, with or without a figure: enough on its own (a lone
-    injury word is not: 伤兵 in sports news reads as one)."""
+    """Someone dead or missing (with or without a figure), or a figure of people trapped:
+    enough on its own. A lone injury word is not (伤兵 in sports news reads as one), nor a bare
+    受困 (受困基金)."""
     return bool(
         c.deaths or c.missing or c.trapped
-        or any(f in ("deaths", "missing", "trapped") for f in c.uncertain)
+        or any(f in ("deaths", "missing") for f in c.uncertain)
     )  # fmt: skip
 
 
