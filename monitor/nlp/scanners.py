@@ -33,9 +33,10 @@ import msgspec
 
 Hit = tuple[str, int]
 
-# Dictionary words rarer than this are not worth a boundary pattern (jieba's dict.txt counts);
-# 10 keeps ~100,000 candidate strings to check, ~4 s once per vocabulary (then cached).
-MIN_WORD_FREQ = 10
+# Dictionary words rarer than this are not worth a boundary pattern (jieba's dict.txt counts).
+# 100 gives ~18,000 patterns in ~1 s once per vocabulary (then cached); 10 gave 46,000 and the
+# same agreement with jieba on real text, in a larger automaton that scanned ~10% slower.
+MIN_WORD_FREQ = 100
 MAX_WORD_LEN = 4
 
 
