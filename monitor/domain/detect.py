@@ -15,6 +15,7 @@ decision with its reasons out (`monitor route` prints them).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 from monitor.domain.classify import NONE, CategoryResult, KeywordModel
@@ -136,6 +137,7 @@ class Detector:
         for term, kind in lexicon.context.items():
             table.setdefault(term, []).append((kind, lexicon.context_weight[kind], CONTEXT))
         self._table = {t: tuple(entries) for t, entries in table.items()}
+        self._words = frozenset(self._table)
         # Phrase rules and trigger combos, filed under one of their terms so that a post only
         # tests the rules one of its own terms could complete.
         self._rules: dict[str, list[tuple[int, str, frozenset[str], float]]] = {}
@@ -148,7 +150,7 @@ class Detector:
 
     def detect(self, terms: Iterable[str], casualties: Casualties) -> Detection:
         table = self._table
-        seen = {t for t in terms if t in table}
+        seen = self._words.intersection(terms)
         stated = has_casualty_facts(casualties)
         fallback = self.lexicon.casualty_default is not None and stated and has_deaths(casualties)
         if not seen and not fallback:
@@ -184,7 +186,10 @@ class Detector:
         rank, last = self._rank, len(self._rank)
         # The event decides the category: with a trigger, only categories it names compete.
         pool = [c for c in events if c != NONE] or [c for c in scores if c != NONE]
-        leader = min(pool, key=lambda c: (-scores[c], rank.get(c, last), c), default=None)
+        if len(pool) == 1:
+            leader: str | None = pool[0]
+        else:
+            leader = min(pool, key=lambda c: (-scores[c], rank.get(c, last), c), default=None)
         evidence = stated and not context
         if evidence and leader is None and fallback:
             leader = self.lexicon.casualty_default
@@ -213,7 +218,7 @@ def _result(
     model: KeywordModel,
     lexicon: EventLexicon,
     scores: Mapping[str, float],
-    seen: set[str],
+    seen: AbstractSet[str],
     category: str | None,
     best: float,
     against: float,
@@ -230,7 +235,7 @@ def _result(
 
 
 def _keywords(
-    model: KeywordModel, lexicon: EventLexicon, seen: set[str], category: str
+    model: KeywordModel, lexicon: EventLexicon, seen: AbstractSet[str], category: str
 ) -> tuple[str, ...]:
     """The category's triggers, then its topic words, heaviest first."""
     weighed = []
