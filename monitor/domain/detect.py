@@ -5,7 +5,8 @@
 Topic words (`KeywordModel`: 旅游, 学校, 卫生 …) say what a text is about; event triggers
 (`EventLexicon`: 爆炸, 坍塌, 被拐 …) say that something happened, and weigh more. When a
 trigger fired, the category is one whose trigger fired, so the category follows the event and
-not its setting: 游客 + 旅游 + 车祸 is a traffic accident. Stated deaths, injuries, people
+not its setting: 游客 + 旅游 + 车祸 is a traffic accident (unless the topic words speak for another
+category `TOPIC_OVER_TRIGGER` times as much: a weak trigger in a long report on something else). Stated deaths, injuries, people
 trapped or missing, or a loss add `casualty_weight` to the leading event category, unless the
 text carries `not_incident` context (history, fiction, a death from illness, a drill, advice),
 which instead weighs for `none`. Pure: the scanner's terms and the extractor's facts in, a
@@ -117,6 +118,7 @@ def has_deaths(c: Casualties) -> bool:
 
 
 TOPIC, TRIGGER, CONTEXT = 0, 1, 2
+TOPIC_OVER_TRIGGER = 2.0  # how far a topic-only category must outscore the event's to win
 
 
 class Detector:
@@ -190,6 +192,12 @@ class Detector:
             leader: str | None = pool[0]
         else:
             leader = min(pool, key=lambda c: (-scores[c], rank.get(c, last), c), default=None)
+        if events and leader is not None:
+            # ... unless the topic words speak for another category far more (a weak trigger,
+            # 抢险, in a long report on an outbreak)
+            topic_best = max((c for c in scores if c != NONE), key=scores.__getitem__)
+            if scores[topic_best] >= TOPIC_OVER_TRIGGER * scores[leader]:
+                leader = topic_best
         evidence = stated and not context
         if evidence and leader is None and fallback:
             leader = self.lexicon.casualty_default
