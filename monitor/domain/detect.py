@@ -5,12 +5,13 @@
 Topic words (`KeywordModel`: 旅游, 学校, 卫生 …) say what a text is about; event triggers
 (`EventLexicon`: 爆炸, 坍塌, 被拐 …) say that something happened, and weigh more. When a
 trigger fired, the category is one whose trigger fired, so the category follows the event and
-not its setting: 游客 + 旅游 + 车祸 is a traffic accident (unless the topic words speak for another
-category `TOPIC_OVER_TRIGGER` times as much: a weak trigger in a long report on something
-else). Stated deaths, injuries, people trapped or missing, or a loss add `casualty_weight` to the leading event category, unless the
-text carries `not_incident` context (history, fiction, a death from illness, a drill, advice),
-which instead weighs for `none`. Pure: the scanner's terms and the extractor's facts in, a
-decision with its reasons out (`monitor route` prints them).
+not its setting: 游客 + 旅游 + 车祸 is a traffic accident (unless the topic words speak for
+another category `TOPIC_OVER_TRIGGER` times as much: a weak trigger in a long report on
+something else). Stated deaths, injuries, people trapped or missing, or a loss add
+`casualty_weight` to the leading event category, unless the text carries `not_incident`
+context (history, fiction, a death from illness, a drill, advice); with no category at all,
+stated deaths go to `casualty_default`. Pure: the scanner's terms and the extractor's facts
+in, a decision with its reasons out (`monitor route` prints them).
 """
 
 from __future__ import annotations
