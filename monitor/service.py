@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import msgspec
+
 from monitor.config.gazetteer import build_gazetteer
+from monitor.config.lexicon import event_lexicon
 from monitor.config.schema import CityConfig
 from monitor.domain.classify import KeywordModel
+from monitor.domain.detect import Detection, Detector, EventLexicon
 from monitor.domain.extract import extract_casualties
 from monitor.domain.grading import Thresholds, grade_facts
-from monitor.domain.model import Classification, Grade, Location, Post, Responsible
+from monitor.domain.model import Casualties, Classification, Grade, Post, Responsible
 from monitor.domain.places import Gazetteer, locate
 from monitor.domain.routing import Department, RoutingTable, responsible
 from monitor.nlp.scanners import AhoScanner, JiebaScanner, Scanner
@@ -36,6 +40,9 @@ def routing_table(cfg: CityConfig) -> RoutingTable:
 class Classifier:
     def __init__(self, cfg: CityConfig, gazetteer: Gazetteer, engine: Engine = "fast") -> None:
         self.model = keyword_model(cfg)
+        self.lexicon: EventLexicon = event_lexicon(cfg)
+        self.detector = Detector(self.model, self.lexicon)
+        self.labels = {key: m.label for key, m in cfg.categories.items()}
         self.gazetteer = gazetteer
         self.routing = routing_table(cfg)
         self.thresholds = {
@@ -43,9 +50,12 @@ class Classifier:
             for g, t in cfg.grading.thresholds.items()
         }
         self.plain_injury_is_serious = cfg.grading.plain_injury_is_serious
-        vocabulary = self.model.vocabulary | gazetteer.names
+        terms = self.model.vocabulary | self.lexicon.vocabulary
+        not_terms = self.lexicon.not_terms
         self.scanner: Scanner = (
-            AhoScanner(vocabulary) if engine == "fast" else JiebaScanner(vocabulary)
+            AhoScanner.with_boundaries(terms, gazetteer.names, not_terms)
+            if engine == "fast"
+            else JiebaScanner(terms | gazetteer.names, not_terms)
         )
 
     @classmethod
@@ -55,11 +65,28 @@ class Classifier:
     def classify(self, post: Post) -> Classification:
         return self.classify_text(post.id, post.full_text)
 
+    def explain(self, text: str) -> tuple[Detection, Classification]:
+        """The decision with its reasons (`monitor route`), and the classification."""
+        hits = self.scanner.hits(text)
+        casualties = extract_casualties(text, self.plain_injury_is_serious)
+        detection = self.detector.detect([t for t, _ in hits], casualties)
+        return detection, self._classification("route", hits, detection, casualties)
+
     def classify_text(self, post_id: str, text: str) -> Classification:
         hits = self.scanner.hits(text)
-        result = self.model.categorise(term for term, _ in hits)
-        location = locate(hits, self.gazetteer)
         casualties = extract_casualties(text, self.plain_injury_is_serious)
+        detection = self.detector.detect([t for t, _ in hits], casualties)
+        return self._classification(post_id, hits, detection, casualties)
+
+    def _classification(
+        self,
+        post_id: str,
+        hits: list[tuple[str, int]],
+        detection: Detection,
+        casualties: Casualties,
+    ) -> Classification:
+        result = detection.result
+        location = locate(hits, self.gazetteer)
         grade: Grade | None = None
         basis: str | None = None
         duty = Responsible()
@@ -81,47 +108,72 @@ class Classifier:
         )
 
 
-def contract(c: Classification) -> dict[str, Any]:
-    """The `monitor classify` output object (the contract other tools rely on)."""
+class _Casualties(msgspec.Struct):
+    deaths: int | None
+    missing: int | None
+    injured: int | None
+    trapped: int | None
+    loss_yuan: int | None
+    serious_injured: int | None
+    lower_bounds: list[str]
+    uncertain: list[str]
+
+
+class _Location(msgspec.Struct):
+    in_jurisdiction: bool | None
+    province: str | None
+    city: str | None
+    county: str | None
+    county_code: str | None
+    town: str | None
+    town_code: str | None
+    places: list[str]
+    province_code: str | None
+    city_code: str | None
+
+
+class _Responsible(msgspec.Struct):
+    level: str | None
+    lead: str | None
+    co: list[str]
+    bodies: list[str]
+
+
+class ContractRecord(msgspec.Struct):
+    """The `monitor classify` output object (the contract other tools rely on), field by field
+    in the order it is written. A Struct: msgspec encodes it without building dicts first."""
+
+    id: str
+    is_incident: bool
+    category: str
+    confidence: float
+    keywords: list[str]
+    casualties: _Casualties
+    location: _Location
+    grade: str | None
+    grade_basis: str | None
+    responsible: _Responsible
+
+
+def contract_record(c: Classification) -> ContractRecord:
     cas, loc, duty = c.casualties, c.location, c.responsible
-    return {
-        "id": c.post_id,
-        "is_incident": c.is_incident,
-        "category": c.category,
-        "confidence": c.confidence,
-        "keywords": list(c.keywords),
-        "casualties": {
-            "deaths": cas.deaths,
-            "missing": cas.missing,
-            "injured": cas.injured,
-            "trapped": cas.trapped,
-            "loss_yuan": cas.loss_yuan,
-            "serious_injured": cas.serious_injured,
-            "lower_bounds": list(cas.lower_bounds),
-            "uncertain": list(cas.uncertain),
-        },
-        "location": _location(loc),
-        "grade": c.grade.value if c.grade else None,
-        "grade_basis": c.grade_basis,
-        "responsible": {
-            "level": duty.level,
-            "lead": duty.lead,
-            "co": list(duty.co),
-            "bodies": list(duty.bodies),
-        },
-    }
+    return ContractRecord(
+        c.post_id, c.is_incident, c.category, c.confidence, list(c.keywords),
+        _Casualties(
+            cas.deaths, cas.missing, cas.injured, cas.trapped, cas.loss_yuan,
+            cas.serious_injured, list(cas.lower_bounds), list(cas.uncertain),
+        ),
+        _Location(
+            loc.in_jurisdiction, loc.province, loc.city, loc.county, loc.county_code, loc.town,
+            loc.town_code, list(loc.places), loc.province_code, loc.city_code,
+        ),
+        c.grade.value if c.grade else None,
+        c.grade_basis,
+        _Responsible(duty.level, duty.lead, list(duty.co), list(duty.bodies)),
+    )  # fmt: skip
 
 
-def _location(loc: Location) -> dict[str, Any]:
-    return {
-        "in_jurisdiction": loc.in_jurisdiction,
-        "province": loc.province,
-        "city": loc.city,
-        "county": loc.county,
-        "county_code": loc.county_code,
-        "town": loc.town,
-        "town_code": loc.town_code,
-        "places": list(loc.places),
-        "province_code": loc.province_code,
-        "city_code": loc.city_code,
-    }
+def contract(c: Classification) -> dict[str, Any]:
+    """The contract object as plain JSON-ready data."""
+    out: dict[str, Any] = msgspec.to_builtins(contract_record(c))
+    return out
