@@ -433,6 +433,11 @@ def _member(post: Post, cls: Classification, t: datetime, params: IncidentParams
 _FACTS = ("deaths", "missing", "injured", "trapped", "loss_yuan")
 
 
+def assigned_id(incident_id: str, post_id: str) -> str:
+    """The id of the event that assigned a post to an incident (one per pair)."""
+    return f"{incident_id}:assigned:{post_id}"
+
+
 def _assigned(
     state: IncidentState, post: Post, cls: Classification, t: datetime, reason: str, score: float
 ) -> Event:
@@ -441,7 +446,7 @@ def _assigned(
     c = cls.casualties
     facts = {f: getattr(c, f) for f in _FACTS if getattr(c, f) is not None}
     return Event(
-        id=f"{state.id}:assigned:{post.id}",
+        id=assigned_id(state.id, post.id),
         kind=EventKind.ASSIGNED,
         incident_id=state.id,
         at=t,
