@@ -63,6 +63,12 @@ def make_app(settings: StreamSettings) -> faust.App:
         broker_session_timeout=settings.session_timeout,
         broker_rebalance_timeout=settings.session_timeout,
         broker_heartbeat_interval=max(0.5, settings.session_timeout / 10),
+        # On SIGTERM or a rebalance, Faust by default waits until every record already taken
+        # off the broker is acknowledged; an agent inside `take()` that is being stopped never
+        # acknowledges its buffer, so a worker stopped during a flood logged "wait_empty:
+        # Waiting for tasks" and never exited (killed after 60 s). Every stage is idempotent
+        # (ids, the bucket's `seq`), so the unacknowledged records are simply read again.
+        stream_wait_empty=False,
         **(TUNED if settings.tuned else {}),
     )
 

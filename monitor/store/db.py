@@ -198,6 +198,28 @@ class Store:
         with self.engine.connect() as conn:
             return [(n, json.loads(b)) for n, b in conn.execute(q.order_by(t.c.seq))]
 
+    def incident_events_of_kind(
+        self, incident_id: str, kind: str, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """One incident's events of one kind, newest first (by event time, then id): a page of
+        its posts (`assigned`) without reading the others."""
+        t = schema.events
+        q = (
+            sa.select(t.c.body).where(t.c.incident_id == incident_id, t.c.kind == kind)
+            .order_by(t.c.at.desc(), t.c.id.desc()).limit(limit).offset(offset)
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            return [json.loads(b) for (b,) in conn.execute(q)]
+
+    def events_by_id(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        t = schema.events
+        out: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = sa.select(t.c.body).where(t.c.id.in_(ids[i : i + 500]))
+                out += [json.loads(b) for (b,) in conn.execute(q)]
+        return out
+
     def incidents_by_id(self, ids: Sequence[str]) -> list[IncidentRow]:
         t = schema.incidents
         rows: list[IncidentRow] = []

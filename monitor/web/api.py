@@ -302,8 +302,9 @@ def router(deps: Deps) -> APIRouter:
         state = await state_of(incident_id, user)
 
         def read() -> dict[str, Any]:
-            refs = deps.model.members(state.id, state.merged_from)
-            return posts.page(deps.store, refs, page, size)
+            n = posts.page_size(size)
+            total, chosen = deps.model.page(state.id, state.merged_from, page, n)
+            return posts.page(deps.store, total, chosen, page, n)
 
         return reply(await asyncio.to_thread(read))
 
@@ -481,13 +482,13 @@ def _detail(deps: Deps, state: IncidentState, user: User) -> dict[str, Any]:
         c["seconds_left"] = int(left.total_seconds()) if c["status"] == "running" else None
     events = deps.model.log(state.id).events
     audit = deps.store.audit_of(state.id)
-    refs = deps.model.members(state.id, state.merged_from)
+    members = deps.model.tally(state.id, state.merged_from)
     labels = {r.name: r.label for r in state.policy.rules}
     out["timeline"] = timeline(events, audit, labels)
     _mark_backdated(out["actions"], events)
-    out["facts"] = posts.facts(refs)
-    out["heat"] = posts.heat(refs)
-    out["posts_total"] = len(refs)
+    out["facts"] = members.facts
+    out["heat"] = members.heat()
+    out["posts_total"] = members.count
     out["shared_with"] = Shares(deps.store).bodies(state.id)
     out["notifications"] = (
         delivery_views(deps.outbox.for_incident(state.id), now) if deps.outbox else []

@@ -1,12 +1,17 @@
 """What the web process keeps in memory between requests, so an answer costs what changed since
-the last one, not the whole store:
+the last one, not the whole store, and stays bounded however many posts arrive:
 
 - `ReadModel.states()`: every incident's state, re-read only for incidents whose (rev, fired)
   moved (one cheap query tells which), at most every `max_age` seconds; the live feed's poll
   refreshes it too, before it tells dashboards what changed, so their refetch sees the change.
 - `ReadModel.log(id)`: an incident's events, read incrementally by `seq`, kept as what the
-  dashboard needs: its posts (`assigned`), the posts split out or in, and the other events
-  for the timeline. Bounded: the least recently read incidents are dropped first.
+  dashboard needs: a `Tally` of its posts (count, gravest facts, heat; monitor/web/posts.py),
+  the posts split out or in, and the other events for the timeline. No post is kept: a page
+  of posts is read from the store when asked for. At most MAX_LOGS incidents, the least
+  recently read dropped first.
+
+An incident touched by a split or a merge has members from several logs; its answers are
+computed from the store on each request (rare, and nothing is kept).
 
 During a flood every incident changes every few hundred milliseconds; decoding each state once
 per change instead of once per request is the difference between a list answered from memory
@@ -22,27 +27,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.domain.incidents import assigned_id
 from monitor.domain.state import IncidentState
 from monitor.store import Store
+from monitor.web.posts import Ref, Tally, newest, tally
 
 MAX_AGE_S = 0.25
 MAX_LOGS = 256  # incidents whose event log is kept
 
 
-@dataclass(frozen=True)
-class Ref:
-    """One member post as the events name it."""
-
-    post_id: str
-    at: str  # event time, ISO
-    origin: str  # the incident whose `assigned` event named it
-    data: dict[str, Any]
-
-
 @dataclass
 class Log:
     seq: int = 0
-    assigned: dict[str, Ref] = field(default_factory=dict)
+    posts: Tally = field(default_factory=Tally)  # its own `assigned` posts
     moved_out: set[str] = field(default_factory=set)
     split_in: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (origin, posts)
     events: list[dict[str, Any]] = field(default_factory=list)  # all but `assigned`
@@ -50,8 +47,7 @@ class Log:
     def add(self, event: dict[str, Any]) -> None:
         kind, data = event["kind"], event.get("data") or {}
         if kind == "assigned" and data.get("post_id"):
-            pid = data["post_id"]
-            self.assigned[pid] = Ref(pid, event["at"], event["incident_id"], data)
+            self.posts.add(event["at"], data)
             return
         if kind == "split":
             self.moved_out.update(data.get("post_ids") or ())
@@ -117,20 +113,49 @@ class ReadModel:
                 log.seq = seq
             return log
 
+    def simple(self, incident_id: str, merged_from: Iterable[str]) -> Log | None:
+        """The incident's log when its members are exactly its own `assigned` posts."""
+        if tuple(merged_from):
+            return None
+        log = self.log(incident_id)
+        return None if log.moved_out or log.split_in else log
+
+    def tally(self, incident_id: str, merged_from: Iterable[str] = ()) -> Tally:
+        """Count, gravest facts and heat of every post of the incident."""
+        log = self.simple(incident_id, merged_from)
+        if log is not None:
+            with self._log_lock:  # a copy: another request's read may be adding to it
+                return log.posts.copy()
+        return tally(self.members(incident_id, merged_from))
+
+    def page(
+        self, incident_id: str, merged_from: Iterable[str], number: int, size: int
+    ) -> tuple[int, list[Ref]]:
+        """(posts in all, page `number` from 1 of them newest first)."""
+        log = self.simple(incident_id, merged_from)
+        if log is not None:
+            events = self.store.incident_events_of_kind(
+                incident_id, "assigned", limit=size, offset=(number - 1) * size
+            )
+            return log.posts.count, [Ref.of(e) for e in events]
+        refs = self.members(incident_id, merged_from)
+        return len(refs), newest(refs, number, size)
+
     def members(self, incident_id: str, merged_from: Iterable[str] = ()) -> list[Ref]:
-        """Every post of the incident, oldest first (across merges and splits)."""
-        refs = self._members(incident_id, tuple(merged_from), set())
-        return sorted(refs.values(), key=lambda r: (r.at, r.post_id))
+        """Every post of the incident (across merges and splits), read from the store: for an
+        incident a split or merge touched; the caller holds them for one request only."""
+        return list(self._members(incident_id, tuple(merged_from), set()).values())
 
     def _members(
         self, incident_id: str, merged_from: tuple[str, ...], seen: set[str]
     ) -> dict[str, Ref]:
         seen.add(incident_id)
         log = self.log(incident_id)
-        refs = {p: r for p, r in log.assigned.items() if p not in log.moved_out}
-        for origin, posts in log.split_in:
-            moved = self.log(origin).assigned
-            refs.update((p, moved[p]) for p in posts if p in moved)
+        own = (Ref.of(e) for e in self.store.incident_events_of_kind(incident_id, "assigned"))
+        refs = {r.post_id: r for r in own if r.post_id not in log.moved_out}
+        for origin, post_ids in log.split_in:
+            moved = self.store.events_by_id([assigned_id(origin, p) for p in post_ids])
+            refs.update((r.post_id, r) for r in map(Ref.of, moved))
         for source in merged_from:
             if source not in seen:
                 state = self.state(source)
