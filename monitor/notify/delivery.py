@@ -29,6 +29,21 @@ from monitor.notify.outbox import NewRow, Outbox, OutboxRow
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 WINDOW = timedelta(minutes=1)
+NOTICES_KEPT = 65536  # decoded notices (below) kept; beyond, the oldest go and are decoded again
+
+
+class _Notice(msgspec.Struct, frozen=True):
+    """What the stale-warning check reads of an earlier row's message: decoding only these
+    fields of a row's message, once, rather than the whole message at every later warning
+    of its incident (a month's replay spent ~10% of its time there)."""
+
+    key: str
+    step: Step
+    at: datetime
+    clock_id: str | None = None
+
+
+_notice = msgspec.json.Decoder(_Notice)
 
 
 @dataclass(frozen=True)
@@ -142,6 +157,8 @@ class Notifier:
         self.metrics = NotifyMetrics(registry)
         self.dead_letter = dead_letter or _log_dead_letter
         self._windows: dict[str, SlidingWindow] = {}
+        # outbox row id → its message's notice; a row's message never changes once stored
+        self._notices: dict[int, _Notice] = {}
 
     # --- intake -------------------------------------------------------------------------
 
@@ -271,11 +288,19 @@ class Notifier:
         if msg.deadline is not None and msg.deadline <= now:
             return f"deadline {msg.deadline.isoformat()} passed before it could be sent"
         for row in self.outbox.for_incident(msg.incident_id):
-            other = msgspec.json.decode(row.message, type=OutboxMessage)
+            other = self._notice(row)
             later = other.step is Step.BREACH or (other.step is Step.WARNING and other.at > msg.at)
             if other.clock_id == msg.clock_id and later:
                 return f"a later notice of the same clock exists ({other.key})"
         return None
+
+    def _notice(self, row: OutboxRow) -> _Notice:
+        hit = self._notices.get(row.id)
+        if hit is None:
+            if len(self._notices) >= NOTICES_KEPT:
+                del self._notices[next(iter(self._notices))]  # the oldest entry
+            hit = self._notices[row.id] = _notice.decode(row.message)
+        return hit
 
     def _batches(
         self, channel: Channel, rows: list[OutboxRow], room: int, now: datetime
