@@ -28,7 +28,8 @@ Code = Annotated[str, StringConstraints(pattern=r"^\d{2,12}$")]
 CATEGORY_KEYS = (
     "work_safety", "fire", "traffic_accident", "transport", "natural_disaster", "environment",
     "public_health", "food_drug", "market", "housing", "land", "public_security", "education",
-    "labor", "tourism", "livelihood_funds", "soe", "public_resources", "none",
+    "labor", "tourism", "livelihood_funds", "soe", "public_resources", "aviation", "water_works",
+    "none",
 )  # fmt: skip
 
 
@@ -104,10 +105,13 @@ class Grading(Strict):
 
 
 class ClassifierSettings(Strict):
-    """`min_score`: the weight a category needs to call a post an incident."""
+    """`min_score`: the weight a category needs to call a post an incident (hand-set terms).
+    `model`: a learned keyword model file (monitor/config/model.py), relative to the city file;
+    with it, the terms and the incident decision are the model's, not the categories'."""
 
     min_score: float = Field(default=3.0, gt=0)
     top_keywords: int = Field(default=5, ge=1, le=50)
+    model: Name | None = None
 
 
 class CityConfig(Strict):
@@ -165,7 +169,12 @@ def _category_issues(cfg: CityConfig) -> Issues:
         for i, other in enumerate(model.with_):
             if other not in known:
                 yield (*here, "with", i), f"department {other!r} is not declared"
-        if not model.terms:
+        if cfg.classifier.model is not None:
+            if model.terms or model.phrases:
+                yield (*here, "terms"), (
+                    f"terms come from the model file {cfg.classifier.model}; keep them there"
+                )
+        elif not model.terms:
             yield (*here, "terms"), "a category needs at least one term"
     if NONE_KEY not in cfg.categories:
         yield ("categories",), "the `none` category (what is not an incident) is required"
