@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from monitor.config.gazetteer import build_gazetteer
-from monitor.config.model import LearnedModel, load_model
 from monitor.config.schema import CityConfig
-from monitor.domain.classify import IncidentGate, KeywordModel
+from monitor.domain.classify import KeywordModel
 from monitor.domain.extract import extract_casualties
 from monitor.domain.grading import Thresholds, grade_facts
 from monitor.domain.model import Classification, Grade, Location, Post, Responsible
@@ -18,31 +17,10 @@ from monitor.nlp.scanners import AhoScanner, JiebaScanner, Scanner
 Engine = Literal["fast", "jieba"]
 
 
-def keyword_model(cfg: CityConfig, learned: LearnedModel | None = None) -> KeywordModel:
-    """The city's keyword model: its learned model file when it names one (or `learned`, a
-    model in memory, as `monitor eval` passes per fold), else the categories' own terms."""
-    settings = cfg.classifier
-    if learned is None and settings.model is not None:
-        learned = load_model(settings.model, set(cfg.categories))
-    if learned is not None:
-        return learned_keyword_model(learned, settings.top_keywords)
+def keyword_model(cfg: CityConfig) -> KeywordModel:
     terms = {key: dict(m.terms) for key, m in cfg.categories.items()}
     phrases = {key: [(p.all, p.weight) for p in m.phrases] for key, m in cfg.categories.items()}
-    return KeywordModel.build(terms, phrases, settings.min_score, settings.top_keywords)
-
-
-def learned_keyword_model(m: LearnedModel, top_keywords: int = 5) -> KeywordModel:
-    gate = dict(m.incident.terms)
-    for term, weight in m.none.terms.items():
-        gate[term] = gate.get(term, 0.0) - weight
-    return KeywordModel.build(
-        {key: dict(c.terms) for key, c in m.categories.items()},
-        {key: [(p.all, p.weight) for p in c.phrases] for key, c in m.categories.items()},
-        min_score=m.incident.threshold,
-        top_keywords=top_keywords,
-        gate=IncidentGate(gate, m.incident.threshold, m.incident.scale),
-        bias={key: c.bias for key, c in m.categories.items()},
-    )
+    return KeywordModel.build(terms, phrases, cfg.classifier.min_score, cfg.classifier.top_keywords)
 
 
 def routing_table(cfg: CityConfig) -> RoutingTable:
@@ -56,11 +34,8 @@ def routing_table(cfg: CityConfig) -> RoutingTable:
 
 
 class Classifier:
-    def __init__(
-        self, cfg: CityConfig, gazetteer: Gazetteer, engine: Engine = "fast",
-        learned: LearnedModel | None = None,
-    ) -> None:  # fmt: skip
-        self.model = keyword_model(cfg, learned)
+    def __init__(self, cfg: CityConfig, gazetteer: Gazetteer, engine: Engine = "fast") -> None:
+        self.model = keyword_model(cfg)
         self.gazetteer = gazetteer
         self.routing = routing_table(cfg)
         self.thresholds = {
@@ -74,10 +49,8 @@ class Classifier:
         )
 
     @classmethod
-    def from_config(
-        cls, cfg: CityConfig, engine: Engine = "fast", learned: LearnedModel | None = None
-    ) -> Classifier:
-        return cls(cfg, build_gazetteer(cfg), engine, learned)
+    def from_config(cls, cfg: CityConfig, engine: Engine = "fast") -> Classifier:
+        return cls(cfg, build_gazetteer(cfg), engine)
 
     def classify(self, post: Post) -> Classification:
         return self.classify_text(post.id, post.full_text)

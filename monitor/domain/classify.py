@@ -3,33 +3,14 @@
 The models are weighted terms and phrases per category key (from the city config). A scanner at
 the edge (jieba, or the Aho-Corasick fast path) turns text into term hits; this module only
 scores hits, so both scanners share one decision rule and can be compared on accuracy.
-
-A learned model (`monitor learn`, monitor/config/model.py) adds an `IncidentGate`: whether a
-text is an incident is its own weighted sum against a threshold, and the category is the best
-of bias + terms among the incident categories. Without a gate, the hand-set rule holds: the best
-category, `none` included, must reach `min_score`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentGate:
-    """Σ weights of the distinct terms seen ≥ threshold → an incident. A negative weight is
-    evidence against (a `none` term). `scale`: weight points per logit, for the confidence."""
-
-    weights: Mapping[str, float]
-    threshold: float
-    scale: float = 1.0
-
-    def margin(self, seen: Iterable[str]) -> float:
-        return sum(self.weights.get(t, 0.0) for t in seen) - self.threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +36,6 @@ class KeywordModel:
     phrases: Mapping[str, Sequence[PhraseRule]]  # category -> rules
     min_score: float
     top_keywords: int
-    gate: IncidentGate | None = None
-    bias: Mapping[str, float] = field(default_factory=dict)  # category -> prior (gate models)
 
     @classmethod
     def build(
@@ -65,8 +44,6 @@ class KeywordModel:
         phrases: Mapping[str, Sequence[tuple[Sequence[str], float]]],
         min_score: float,
         top_keywords: int = 5,
-        gate: IncidentGate | None = None,
-        bias: Mapping[str, float] | None = None,
     ) -> KeywordModel:
         """`terms`: category -> {term: weight}; `phrases`: category -> [(terms, weight)]."""
         by_term: dict[str, dict[str, float]] = {}
@@ -77,11 +54,11 @@ class KeywordModel:
             category: tuple(PhraseRule(frozenset(ts), w) for ts, w in items)
             for category, items in phrases.items()
         }
-        return cls(by_term, rules, min_score, top_keywords, gate, dict(bias or {}))
+        return cls(by_term, rules, min_score, top_keywords)
 
     @property
     def vocabulary(self) -> frozenset[str]:
-        words = set(self.weights) | set(self.gate.weights if self.gate else ())
+        words = set(self.weights)
         for rules in self.phrases.values():
             for rule in rules:
                 words |= rule.terms
@@ -89,8 +66,6 @@ class KeywordModel:
 
     def categorise(self, terms: Iterable[str]) -> CategoryResult:
         """Score the distinct terms seen in a text and pick the category."""
-        if self.gate is not None:
-            return self._gated(set(terms), self.gate)
         seen = {t for t in terms if t in self.weights}
         scores: dict[str, float] = {}
         for term in seen:
@@ -101,29 +76,6 @@ class KeywordModel:
                 if rule.terms <= seen:
                     scores[category] = scores.get(category, 0.0) + rule.weight
         return self._decide(scores, seen)
-
-    def _gated(self, found: set[str], gate: IncidentGate) -> CategoryResult:
-        margin = gate.margin(found)
-        seen = {t for t in found if t in self.weights}
-        scores = dict(self.bias)
-        for term in seen:
-            for category, weight in self.weights[term].items():
-                scores[category] = scores.get(category, 0.0) + weight
-        for category, rules in self.phrases.items():
-            for rule in rules:
-                if rule.terms <= seen:
-                    scores[category] = scores.get(category, 0.0) + rule.weight
-        scores.pop(NONE, None)
-        if margin < 0 or not scores:
-            against = sorted((t for t in found if gate.weights.get(t, 0.0) < 0),
-                             key=lambda t: (gate.weights[t], t))  # fmt: skip
-            confidence = _logistic(-margin / gate.scale)
-            return CategoryResult(NONE, False, round(confidence, 3),
-                                  tuple(against[: self.top_keywords]), margin)  # fmt: skip
-        best, best_score = min(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        confidence = _logistic(margin / gate.scale)
-        return CategoryResult(best, True, round(confidence, 3), self._keywords(seen, best),
-                              best_score)  # fmt: skip
 
     def _decide(self, scores: dict[str, float], seen: set[str]) -> CategoryResult:
         # Ties break on the category key so the result never depends on set order.
@@ -150,7 +102,3 @@ class KeywordModel:
             key=lambda t: (-self.weights[t][category], t),
         )
         return tuple(ranked[: self.top_keywords])
-
-
-def _logistic(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
