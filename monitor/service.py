@@ -6,10 +6,12 @@ from typing import Any, Literal
 
 from monitor.config.gazetteer import build_gazetteer
 from monitor.config.schema import CityConfig
+from monitor.config.lexicon import event_lexicon
 from monitor.domain.classify import KeywordModel
+from monitor.domain.detect import Detection, EventLexicon, detect
 from monitor.domain.extract import extract_casualties
 from monitor.domain.grading import Thresholds, grade_facts
-from monitor.domain.model import Classification, Grade, Location, Post, Responsible
+from monitor.domain.model import Casualties, Classification, Grade, Location, Post, Responsible
 from monitor.domain.places import Gazetteer, locate
 from monitor.domain.routing import Department, RoutingTable, responsible
 from monitor.nlp.scanners import AhoScanner, JiebaScanner, Scanner
@@ -36,6 +38,7 @@ def routing_table(cfg: CityConfig) -> RoutingTable:
 class Classifier:
     def __init__(self, cfg: CityConfig, gazetteer: Gazetteer, engine: Engine = "fast") -> None:
         self.model = keyword_model(cfg)
+        self.lexicon: EventLexicon = event_lexicon(cfg)
         self.gazetteer = gazetteer
         self.routing = routing_table(cfg)
         self.thresholds = {
@@ -43,9 +46,12 @@ class Classifier:
             for g, t in cfg.grading.thresholds.items()
         }
         self.plain_injury_is_serious = cfg.grading.plain_injury_is_serious
-        vocabulary = self.model.vocabulary | gazetteer.names
+        vocabulary = self.model.vocabulary | self.lexicon.vocabulary | gazetteer.names
+        not_terms = self.lexicon.not_terms
         self.scanner: Scanner = (
-            AhoScanner(vocabulary) if engine == "fast" else JiebaScanner(vocabulary)
+            AhoScanner.with_boundaries(vocabulary, not_terms)
+            if engine == "fast"
+            else JiebaScanner(vocabulary, not_terms)
         )
 
     @classmethod
@@ -55,11 +61,28 @@ class Classifier:
     def classify(self, post: Post) -> Classification:
         return self.classify_text(post.id, post.full_text)
 
+    def explain(self, text: str) -> tuple[Detection, Classification]:
+        """The decision with its reasons (`monitor route`), and the classification."""
+        hits = self.scanner.hits(text)
+        casualties = extract_casualties(text, self.plain_injury_is_serious)
+        detection = detect(self.model, self.lexicon, [t for t, _ in hits], casualties)
+        return detection, self._classification("route", hits, detection, casualties)
+
     def classify_text(self, post_id: str, text: str) -> Classification:
         hits = self.scanner.hits(text)
-        result = self.model.categorise(term for term, _ in hits)
-        location = locate(hits, self.gazetteer)
         casualties = extract_casualties(text, self.plain_injury_is_serious)
+        detection = detect(self.model, self.lexicon, [t for t, _ in hits], casualties)
+        return self._classification(post_id, hits, detection, casualties)
+
+    def _classification(
+        self,
+        post_id: str,
+        hits: list[tuple[str, int]],
+        detection: Detection,
+        casualties: Casualties,
+    ) -> Classification:
+        result = detection.result
+        location = locate(hits, self.gazetteer)
         grade: Grade | None = None
         basis: str | None = None
         duty = Responsible()

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from monitor.config import sections
+from monitor.config.lexicon import lexicon_issues
 from monitor.config.loader import ConfigError, ConfigIssue, LineMap, format_path, read_yaml
 from monitor.config.schema import CityConfig, semantic_issues
 from monitor.domain.evidence import EvidencePolicy
@@ -70,8 +71,9 @@ def load_config(path: str | Path | None = None) -> CityConfig:
         ConfigIssue(str(file), lines.line_of(p), format_path(p), reason)
         for p, reason in semantic_issues(cfg)
     ]
-    cfg = _resolved(cfg, file)
+    cfg = _resolved_triggers(_resolved(cfg, file), file)
     problems.extend(_ladder_issues(cfg, file, lines))
+    problems.extend(lexicon_issues(cfg))
     problems.extend(_model_issues(cfg, file, lines))
     if problems:
         raise ConfigError(problems)
@@ -106,6 +108,14 @@ def _model_issues(cfg: CityConfig, file: Path, lines: LineMap) -> list[ConfigIss
     except ConfigError as exc:
         return exc.issues
     return []
+
+
+def _resolved_triggers(cfg: CityConfig, file: Path) -> CityConfig:
+    path = cfg.classifier.triggers
+    if path is None or Path(path).is_absolute():
+        return cfg
+    settings = cfg.classifier.model_copy(update={"triggers": str(file.resolve().parent / path)})
+    return cfg.model_copy(update={"classifier": settings})
 
 
 def _ladder_issues(cfg: CityConfig, file: Path, lines: LineMap) -> list[ConfigIssue]:

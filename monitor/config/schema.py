@@ -26,10 +26,10 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Code = Annotated[str, StringConstraints(pattern=r"^\d{2,12}$")]
 
 CATEGORY_KEYS = (
-    "work_safety", "fire", "traffic_accident", "transport", "natural_disaster", "environment",
+    "aviation", "water_works", "work_safety", "fire", "traffic_accident", "transport",
+    "natural_disaster", "environment",
     "public_health", "food_drug", "market", "housing", "land", "public_security", "education",
-    "labor", "tourism", "livelihood_funds", "soe", "public_resources", "aviation", "water_works",
-    "none",
+    "labor", "tourism", "livelihood_funds", "soe", "public_resources", "none",
 )  # fmt: skip
 
 
@@ -111,6 +111,9 @@ class ClassifierSettings(Strict):
 
     min_score: float = Field(default=3.0, gt=0)
     top_keywords: int = Field(default=5, ge=1, le=50)
+    # event triggers, not-incident context and not_terms (monitor/config/lexicon.py); relative
+    # to the city file; default the packaged monitor/config/triggers.yaml
+    triggers: str | None = None
     model: Name | None = None
 
 

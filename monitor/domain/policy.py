@@ -108,7 +108,10 @@ class HeatPolicy(msgspec.Struct, frozen=True, kw_only=True):
 DEFAULT_FAMILIES: dict[str, tuple[str, ...]] = {
     # Accidents are often filed under a neighbour: a chemical-plant blast is work safety and
     # fire, a bus crash is transport and traffic accident. One family keeps them one incident.
-    "safety": ("work_safety", "fire", "traffic_accident", "natural_disaster", "transport"),
+    "safety": (
+        "aviation", "water_works", "work_safety", "fire", "traffic_accident",
+        "natural_disaster", "transport",
+    ),
     "health": ("public_health", "food_drug"),
     "housing_land": ("housing", "land"),
 }
