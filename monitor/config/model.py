@@ -1,22 +1,20 @@
 """A learned keyword model file (`classifier: {model: ziyang_model.yaml}` in a city config).
 
-`monitor learn` writes it; an analyst may edit it. It holds the terms and phrases; the city file
-keeps each category's label and departments. Two decisions, both sums of term weights:
+`monitor learn` writes it and an analyst may edit it. It holds what the city file's categories
+would otherwise hold: each category's terms and phrases, `none`'s terms (evidence that a text is
+not an incident) and `min_score`. The city file keeps each category's label and departments;
+the event lexicon (triggers.yaml) and the casualty rule apply on top, as for hand-set terms.
 
-    incident:            # an incident when Σ incident terms − Σ none terms ≥ threshold
-      threshold: 6.5
-      scale: 2.0         # weight points per logit: confidence = logistic(margin / scale)
-      terms: {爆炸: 9.1, 坍塌: 8.0}
-    none:
-      terms: {股市: 7.2, 票房: 5.0}   # evidence that a text is not an incident
-    categories:                      # which kind? the highest bias + Σ terms (+ phrases)
+    min_score: 6.0
+    categories:
       work_safety:
-        bias: -1.2
-        terms: {爆炸: 6.3, 坍塌: 7.9}
+        terms: {工地: 3.2, 矿井: 4.1}
         phrases: [{all: [工地, 坍塌], weight: 2}]
+      none:
+        terms: {股市: 7.2, 票房: 5.0}
 
-`learned:` records how the file was made (command, inputs with SHA-256, date, parameters); it
-is read by nothing at run time.
+`learned:` records how the file was made (command, inputs with SHA-256, date, parameters); it is
+read by nothing at run time.
 """
 
 from __future__ import annotations
@@ -29,29 +27,15 @@ from pydantic import Field, ValidationError
 from monitor.config.loader import ConfigError, ConfigIssue, format_path, read_yaml
 from monitor.config.schema import NONE_KEY, Name, Phrase, Strict
 
-Weight = float
-
-
-class GateSpec(Strict):
-    threshold: float
-    scale: float = Field(default=1.0, gt=0)
-    terms: dict[Name, Weight] = Field(default_factory=dict)
-
-
-class NoneSpec(Strict):
-    terms: dict[Name, Weight] = Field(default_factory=dict)
-
 
 class CategorySpec(Strict):
-    bias: float = 0.0
-    terms: dict[Name, Weight] = Field(default_factory=dict)
+    terms: dict[Name, float] = Field(default_factory=dict)
     phrases: tuple[Phrase, ...] = ()
 
 
 class LearnedModel(Strict):
     learned: dict[str, Any] | None = None
-    incident: GateSpec
-    none: NoneSpec = NoneSpec()
+    min_score: float = Field(gt=0)
     categories: dict[Name, CategorySpec] = Field(min_length=1)
 
 
@@ -80,14 +64,16 @@ def load_model(path: str | Path, categories: set[str]) -> LearnedModel:
 def model_issues(model: LearnedModel, categories: set[str]) -> list[tuple[tuple[str, ...], str]]:
     out: list[tuple[tuple[str, ...], str]] = []
     for key, spec in model.categories.items():
-        if key == NONE_KEY:
-            out.append((("categories", key), "`none` is not a category here: its terms go under "
-                        "the top-level `none:` (evidence against an incident)"))  # fmt: skip
-        elif key not in categories:
+        if key not in categories:
+            known = ", ".join(sorted(categories))
             out.append((("categories", key), f"category {key!r} is not in the city config "
-                        f"(known: {', '.join(sorted(categories - {NONE_KEY}))})"))  # fmt: skip
+                        f"(known: {known})"))  # fmt: skip
         elif not spec.terms and not spec.phrases:
             out.append((("categories", key, "terms"), "a category needs at least one term"))
-    if not model.incident.terms:
-        out.append((("incident", "terms"), "the incident decision needs at least one term"))
+        for i, phrase in enumerate(spec.phrases):
+            if not set(phrase.all) <= spec.terms.keys():
+                path = ("categories", key, "phrases", str(i))
+                out.append((path, "a phrase's words must be terms of its category"))
+    if NONE_KEY not in model.categories:
+        out.append((("categories",), "the `none` category (what is not an incident) is required"))
     return out
