@@ -181,6 +181,10 @@ def _category_issues(cfg: CityConfig) -> Issues:
             yield (*here, "terms"), "a category needs at least one term"
     if NONE_KEY not in cfg.categories:
         yield ("categories",), "the `none` category (what is not an incident) is required"
+    if cfg.classifier.model is not None and "min_score" in cfg.classifier.model_fields_set:
+        yield ("classifier", "min_score"), (
+            f"min_score comes from the model file {cfg.classifier.model}; keep it there"
+        )
 
 
 def _town_issues(cfg: CityConfig) -> Issues:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,12 +55,18 @@ def render(model: LearnedModel, labels: Mapping[str, str]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _width(text: str) -> int:
+    """Columns on screen: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _wrapped(opening: str, items: list[str]) -> list[str]:
     lines, line = [], opening
     indent = " " * len(opening)
     for i, item in enumerate(items):
         piece = item + (", " if i < len(items) - 1 else "}")
-        if len(line) + len(piece.rstrip()) > WIDTH and line.strip() not in ("", opening.strip()):
+        too_wide = _width(line) + _width(piece.rstrip()) > WIDTH
+        if too_wide and line.strip() not in ("", opening.strip()):
             lines.append(line.rstrip())
             line = indent
         line += piece
