@@ -24,6 +24,7 @@ from monitor.learning.data import (
     SharedData,
     read_labels,
 )
+from monitor.learning.params import Params
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,8 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _param_args(p: argparse.ArgumentParser) -> None:
-    from monitor.learning.params import Params
-
     defaults = Params()
     for name, value in vars(defaults).items():
         p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value,
@@ -75,8 +74,6 @@ def _inputs(args: argparse.Namespace) -> tuple[CityConfig, SharedData, list[Exam
 
 
 def run_learn(args: argparse.Namespace) -> int:
-    from monitor.learning.params import Params
-
     got = _inputs(args)
     if got is None:
         return 2
@@ -87,7 +84,7 @@ def run_learn(args: argparse.Namespace) -> int:
 
     weak = [] if args.no_weak else data.weak_negatives()
     record: dict[str, Any] = {
-        "command": shlex.join(["monitor", *sys.argv[1:]]) if _from_cli() else "learn()",
+        "command": _command(args, params),
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "inputs": [{"file": str(f), "sha256": sha256(f), "records": _records(f)}
                    for f in args.labels],
@@ -117,8 +114,18 @@ def _records(path: str) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def _from_cli() -> bool:
-    return Path(sys.argv[0]).name in {"monitor", "__main__.py", "main.py"}
+def _command(args: argparse.Namespace, params: Params) -> str:
+    """The command that makes this file again: inputs, output and every knob not at its
+    default."""
+    words = ["monitor", "learn", *args.labels, "--out", args.out]
+    if args.config:
+        words += ["--config", args.config]
+    if args.no_weak:
+        words.append("--no-weak")
+    for name, value in vars(params).items():
+        if value != getattr(Params(), name):
+            words += [f"--{name.replace('_', '-')}", str(value)]
+    return shlex.join(words)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -128,7 +135,6 @@ def run_eval(args: argparse.Namespace) -> int:
     cfg, data, examples = got
     from monitor.config.model import load_model
     from monitor.learning.evaluate import cross_validate, judge, report
-    from monitor.learning.params import Params
     from monitor.learning.write import sha256
 
     model = load_model(cfg.classifier.model, set(cfg.categories)) if cfg.classifier.model else None

@@ -23,7 +23,7 @@ from monitor.learning.data import (
 from monitor.service import Classifier
 
 LABELS = Path(__file__).resolve().parents[2] / "labels"
-FAST = ["--no-weak", "--max-iter", "60", "--per-category", "40", "--candidates", "3000"]
+FAST = ["--no-weak", "--per-category", "40", "--candidates", "3000", "--max-iter", "60"]
 
 
 def subset(tmp_path: Path, per_corpus: int = 120) -> Path:
@@ -48,19 +48,27 @@ def city_with_model(tmp_path: Path, model: Path) -> Path:
     return city
 
 
-def test_learn_writes_a_model_that_loads_and_classifies(
-    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture(scope="module")
+def learned(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(labels, model): `monitor learn` on a real-labelled subset, once for the module."""
+    tmp_path = tmp_path_factory.mktemp("learn")
     labels = subset(tmp_path)
     out = tmp_path / "model.yaml"
     assert main(["learn", str(labels), "--out", str(out), *FAST]) == 0
+    return labels, out
+
+
+def test_learn_writes_a_model_that_loads_and_classifies(
+    shared_data: Path, tmp_path: Path, learned: tuple[Path, Path]
+) -> None:
+    labels, out = learned
     text = out.read_text(encoding="utf-8")
     # the header says how to make it again: the command, its input and the input's digest
     import hashlib
 
     digest = hashlib.sha256(labels.read_bytes()).hexdigest()
     assert f"# input:   {labels}  sha256 {digest}" in text
-    assert f"monitor learn {labels} --out {out}" in text
+    assert f"# command: monitor learn {labels} --out {out} {' '.join(FAST)}" in text
     city = city_with_model(tmp_path, out)
     assert main(["check-config", str(city)]) == 0
     cfg = load_config(city)
@@ -76,18 +84,16 @@ def test_learn_writes_a_model_that_loads_and_classifies(
 
 
 def test_eval_cross_validates_a_model_learned_from_the_same_labels(
-    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, learned: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    labels = subset(tmp_path, per_corpus=60)
-    out = tmp_path / "model.yaml"
-    assert main(["learn", str(labels), "--out", str(out), *FAST]) == 0
+    labels, out = learned
     city = city_with_model(tmp_path, out)
     capsys.readouterr()
     assert main(["eval", str(labels), "--config", str(city), "--folds", "2", "--worst", "3"]) == 0
     printed = capsys.readouterr().out
     assert "2-fold cross-validated" in printed
     assert re.search(r"all\s+precision \d\.\d{3}\s+recall \d\.\d{3}\s+F1", printed)
-    assert "confusion" in printed and "casualty agreement on 60 CEC reports" in printed
+    assert "confusion" in printed and "casualty agreement on 120 CEC reports" in printed
     assert "the 3 worst of" in printed
 
 
