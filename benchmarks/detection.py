@@ -52,13 +52,17 @@ def main() -> None:
     texts = corpus_texts()
     cfg = load_config()
     fast = Classifier.from_config(cfg, engine="fast")
-    labels = read_labels(args.labels or sorted(glob.glob("/work/labels/*.jsonl")))
-    labels = [r for r in labels if (r["corpus"], r["id"]) in texts]
+    # second_*.jsonl: a blind second reading of texts already labelled (agreement), not new texts
+    default = [p for p in sorted(glob.glob("/work/labels/*.jsonl")) if "/second_" not in p]
+    labels = read_labels(args.labels or default)
+    keyed = {(r["corpus"], r["id"]): r for r in labels}
+    labels = [r for key, r in keyed.items() if key in texts]
 
     tp = fp = fn = tn = 0
-    cat_ok = cat_n = 0
+    cat_ok = cat_n = found_ok = 0
     errors = []
     by_corpus: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
+    cat_by_corpus: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
     for r in labels:
         text = texts[(r["corpus"], r["id"])]
         c = fast.classify_text(r["id"], text)
@@ -79,17 +83,30 @@ def main() -> None:
         if gold:
             cat_n += 1
             cat_ok += c.category == r["category"]
+            found_ok += c.is_incident and c.category == r["category"]
+            cat_by_corpus[r["corpus"]][0] += c.category == r["category"]
+            cat_by_corpus[r["corpus"]][1] += 1
         if c.category != r["category"]:
             errors.append((r["corpus"], r["id"], r["category"], c.category, text[:120]))
     p = tp / max(tp + fp, 1)
     rc = tp / max(tp + fn, 1)
     print(f"{len(labels)} labelled texts: incident precision {p:.3f} recall {rc:.3f} "
           f"F1 {2 * p * rc / max(p + rc, 1e-9):.3f}; category accuracy on true incidents "
-          f"{cat_ok}/{cat_n} = {cat_ok / max(cat_n, 1):.3f}")  # fmt: skip
+          f"{cat_ok}/{cat_n} = {cat_ok / max(cat_n, 1):.3f}, on those found {found_ok}/{tp} = "
+          f"{found_ok / max(tp, 1):.3f}")  # fmt: skip
     for corpus, (a, b, c_, d) in sorted(by_corpus.items()):
-        print(f"  {corpus}: tp {a} fp {b} fn {c_} tn {d}")
+        ok, n = cat_by_corpus[corpus]
+        print(f"  {corpus}: tp {a} fp {b} fn {c_} tn {d}; category right on {ok}/{n} incidents")
     for e in errors[: args.errors]:
         print("  ", *e)
+
+    others = [r["title"] for r in read_jsonl("corpora/thucnews_titles_test_dev.jsonl")
+              if r["label"] not in ("society", "politics")]  # fmt: skip
+    flagged = [t for t in others if fast.classify_text("h", t).is_incident]
+    print(f"THUCNews headlines outside society and politics flagged: {len(flagged)}/{len(others)}"
+          f" = {len(flagged) / len(others):.2%}")  # fmt: skip
+    for t in flagged[: args.errors]:
+        print("   flagged", t)
 
     if not args.no_agreement:
         slow = Classifier.from_config(cfg, engine="jieba")

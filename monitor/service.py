@@ -9,7 +9,7 @@ from monitor.config.lexicon import event_lexicon
 from monitor.config.model import LearnedModel, load_model
 from monitor.config.schema import CityConfig
 from monitor.domain.classify import KeywordModel
-from monitor.domain.detect import Detection, EventLexicon, detect
+from monitor.domain.detect import Detection, Detector, EventLexicon
 from monitor.domain.extract import extract_casualties
 from monitor.domain.grading import Thresholds, grade_facts
 from monitor.domain.model import Casualties, Classification, Grade, Location, Post, Responsible
@@ -52,6 +52,8 @@ class Classifier:
     ) -> None:  # fmt: skip
         self.model = keyword_model(cfg, learned)
         self.lexicon: EventLexicon = event_lexicon(cfg)
+        self.detector = Detector(self.model, self.lexicon)
+        self.labels = {key: m.label for key, m in cfg.categories.items()}
         self.gazetteer = gazetteer
         self.routing = routing_table(cfg)
         self.thresholds = {
@@ -59,12 +61,12 @@ class Classifier:
             for g, t in cfg.grading.thresholds.items()
         }
         self.plain_injury_is_serious = cfg.grading.plain_injury_is_serious
-        vocabulary = self.model.vocabulary | self.lexicon.vocabulary | gazetteer.names
+        terms = self.model.vocabulary | self.lexicon.vocabulary
         not_terms = self.lexicon.not_terms
         self.scanner: Scanner = (
-            AhoScanner.with_boundaries(vocabulary, not_terms)
+            AhoScanner.with_boundaries(terms, gazetteer.names, not_terms)
             if engine == "fast"
-            else JiebaScanner(vocabulary, not_terms)
+            else JiebaScanner(terms | gazetteer.names, not_terms)
         )
 
     @classmethod
@@ -80,13 +82,13 @@ class Classifier:
         """The decision with its reasons (`monitor route`), and the classification."""
         hits = self.scanner.hits(text)
         casualties = extract_casualties(text, self.plain_injury_is_serious)
-        detection = detect(self.model, self.lexicon, [t for t, _ in hits], casualties)
+        detection = self.detector.detect([t for t, _ in hits], casualties)
         return detection, self._classification("route", hits, detection, casualties)
 
     def classify_text(self, post_id: str, text: str) -> Classification:
         hits = self.scanner.hits(text)
         casualties = extract_casualties(text, self.plain_injury_is_serious)
-        detection = detect(self.model, self.lexicon, [t for t, _ in hits], casualties)
+        detection = self.detector.detect([t for t, _ in hits], casualties)
         return self._classification(post_id, hits, detection, casualties)
 
     def _classification(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import datetime
 
 import msgspec
@@ -40,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="city config YAML (default: Ziyang)")
     p.add_argument("--engine", choices=["fast", "jieba"], default="fast")
     p.add_argument("--dead-letter", metavar="FILE", help="append rejected lines here as JSONL")
+    p.add_argument(
+        "--stats", action="store_true",
+        help="print posts/s to stderr at the end (CPU and wall time, start-up excluded)",
+    )  # fmt: skip
     p.set_defaults(func=run_classify)
 
     c = sub.add_parser("check-config", help="validate a city config; print every error")
@@ -63,7 +68,8 @@ def parse_line(raw: bytes) -> ClassifyInput:
         raise BadLine(f"invalid JSON: {exc}") from exc
     if not item.text.strip():
         raise BadLine("`text` is empty")
-    if len(item.text.encode("utf-8")) > MAX_TEXT_BYTES:
+    # a line within the limit holds a text within it: encode only the long ones to measure
+    if len(raw) > MAX_TEXT_BYTES and len(item.text.encode("utf-8")) > MAX_TEXT_BYTES:
         raise BadLine(f"`text` is over {MAX_TEXT_BYTES} bytes")
     return item
 
@@ -82,6 +88,8 @@ def run_classify(args: argparse.Namespace) -> int:
     classifier = _classifier(args, args.engine)
     if classifier is None:
         return 2
+    started = (time.process_time(), time.perf_counter())
+    count = 0
     source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
     dead = open(args.dead_letter, "ab") if args.dead_letter else None  # noqa: SIM115
     out = sys.stdout.buffer
@@ -102,8 +110,11 @@ def run_classify(args: argparse.Namespace) -> int:
             text = f"{item.title}\n{item.text}" if item.title else item.text
             result = classifier.classify_text(str(item.id), text)
             out.write(_encoder.encode(contract(result)) + b"\n")
+            count += 1
     finally:
         out.flush()
+        if getattr(args, "stats", False):
+            _print_stats(count, started)
         if source is not sys.stdin.buffer:
             source.close()
         if dead is not None:
@@ -111,6 +122,14 @@ def run_classify(args: argparse.Namespace) -> int:
     if bad:
         print(f"{name}: {bad} bad line(s) rejected", file=sys.stderr)
     return 1 if bad else 0
+
+
+def _print_stats(count: int, started: tuple[float, float]) -> None:
+    cpu = time.process_time() - started[0]
+    wall = time.perf_counter() - started[1]
+    rate = count / cpu if cpu > 0 else 0.0
+    print(f"classified {count} posts: {cpu:.3f} s CPU ({rate:,.0f} posts/s), {wall:.3f} s wall; "
+          f"start-up {started[0]:.2f} s CPU not counted", file=sys.stderr)  # fmt: skip
 
 
 def run_check_config(args: argparse.Namespace) -> int:
@@ -138,13 +157,34 @@ def run_check_config(args: argparse.Namespace) -> int:
 
 
 def run_route(args: argparse.Namespace) -> int:
+    """Explain one decision: what fired, with what weight, and what followed from it."""
     classifier = _classifier(args)
     if classifier is None:
         return 2
-    result = contract(classifier.classify_text("cli", args.text))
+    detection, c = classifier.explain(args.text)
+    labels = classifier.labels
+    result = contract(c)
     loc, duty = result["location"], result["responsible"]
+
+    def name(key: str) -> str:
+        return f"{labels.get(key, key)}({key})"
+
+    print(f"类别: {name(c.category)}  事件: {'是' if c.is_incident else '否'}  "
+          f"置信度: {c.confidence}")  # fmt: skip
+    def fired(items: tuple[tuple[str, str, float], ...]) -> str:
+        ranked = sorted(items, key=lambda x: (-x[2], x[0]))
+        return "、".join(f"{t}→{name(k)} +{w:g}" for t, k, w in ranked) or "无"
+
+    scores = sorted(detection.scores, key=lambda kv: (-kv[1], kv[0]))[:5]
+    print("得分: " + ("；".join(f"{name(k)} {v:g}" for k, v in scores) or "无"))
+    print("触发词: " + fired(detection.triggers))
+    print("主题词: " + fired(detection.topic))
+    if detection.context:
+        print("非事件语境: " + "、".join(f"{t}（{k}）" for t, k in sorted(detection.context)))
+    facts = {k: v for k, v in result["casualties"].items() if v not in (None, [])}
+    counted = "计入事件证据" if detection.casualty_evidence else "未计入"
+    print(f"伤亡证据: {facts or '无'}（{counted}）")
     place = "".join(p for p in (loc["city"], loc["county"], loc["town"]) if p) or "未识别"
-    print(f"类别: {result['category']}  事件: {'是' if result['is_incident'] else '否'}")
     print(f"地点: {place}  辖区内: {loc['in_jurisdiction']}")
     print(f"分级: {result['grade']}  依据: {result['grade_basis']}")
     print(f"牵头: {duty['lead']}  配合/督导: {'、'.join(duty['co']) or '无'}")

@@ -21,12 +21,19 @@ class ContextKind(Strict):
     words: tuple[Name, ...] = Field(min_length=1)
 
 
+class Combo(Strict):
+    all: tuple[Name, ...] = Field(min_length=2)
+    weight: float = Field(gt=0)
+
+
 class TriggersFile(Strict):
     casualty_weight: float = Field(ge=0)
+    casualty_default: str | None = None
     precedence: tuple[Name, ...] = ()
     triggers: dict[str, dict[Name, float]]
     not_incident: dict[str, ContextKind] = Field(default_factory=dict)
     not_terms: tuple[Name, ...] = ()
+    combos: dict[str, tuple[Combo, ...]] = Field(default_factory=dict)
 
 
 def triggers_path(cfg: CityConfig) -> Path:
@@ -46,34 +53,35 @@ def read_lexicon(path: Path) -> EventLexicon:
         ]
         raise ConfigError(issues) from exc
     problems = []
-    for where in (("triggers",), ("precedence",)):
-        keys = spec.triggers if where == ("triggers",) else spec.precedence
-        for i, key in enumerate(keys):
-            at = (*where, key) if where == ("triggers",) else (*where, i)
-            if key not in CATEGORY_KEYS or key == NONE_KEY:
-                reason = f"unknown category {key!r}; known: {', '.join(CATEGORY_KEYS[:-1])}"
-                problems.append(ConfigIssue(str(path), lines.line_of(at), format_path(at), reason))
+    named: list[tuple[tuple[str | int, ...], str]] = [
+        *((("triggers", k), k) for k in spec.triggers),
+        *((("combos", k), k) for k in spec.combos),
+        *((("precedence", i), k) for i, k in enumerate(spec.precedence)),
+        *([(("casualty_default",), spec.casualty_default)] if spec.casualty_default else []),
+    ]
+    for at, key in named:
+        if key not in CATEGORY_KEYS or key == NONE_KEY:
+            reason = f"unknown category {key!r}; known: {', '.join(CATEGORY_KEYS[:-1])}"
+            problems.append(ConfigIssue(str(path), lines.line_of(at), format_path(at), reason))
     if problems:
         raise ConfigError(problems)
     context = {kind: (k.weight, k.words) for kind, k in spec.not_incident.items()}
+    combos = {key: [(c.all, c.weight) for c in rules] for key, rules in spec.combos.items()}
     return EventLexicon.build(
-        spec.triggers, context, spec.casualty_weight, spec.precedence, spec.not_terms
-    )
+        spec.triggers, context, spec.casualty_weight, spec.precedence, spec.not_terms, combos,
+        spec.casualty_default,
+    )  # fmt: skip
 
 
 def event_lexicon(cfg: CityConfig) -> EventLexicon:
-    return read_lexicon(triggers_path(cfg))
+    """The lexicon for this city: triggers of categories the city does not model are left out
+    (a city with fewer categories shares the packaged file)."""
+    return read_lexicon(triggers_path(cfg)).only(frozenset(cfg.categories))
 
 
 def lexicon_issues(cfg: CityConfig) -> list[ConfigIssue]:
-    """The triggers file's problems, and trigger categories the city does not model."""
     try:
-        lexicon = event_lexicon(cfg)
+        event_lexicon(cfg)
     except ConfigError as exc:
         return exc.issues
-    missing = {c for cats in lexicon.triggers.values() for c in cats} - cfg.categories.keys()
-    return [
-        ConfigIssue(str(triggers_path(cfg)), None, f"triggers.{key}",
-                    f"category {key!r} has triggers but no model in the city config")
-        for key in sorted(missing)
-    ]  # fmt: skip
+    return []

@@ -15,7 +15,7 @@ decision with its reasons out (`monitor route` prints them).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.domain.classify import NONE, CategoryResult, KeywordModel
 from monitor.domain.model import Casualties
@@ -29,6 +29,9 @@ class EventLexicon:
     casualty_weight: float
     precedence: Sequence[str]  # category keys, first wins a tie
     not_terms: frozenset[str] = frozenset()
+    # terms that together name an event (老师 + 猥亵 → education, 直升机 + 失踪 → aviation)
+    combos: tuple[tuple[str, frozenset[str], float], ...] = ()
+    casualty_default: str | None = None  # stated deaths with no category: this one
 
     @classmethod
     def build(
@@ -38,19 +41,46 @@ class EventLexicon:
         casualty_weight: float,
         precedence: Sequence[str],
         not_terms: Iterable[str] = (),
+        combos: Mapping[str, Sequence[tuple[Sequence[str], float]]] | None = None,
+        casualty_default: str | None = None,
     ) -> EventLexicon:
-        """`triggers`: category -> {term: weight}; `context`: kind -> (weight, words)."""
+        """`triggers`: category -> {term: weight}; `context`: kind -> (weight, words);
+        `combos`: category -> [(terms, weight)]."""
         by_term: dict[str, dict[str, float]] = {}
         for category, table in triggers.items():
             for term, weight in table.items():
                 by_term.setdefault(term, {})[category] = weight
         words = {w: kind for kind, (_, ws) in context.items() for w in ws}
         weights = {kind: weight for kind, (weight, _) in context.items()}
-        return cls(by_term, words, weights, casualty_weight, tuple(precedence), frozenset(not_terms))
+        blocked = frozenset(not_terms)
+        together = tuple(
+            (category, frozenset(terms), weight)
+            for category, rules in (combos or {}).items()
+            for terms, weight in rules
+        )
+        return cls(
+            by_term, words, weights, casualty_weight, tuple(precedence), blocked, together,
+            casualty_default,
+        )  # fmt: skip
 
     @property
     def vocabulary(self) -> frozenset[str]:
-        return frozenset(self.triggers) | frozenset(self.context)
+        combined = frozenset(t for _, terms, _ in self.combos for t in terms)
+        return frozenset(self.triggers) | frozenset(self.context) | combined
+
+    def only(self, categories: frozenset[str]) -> EventLexicon:
+        """This lexicon with the triggers of other categories left out."""
+        triggers = {}
+        for term, weights in self.triggers.items():
+            kept = {c: w for c, w in weights.items() if c in categories}
+            if kept:
+                triggers[term] = kept
+        precedence = tuple(c for c in self.precedence if c in categories)
+        combos = tuple(x for x in self.combos if x[0] in categories)
+        default = self.casualty_default if self.casualty_default in categories else None
+        return replace(
+            self, triggers=triggers, precedence=precedence, combos=combos, casualty_default=default
+        )
 
 
 EMPTY_LEXICON = EventLexicon({}, {}, {}, 0.0, ())
@@ -59,7 +89,7 @@ EMPTY_LEXICON = EventLexicon({}, {}, {}, 0.0, ())
 @dataclass(frozen=True, slots=True)
 class Detection:
     result: CategoryResult
-    scores: tuple[tuple[str, float], ...]  # category -> total, highest first
+    scores: tuple[tuple[str, float], ...]  # category -> total
     topic: tuple[tuple[str, str, float], ...]  # (term, category, weight) that fired
     triggers: tuple[tuple[str, str, float], ...]
     context: tuple[tuple[str, str], ...]  # (term, kind)
@@ -69,54 +99,113 @@ class Detection:
 def has_casualty_facts(c: Casualties) -> bool:
     """Deaths, injuries, trapped, missing or a loss stated with a figure above zero, or
     mentioned with no usable figure (数十人受伤)."""
-    counted = (c.deaths, c.missing, c.injured, c.serious_injured, c.trapped, c.loss_yuan)
-    return any(n for n in counted) or bool(c.uncertain)
+    return bool(
+        c.deaths or c.missing or c.injured or c.serious_injured or c.trapped or c.loss_yuan
+        or c.uncertain
+    )  # fmt: skip
+
+
+def has_deaths(c: Casualties) -> bool:
+    """Someone dead, missing or trapped, with or without a figure: enough on its own (a lone
+    injury word is not: 伤兵 in sports news reads as one)."""
+    return bool(
+        c.deaths or c.missing or c.trapped
+        or any(f in ("deaths", "missing", "trapped") for f in c.uncertain)
+    )  # fmt: skip
+
+
+TOPIC, TRIGGER, CONTEXT = 0, 1, 2
+
+
+class Detector:
+    """`KeywordModel` and `EventLexicon` compiled into one table: term → what it adds where.
+
+        detector = Detector(model, lexicon)
+        detection = detector.detect(terms, casualties)
+    """
+
+    def __init__(self, model: KeywordModel, lexicon: EventLexicon) -> None:
+        self.model, self.lexicon = model, lexicon
+        words = lexicon.vocabulary | model.vocabulary  # phrase-only terms too
+        table: dict[str, list[tuple[str, float, int]]] = {t: [] for t in words}
+        for term, weights in model.weights.items():
+            table.setdefault(term, []).extend((c, w, TOPIC) for c, w in weights.items())
+        for term, weights in lexicon.triggers.items():
+            table.setdefault(term, []).extend((c, w, TRIGGER) for c, w in weights.items())
+        for term, kind in lexicon.context.items():
+            table.setdefault(term, []).append((kind, lexicon.context_weight[kind], CONTEXT))
+        self._table = {t: tuple(entries) for t, entries in table.items()}
+        # Phrase rules and trigger combos, filed under one of their terms so that a post only
+        # tests the rules one of its own terms could complete.
+        self._rules: dict[str, list[tuple[int, str, frozenset[str], float]]] = {}
+        rules = [(TOPIC, c, r.terms, r.weight) for c, rs in model.phrases.items() for r in rs]
+        rules += [(TRIGGER, c, terms, w) for c, terms, w in lexicon.combos]
+        for rule in rules:
+            self._rules.setdefault(min(rule[2]), []).append(rule)
+        self._rank = {key: i for i, key in enumerate(lexicon.precedence)}
+        self._nothing = _result(model, lexicon, {}, set(), None, 0.0, 0.0)
+
+    def detect(self, terms: Iterable[str], casualties: Casualties) -> Detection:
+        table = self._table
+        seen = {t for t in terms if t in table}
+        stated = has_casualty_facts(casualties)
+        fallback = self.lexicon.casualty_default is not None and stated and has_deaths(casualties)
+        if not seen and not fallback:
+            return Detection(self._nothing, (), (), (), (), False)
+        scores: dict[str, float] = {}
+        events: dict[str, float] = {}
+        topic, fired, context = [], [], []
+        for term in seen:
+            for category, weight, kind in table[term]:
+                if kind == TOPIC:
+                    scores[category] = scores.get(category, 0.0) + weight
+                    topic.append((term, category, weight))
+                elif kind == TRIGGER:
+                    events[category] = events.get(category, 0.0) + weight
+                    fired.append((term, category, weight))
+                else:
+                    context.append((term, category))
+        for anchor in seen & self._rules.keys():
+            for kind, category, together, weight in self._rules[anchor]:
+                if together <= seen:
+                    name = "+".join(sorted(together))
+                    if kind == TOPIC:
+                        scores[category] = scores.get(category, 0.0) + weight
+                        topic.append((name, category, weight))
+                    else:
+                        events[category] = events.get(category, 0.0) + weight
+                        fired.append((name, category, weight))
+        for category, weight in events.items():
+            scores[category] = scores.get(category, 0.0) + weight
+        for setting in {k for _, k in context}:
+            scores[NONE] = scores.get(NONE, 0.0) + self.lexicon.context_weight[setting]
+
+        rank, last = self._rank, len(self._rank)
+        # The event decides the category: with a trigger, only categories it names compete.
+        pool = [c for c in events if c != NONE] or [c for c in scores if c != NONE]
+        leader = min(pool, key=lambda c: (-scores[c], rank.get(c, last), c), default=None)
+        evidence = stated and not context
+        if evidence and leader is None and fallback:
+            leader = self.lexicon.casualty_default
+        evidence = evidence and leader is not None
+        if evidence and leader is not None:
+            scores[leader] = scores.get(leader, 0.0) + self.lexicon.casualty_weight
+        best = scores[leader] if leader is not None else 0.0
+        against = scores.get(NONE, 0.0)
+        is_incident = leader is not None and best >= self.model.min_score and best > against
+        decided = leader if is_incident else None
+        result = _result(self.model, self.lexicon, scores, seen, decided, best, against)
+        # Reasons in the order found (sorting every post's would cost; `monitor route` sorts).
+        return Detection(
+            result, tuple(scores.items()), tuple(topic), tuple(fired), tuple(context), evidence
+        )
 
 
 def detect(
     model: KeywordModel, lexicon: EventLexicon, terms: Iterable[str], casualties: Casualties
 ) -> Detection:
-    seen = set(terms)
-    scores: dict[str, float] = {}
-    topic = []
-    for term in seen & model.weights.keys():
-        for category, weight in model.weights[term].items():
-            scores[category] = scores.get(category, 0.0) + weight
-            topic.append((term, category, weight))
-    for category, rules in model.phrases.items():
-        for rule in rules:
-            if rule.terms <= seen:
-                scores[category] = scores.get(category, 0.0) + rule.weight
-                topic.append(("+".join(sorted(rule.terms)), category, rule.weight))
-    fired = []
-    events: dict[str, float] = {}
-    for term in seen & lexicon.triggers.keys():
-        for category, weight in lexicon.triggers[term].items():
-            events[category] = events.get(category, 0.0) + weight
-            fired.append((term, category, weight))
-    for category, weight in events.items():
-        scores[category] = scores.get(category, 0.0) + weight
-    context = sorted((t, lexicon.context[t]) for t in seen & lexicon.context.keys())
-    for kind in {k for _, k in context}:
-        scores[NONE] = scores.get(NONE, 0.0) + lexicon.context_weight[kind]
-
-    rank = {key: i for i, key in enumerate(lexicon.precedence)}
-    order = {c: (-s, rank.get(c, len(rank)), c) for c, s in scores.items()}
-    # The event decides the category: with a trigger, only categories it names compete.
-    pool = [c for c in events if c != NONE] or [c for c in scores if c != NONE]
-    leader = min(pool, key=order.__getitem__, default=None)
-    casualty_evidence = leader is not None and not context and has_casualty_facts(casualties)
-    if casualty_evidence and leader is not None:
-        scores[leader] += lexicon.casualty_weight
-    best = scores.get(leader, 0.0) if leader else 0.0
-    against = scores.get(NONE, 0.0)
-    is_incident = leader is not None and best >= model.min_score and best > against
-    result = _result(model, lexicon, scores, seen, leader if is_incident else None, best, against)
-    ranked = tuple(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
-    return Detection(
-        result, ranked, tuple(sorted(topic)), tuple(sorted(fired)), tuple(context),
-        casualty_evidence,
-    )  # fmt: skip
+    """One-off detection (tests, tools); a service keeps a `Detector`."""
+    return Detector(model, lexicon).detect(terms, casualties)
 
 
 def _result(
@@ -131,22 +220,23 @@ def _result(
     if category is not None:
         total = sum(scores.values())
         confidence = best / (total + 1.0)
-        return CategoryResult(category, True, round(confidence, 3), _keywords(model, lexicon, seen, category), best)
+        keywords = _keywords(model, lexicon, seen, category)
+        return CategoryResult(category, True, round(confidence, 3), keywords, best)
     # Confidence that it is *not* an incident: how far the best incident score is from the bar.
     top = max((s for c, s in scores.items() if c != NONE), default=0.0)
     confidence = 1.0 - min(top / (model.min_score * 2), 0.5)
-    return CategoryResult(NONE, False, round(confidence, 3), _keywords(model, lexicon, seen, NONE), against)
+    return CategoryResult(NONE, False, round(confidence, 3), (), against)
 
 
 def _keywords(
     model: KeywordModel, lexicon: EventLexicon, seen: set[str], category: str
 ) -> tuple[str, ...]:
     """The category's triggers, then its topic words, heaviest first."""
-
-    def weight(t: str) -> float:
-        return lexicon.triggers.get(t, {}).get(category, 0.0) * 100 + model.weights.get(
-            t, {}
-        ).get(category, 0.0)
-
-    ranked = sorted((t for t in seen if weight(t) > 0), key=lambda t: (-weight(t), t))
-    return tuple(ranked[: model.top_keywords])
+    weighed = []
+    for t in seen:
+        trigger = lexicon.triggers.get(t, {}).get(category, 0.0)
+        topic = model.weights.get(t, {}).get(category, 0.0)
+        if trigger or topic:
+            weighed.append((-trigger, -topic, t))
+    weighed.sort()
+    return tuple(t for _, _, t in weighed[: model.top_keywords])

@@ -56,11 +56,14 @@ class AhoScanner:
         )
 
     @classmethod
-    def with_boundaries(cls, vocabulary: Iterable[str], not_terms: Iterable[str] = ()) -> AhoScanner:
-        vocab, blocked = frozenset(vocabulary), frozenset(not_terms)
-        patterns = dict.fromkeys(blocked, ())
+    def with_boundaries(
+        cls, terms: Iterable[str], names: Iterable[str] = (), not_terms: Iterable[str] = ()
+    ) -> AhoScanner:
+        """`terms` get boundary patterns; `names` (places) are matched as they are."""
+        vocab, blocked = frozenset(terms), frozenset(not_terms)
+        patterns: dict[str, tuple[Hit, ...]] = dict.fromkeys(blocked, ())
         patterns.update(boundary_patterns(vocab, blocked))
-        return cls(vocab, patterns)
+        return cls(vocab | frozenset(names), patterns)
 
     def hits(self, text: str) -> list[Hit]:
         single, expand = self._single, self._expand
@@ -88,7 +91,7 @@ class JiebaScanner:
     @property
     def frequencies(self) -> Mapping[str, int]:
         self._tokenizer.check_initialized()
-        return self._tokenizer.FREQ  # type: ignore[no-any-return]
+        return self._tokenizer.FREQ
 
     def hits(self, text: str) -> list[Hit]:
         # A token yields itself if it is a vocabulary word and, as jieba's search mode does, its
