@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from monitor.learning.data import DataUnavailable, SharedData, read_labels
@@ -28,6 +29,7 @@ def main(src: Path) -> None:
     except DataUnavailable as exc:
         print(f"not checked against the texts: {exc}", file=sys.stderr)
         data = None
+    counts: dict[str, list[dict[str, object]]] = {}
     for corpus, pattern in SOURCES.items():
         files = sorted(src.glob(pattern))
         labels = read_labels(files)
@@ -41,6 +43,23 @@ def main(src: Path) -> None:
                 kept = {k: r[k] for k in FIELDS if k in r}
                 f.write(json.dumps(kept, ensure_ascii=False) + "\n")
         print(f"{out}: {len(raw)} records from {', '.join(p.name for p in files)}")
+        counts[corpus] = raw
+    print(table(counts))
+
+
+def table(counts: dict[str, list[dict[str, object]]]) -> str:
+    """The counts table of labels/README.md."""
+    rows = ["| corpus | texts | incidents | not | borderline | foreign |", "|---" * 6 + "|"]
+    for corpus, raw in counts.items():
+        inc = sum(1 for r in raw if r["is_incident"])
+        rows.append(f"| {corpus} | {len(raw)} | {inc} | {len(raw) - inc} | "
+                    f"{sum(1 for r in raw if r['borderline'])} | "
+                    f"{sum(1 for r in raw if r['foreign'])} |")  # fmt: skip
+    every = [r for raw in counts.values() for r in raw]
+    cats = Counter(str(r["category"]) for r in every if r["is_incident"])
+    rows.append("")
+    rows.append("Incidents by category: " + ", ".join(f"{k} {n}" for k, n in cats.most_common()))
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

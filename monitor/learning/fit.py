@@ -189,6 +189,9 @@ def _offsets(
             for c, w in lexicon.triggers[term].items():
                 if c in index:
                     out[i, index[c]] += w
+        for c, together, w in lexicon.combos:
+            if c in index and together <= seen:
+                out[i, index[c]] += w
         kinds = {lexicon.context[t] for t in seen & lexicon.context.keys()}
         for kind in kinds:
             out[i, none] += lexicon.context_weight[kind]
