@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 _WORDY = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 _DIGITS = re.compile(r"^[\d.%]+$")
 Progress = Callable[[str], None]
+LONG = 200  # characters: a news report rather than a headline or a post
 
 
 @dataclass
@@ -76,7 +77,7 @@ def learn(
         raise ValueError(f"labels use categories the city config lacks: {sorted(unknown)}")
     classes = [*sorted({e.category for e in examples} - {NONE_KEY}), NONE_KEY]
     y = np.array([classes.index(e.category) for e in examples])
-    weights = np.array([params.weak_weight if e.weak else 1.0 for e in examples])
+    weights = np.array([_weight(e, params) for e in examples])
     evidence = [_casualty_evidence(e.text, base) for e in examples]
 
     say(f"pass 1: jieba candidates over {len(examples)} texts")
@@ -88,7 +89,7 @@ def learn(
     x1, vocab1 = _preselect(x1, vocab1, y, params.candidates)
     offsets1 = _offsets(token_sets, evidence, classes, lexicon, params.scale)
     w1, _ = _fit(x1, y, weights, offsets1, len(classes), params)
-    kept = _strongest(w1, vocab1, classes, params.per_category)
+    kept = _strongest(w1, vocab1, classes, params.per_category, params.none_terms)
 
     say(f"pass 2: run-time scanner over {len(kept)} kept terms")
     provisional = _model({NONE_KEY: dict.fromkeys(kept, 1.0)}, 1.0, None)
@@ -117,6 +118,12 @@ def learn(
     model = _model(terms, min_score, record)
     return Fitted(model, classes, vocab2, [{"candidates": len(vocab1), "kept": len(kept),
                                              "train_pred": self_check}])  # fmt: skip
+
+
+def _weight(e: Example, params: Params) -> float:
+    if e.weak:
+        return params.weak_weight
+    return params.long_weight if len(e.text) >= LONG else 1.0
 
 
 def _model(
@@ -245,10 +252,12 @@ def _fit(
     return res.x[:-1].reshape(f, k), float(res.x[-1])
 
 
-def _strongest(w: np.ndarray, vocab: list[str], classes: list[str], per: int) -> list[str]:
+def _strongest(
+    w: np.ndarray, vocab: list[str], classes: list[str], per: int, none: int
+) -> list[str]:
     kept: set[str] = set()
     for k, c in enumerate(classes):
-        limit = per * 3 if c == NONE_KEY else per
+        limit = none if c == NONE_KEY else per
         order = np.argsort(-w[:, k])[:limit]
         kept.update(vocab[j] for j in order if w[j, k] > 0)
     return sorted(kept)

@@ -10,7 +10,10 @@ class Params:
     l2: float = 2e-5  # penalty on the weights (in logits), per example
     weak_weight: float = 0.3  # a weak negative counts this much of a read label
     min_df: int = 2  # a candidate appears in at least this many training texts
-    per_category: int = 120  # terms kept per category after pass 1 (none: 3×)
+    per_category: int = 120  # terms kept per category after pass 1
+    none_terms: int = 360  # terms kept for `none` after pass 1
+    long_weight: float = 1.0  # weight of a read text of 200+ characters (news reports are few
+    # and long: their `none` evidence piles up over many words unless they count more)
     scale: float = 2.0  # weight points per logit: triggers.yaml's 5–8 are 2.5–4 logits
     min_weight: float = 0.2  # points; lighter weights are dropped from the file
     threshold_shift: float = 0.0  # points taken off min_score after fitting (favours recall)
