@@ -1,10 +1,13 @@
 """Detection quality of the runtime classifier on hand-labelled real text, and how often the
 fast path (Aho-Corasick) takes the jieba path's decision.
 
-Labels: `labels/*.jsonl` records (docs/LABELLING.md) joined to ../shared/data at run time.
+Labels: label records (docs/LABELLING.md; default the project's `labels/*.jsonl`) joined to
+../shared/data at run time; `second_*.jsonl` files (a blind second reading of texts already
+labelled) are left out of the default.
 Agreement: every CED (reserved idx excluded), THUCNews and CEC text, labelled or not.
 
     .venv/bin/python -m benchmarks.detection [LABELS.jsonl ...] [--errors N] [--no-agreement]
+    .venv/bin/python -m benchmarks.detection /work/labels/{cec,ced_a,ced_b,ced_c,thuc_*}.jsonl
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import argparse
 import collections
 import glob
 import json
+import sys
 from collections.abc import Iterable
 from typing import Any
 
-from benchmarks._data import SHARED, cec_text, read_jsonl
+from benchmarks._data import ROOT, SHARED, cec_text, read_jsonl
 from monitor.config import load_config
 from monitor.service import Classifier
 
@@ -45,15 +49,17 @@ def read_labels(paths: Iterable[str]) -> list[dict[str, Any]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("labels", nargs="*", help="label files (default /work/labels/*.jsonl)")
+    ap.add_argument("labels", nargs="*", help="label files (default labels/*.jsonl)")
     ap.add_argument("--errors", type=int, default=0, help="print this many errors")
     ap.add_argument("--no-agreement", action="store_true")
     args = ap.parse_args()
     texts = corpus_texts()
     cfg = load_config()
     fast = Classifier.from_config(cfg, engine="fast")
-    # second_*.jsonl: a blind second reading of texts already labelled (agreement), not new texts
-    default = [p for p in sorted(glob.glob("/work/labels/*.jsonl")) if "/second_" not in p]
+    found = sorted(glob.glob(str(ROOT / "labels" / "*.jsonl")))
+    default = [p for p in found if "/second_" not in p]
+    if not (args.labels or default):
+        sys.exit("no label files: none under labels/ and none given (LABELS…)")
     labels = read_labels(args.labels or default)
     keyed = {(r["corpus"], r["id"]): r for r in labels}
     labels = [r for key, r in keyed.items() if key in texts]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import msgspec
+
 from monitor.config.gazetteer import build_gazetteer
 from monitor.config.lexicon import event_lexicon
 from monitor.config.model import LearnedModel, load_model
@@ -12,7 +14,7 @@ from monitor.domain.classify import KeywordModel
 from monitor.domain.detect import Detection, Detector, EventLexicon
 from monitor.domain.extract import extract_casualties
 from monitor.domain.grading import Thresholds, grade_facts
-from monitor.domain.model import Casualties, Classification, Grade, Location, Post, Responsible
+from monitor.domain.model import Casualties, Classification, Grade, Post, Responsible
 from monitor.domain.places import Gazetteer, locate
 from monitor.domain.routing import Department, RoutingTable, responsible
 from monitor.nlp.scanners import AhoScanner, JiebaScanner, Scanner
@@ -121,47 +123,72 @@ class Classifier:
         )
 
 
-def contract(c: Classification) -> dict[str, Any]:
-    """The `monitor classify` output object (the contract other tools rely on)."""
+class _Casualties(msgspec.Struct):
+    deaths: int | None
+    missing: int | None
+    injured: int | None
+    trapped: int | None
+    loss_yuan: int | None
+    serious_injured: int | None
+    lower_bounds: list[str]
+    uncertain: list[str]
+
+
+class _Location(msgspec.Struct):
+    in_jurisdiction: bool | None
+    province: str | None
+    city: str | None
+    county: str | None
+    county_code: str | None
+    town: str | None
+    town_code: str | None
+    places: list[str]
+    province_code: str | None
+    city_code: str | None
+
+
+class _Responsible(msgspec.Struct):
+    level: str | None
+    lead: str | None
+    co: list[str]
+    bodies: list[str]
+
+
+class ContractRecord(msgspec.Struct):
+    """The `monitor classify` output object (the contract other tools rely on), field by field
+    in the order it is written. A Struct: msgspec encodes it without building dicts first."""
+
+    id: str
+    is_incident: bool
+    category: str
+    confidence: float
+    keywords: list[str]
+    casualties: _Casualties
+    location: _Location
+    grade: str | None
+    grade_basis: str | None
+    responsible: _Responsible
+
+
+def contract_record(c: Classification) -> ContractRecord:
     cas, loc, duty = c.casualties, c.location, c.responsible
-    return {
-        "id": c.post_id,
-        "is_incident": c.is_incident,
-        "category": c.category,
-        "confidence": c.confidence,
-        "keywords": list(c.keywords),
-        "casualties": {
-            "deaths": cas.deaths,
-            "missing": cas.missing,
-            "injured": cas.injured,
-            "trapped": cas.trapped,
-            "loss_yuan": cas.loss_yuan,
-            "serious_injured": cas.serious_injured,
-            "lower_bounds": list(cas.lower_bounds),
-            "uncertain": list(cas.uncertain),
-        },
-        "location": _location(loc),
-        "grade": c.grade.value if c.grade else None,
-        "grade_basis": c.grade_basis,
-        "responsible": {
-            "level": duty.level,
-            "lead": duty.lead,
-            "co": list(duty.co),
-            "bodies": list(duty.bodies),
-        },
-    }
+    return ContractRecord(
+        c.post_id, c.is_incident, c.category, c.confidence, list(c.keywords),
+        _Casualties(
+            cas.deaths, cas.missing, cas.injured, cas.trapped, cas.loss_yuan,
+            cas.serious_injured, list(cas.lower_bounds), list(cas.uncertain),
+        ),
+        _Location(
+            loc.in_jurisdiction, loc.province, loc.city, loc.county, loc.county_code, loc.town,
+            loc.town_code, list(loc.places), loc.province_code, loc.city_code,
+        ),
+        c.grade.value if c.grade else None,
+        c.grade_basis,
+        _Responsible(duty.level, duty.lead, list(duty.co), list(duty.bodies)),
+    )  # fmt: skip
 
 
-def _location(loc: Location) -> dict[str, Any]:
-    return {
-        "in_jurisdiction": loc.in_jurisdiction,
-        "province": loc.province,
-        "city": loc.city,
-        "county": loc.county,
-        "county_code": loc.county_code,
-        "town": loc.town,
-        "town_code": loc.town_code,
-        "places": list(loc.places),
-        "province_code": loc.province_code,
-        "city_code": loc.city_code,
-    }
+def contract(c: Classification) -> dict[str, Any]:
+    """The contract object as plain JSON-ready data."""
+    out: dict[str, Any] = msgspec.to_builtins(contract_record(c))
+    return out

@@ -12,7 +12,7 @@ import msgspec
 from monitor.config import ConfigError, load_config
 from monitor.domain.model import MAX_TEXT_BYTES
 from monitor.jsonl import numbered_lines
-from monitor.service import Classifier, Engine, contract
+from monitor.service import Classifier, Engine, contract, contract_record
 
 # A line may carry more than the text; leave room for the other fields around a 1 MB text.
 MAX_LINE_BYTES = MAX_TEXT_BYTES + 64_000
@@ -109,7 +109,7 @@ def run_classify(args: argparse.Namespace) -> int:
                 continue
             text = f"{item.title}\n{item.text}" if item.title else item.text
             result = classifier.classify_text(str(item.id), text)
-            out.write(_encoder.encode(contract(result)) + b"\n")
+            out.write(_encoder.encode(contract_record(result)) + b"\n")
             count += 1
     finally:
         out.flush()

@@ -5,16 +5,19 @@
 Topic words (`KeywordModel`: 旅游, 学校, 卫生 …) say what a text is about; event triggers
 (`EventLexicon`: 爆炸, 坍塌, 被拐 …) say that something happened, and weigh more. When a
 trigger fired, the category is one whose trigger fired, so the category follows the event and
-not its setting: 游客 + 旅游 + 车祸 is a traffic accident. Stated deaths, injuries, people
-trapped or missing, or a loss add `casualty_weight` to the leading event category, unless the
-text carries `not_incident` context (history, fiction, a death from illness, a drill, advice),
-which instead weighs for `none`. Pure: the scanner's terms and the extractor's facts in, a
-decision with its reasons out (`monitor route` prints them).
+not its setting: 游客 + 旅游 + 车祸 is a traffic accident (unless the topic words speak for
+another category `TOPIC_OVER_TRIGGER` times as much: a weak trigger in a long report on
+something else). Stated deaths, injuries, people trapped or missing, or a loss add
+`casualty_weight` to the leading event category, unless the text carries `not_incident`
+context (history, fiction, a death from illness, a drill, advice); with no category at all,
+stated deaths go to `casualty_default`. Pure: the scanner's terms and the extractor's facts
+in, a decision with its reasons out (`monitor route` prints them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 from monitor.domain.classify import NONE, CategoryResult, KeywordModel
@@ -106,15 +109,17 @@ def has_casualty_facts(c: Casualties) -> bool:
 
 
 def has_deaths(c: Casualties) -> bool:
-    """Someone dead, missing or trapped, with or without a figure: enough on its own (a lone
-    injury word is not: 伤兵 in sports news reads as one)."""
+    """Someone dead or missing (with or without a figure), or a figure of people trapped:
+    enough on its own. A lone injury word is not (伤兵 in sports news reads as one), nor a bare
+    受困 (受困基金)."""
     return bool(
         c.deaths or c.missing or c.trapped
-        or any(f in ("deaths", "missing", "trapped") for f in c.uncertain)
+        or any(f in ("deaths", "missing") for f in c.uncertain)
     )  # fmt: skip
 
 
 TOPIC, TRIGGER, CONTEXT = 0, 1, 2
+TOPIC_OVER_TRIGGER = 2.0  # how far a topic-only category must outscore the event's to win
 
 
 class Detector:
@@ -135,6 +140,7 @@ class Detector:
         for term, kind in lexicon.context.items():
             table.setdefault(term, []).append((kind, lexicon.context_weight[kind], CONTEXT))
         self._table = {t: tuple(entries) for t, entries in table.items()}
+        self._words = frozenset(self._table)
         # Phrase rules and trigger combos, filed under one of their terms so that a post only
         # tests the rules one of its own terms could complete.
         self._rules: dict[str, list[tuple[int, str, frozenset[str], float]]] = {}
@@ -147,7 +153,7 @@ class Detector:
 
     def detect(self, terms: Iterable[str], casualties: Casualties) -> Detection:
         table = self._table
-        seen = {t for t in terms if t in table}
+        seen = self._words.intersection(terms)
         stated = has_casualty_facts(casualties)
         fallback = self.lexicon.casualty_default is not None and stated and has_deaths(casualties)
         if not seen and not fallback:
@@ -183,7 +189,16 @@ class Detector:
         rank, last = self._rank, len(self._rank)
         # The event decides the category: with a trigger, only categories it names compete.
         pool = [c for c in events if c != NONE] or [c for c in scores if c != NONE]
-        leader = min(pool, key=lambda c: (-scores[c], rank.get(c, last), c), default=None)
+        if len(pool) == 1:
+            leader: str | None = pool[0]
+        else:
+            leader = min(pool, key=lambda c: (-scores[c], rank.get(c, last), c), default=None)
+        if events and leader is not None:
+            # ... unless the topic words speak for another category far more (a weak trigger,
+            # 抢险, in a long report on an outbreak)
+            topic_best = max((c for c in scores if c != NONE), key=scores.__getitem__)
+            if scores[topic_best] >= TOPIC_OVER_TRIGGER * scores[leader]:
+                leader = topic_best
         evidence = stated and not context
         if evidence and leader is None and fallback:
             leader = self.lexicon.casualty_default
@@ -212,7 +227,7 @@ def _result(
     model: KeywordModel,
     lexicon: EventLexicon,
     scores: Mapping[str, float],
-    seen: set[str],
+    seen: AbstractSet[str],
     category: str | None,
     best: float,
     against: float,
@@ -229,7 +244,7 @@ def _result(
 
 
 def _keywords(
-    model: KeywordModel, lexicon: EventLexicon, seen: set[str], category: str
+    model: KeywordModel, lexicon: EventLexicon, seen: AbstractSet[str], category: str
 ) -> tuple[str, ...]:
     """The category's triggers, then its topic words, heaviest first."""
     weighed = []

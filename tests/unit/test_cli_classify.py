@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,22 @@ def test_route_prints_bodies_in_chinese() -> None:
     assert out.returncode == 0
     text = out.stdout.decode()
     assert "牵头: 市应急管理局" in text and "安岳县人民政府" in text
+
+
+def test_route_explains_what_fired_and_the_casualty_evidence() -> None:
+    out = run(["route", "乐至县一旅游大巴与货车相撞，车上游客3人死亡"])
+    assert out.returncode == 0
+    text = out.stdout.decode()
+    assert "类别: 道路交通事故(traffic_accident)" in text
+    assert "相撞→道路交通事故(traffic_accident) +" in text  # the trigger and its weight
+    assert "游客→旅游市场(tourism) +" in text  # the topic word that lost
+    assert "'deaths': 3" in text and "计入事件证据" in text
+    assert "分级: III" in text
+
+
+def test_classify_stats_reports_posts_per_second(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "text": "资阳火灾"}\n{"id": 2, "text": "天气晴"}\n', encoding="utf-8")
+    out = run(["classify", "--stats", str(src)])
+    assert out.returncode == 0 and len(out.stdout.splitlines()) == 2
+    assert re.search(r"classified 2 posts: [\d.]+ s CPU \([\d,]+ posts/s\)", out.stderr.decode())
