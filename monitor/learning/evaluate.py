@@ -164,14 +164,26 @@ def _cec(r: Report, read: Sequence[Judged], data: SharedData | None) -> None:
 
 
 def _worst(r: Report, read: Sequence[Judged], n: int) -> None:
-    """Wrong decisions the classifier was surest of first; then wrong categories."""
-    wrong = [j for j in read if not j.right]
-    wrong.sort(key=lambda j: (j.incident_right, -j.got.confidence, j.example.corpus,
-                              j.example.id))  # fmt: skip
-    if not wrong or n <= 0:
+    """The errors the classifier was surest of, taken in turn from false alarms, misses and
+    wrong categories, so one kind cannot hide the others."""
+    kinds = [
+        [j for j in read if j.got.is_incident and not j.example.is_incident],
+        [j for j in read if j.example.is_incident and not j.got.is_incident],
+        [j for j in read if j.incident_right and j.example.is_incident and not j.right],
+    ]
+    for kind in kinds:
+        kind.sort(key=lambda j: (-j.got.confidence, j.example.corpus, j.example.id))
+    picked: list[Judged] = []
+    while len(picked) < n and any(kinds):
+        for kind in kinds:
+            if kind and len(picked) < n:
+                picked.append(kind.pop(0))
+    if not picked:
         return
-    r.add(f"the {min(n, len(wrong))} worst of {len(wrong)} errors (label → classified):")
-    for j in wrong[:n]:
+    total = sum(1 for j in read if not j.right)
+    r.add(f"the {len(picked)} worst of {total} errors (false alarms, misses and wrong categories "
+          "in turn, surest first; label → classified):")  # fmt: skip
+    for j in picked:
         e, g = j.example, j.got
         text = " ".join(e.text.split())[:160]
         r.add(f"  [{e.corpus} {e.id}] {e.category} → {g.category} ({g.confidence:.2f}; "
