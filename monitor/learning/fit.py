@@ -90,6 +90,9 @@ def learn(
     offsets1 = _offsets(token_sets, evidence, classes, lexicon, params.scale)
     w1, _ = _fit(x1, y, weights, offsets1, len(classes), params)
     kept = _strongest(w1, vocab1, classes, params.per_category, params.none_terms)
+    # The lexicon's words always get learned weights too (history, illness, fiction context
+    # for `none`; triggers for their topics): the curated list and the fit work together.
+    kept = sorted(set(kept) | (lexicon.vocabulary & set(vocab1)))
 
     say(f"pass 2: run-time scanner over {len(kept)} kept terms")
     provisional = _model({NONE_KEY: dict.fromkeys(kept, 1.0)}, 1.0, None)
