@@ -82,8 +82,8 @@ def learn(
 
     say(f"pass 1: jieba candidates over {len(examples)} texts")
     excluded = base.gazetteer.names | lexicon.not_terms
-    token_sets = [candidates(e.text, _tokenizer(lexicon.vocabulary | lexicon.not_terms))
-                  for e in examples]  # fmt: skip
+    tokenizer = _tokenizer(lexicon.vocabulary | lexicon.not_terms)
+    token_sets = [candidates(e.text, tokenizer, bool(params.bigrams)) for e in examples]
     token_sets = [s - excluded for s in token_sets]
     x1, vocab1 = _matrix(token_sets, params.min_df)
     x1, vocab1 = _preselect(x1, vocab1, y, params.candidates)
@@ -153,11 +153,12 @@ def _tokenizer(words: frozenset[str]) -> Any:
     return _TOKENIZERS[words]
 
 
-def candidates(text: str, tokenizer: Any) -> set[str]:
+def candidates(text: str, tokenizer: Any, bigrams: bool = True) -> set[str]:
     """Jieba tokens of two or more characters and adjacent pairs, as single terms."""
     words = [w for w in tokenizer.lcut(text) if _WORDY.search(w) and not _DIGITS.match(w)]
     out = {w for w in words if len(w) >= 2}
-    out.update(a + b for a, b in itertools.pairwise(words) if len(a + b) <= 6)
+    if bigrams:
+        out.update(a + b for a, b in itertools.pairwise(words) if len(a + b) <= 6)
     return out
 
 
