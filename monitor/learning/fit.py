@@ -14,8 +14,8 @@ category), by L-BFGS-B. Two passes:
 
 1. Candidates are jieba tokens of two or more characters and, with `bigrams`, adjacent token
    pairs kept as one term (发生爆炸; off by default: such terms make the fast path and the
-   jieba path decide apart more often). scikit-learn's CountVectorizer builds the binary matrix; the fit
-   keeps the strongest `per_category` terms per category.
+   jieba path decide apart more often). scikit-learn's CountVectorizer builds the binary
+   matrix; the fit keeps the strongest `per_category` terms per category.
 2. The run-time scanner (the Classifier the worker uses, word boundaries included) reads the
    texts again over the kept terms, and the weights are fitted once more on exactly what it
    reports: a bigram that consumes its words at run time is scored that way in training.
