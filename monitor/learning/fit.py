@@ -85,6 +85,10 @@ def learn(
     excluded = base.gazetteer.names | lexicon.not_terms
     tokenizer = _tokenizer(lexicon.vocabulary | lexicon.not_terms)
     token_sets = [candidates(e.text, tokenizer, bool(params.bigrams)) for e in examples]
+    # A term holding a trigger (发生爆炸 ⊃ 爆炸) would hide it: leftmost-longest scanning reports
+    # the longer term only, and the trigger would no longer decide the category.
+    words = lexicon.vocabulary
+    excluded |= {t for s in token_sets for t in s if t not in words and any(w in t for w in words)}
     token_sets = [s - excluded for s in token_sets]
     x1, vocab1 = _matrix(token_sets, params.min_df)
     x1, vocab1 = _preselect(x1, vocab1, y, params.candidates)
