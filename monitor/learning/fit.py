@@ -115,6 +115,8 @@ def learn(
     terms: dict[str, dict[str, float]] = {c: {} for c in classes}
     for j, term in enumerate(vocab2):
         for k, c in enumerate(classes):
+            if c != NONE_KEY and term in lexicon.context:
+                continue  # not-incident context may only ever count against an incident
             points = float(w2[j, k]) * params.scale
             if points >= params.min_weight:
                 terms[c][term] = round(points, 2)
