@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= var
 
-.PHONY: help setup system-deps run test lint bench eval clean
+.PHONY: help setup system-deps run test lint bench eval learn clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,8 +31,14 @@ lint: setup ## ruff, mypy and the import contracts
 test: setup system-deps lint ## install everything, lint, run every test
 	$(VENV)/bin/pytest -q -rs -p no:cacheprovider
 
-eval: setup ## accuracy on the reference data in ../shared/data
+LABELS := labels/ced.jsonl labels/thucnews.jsonl labels/cec.jsonl
+
+eval: setup ## accuracy on the labelled development set (5-fold) and the CEC set (../shared/data)
+	$(VENV)/bin/monitor eval $(LABELS)
 	$(PY) -m benchmarks.eval_cec
+
+learn: setup ## learn the shipped Ziyang model again from labels/ (needs ../shared/data)
+	$(VENV)/bin/monitor learn $(LABELS) --out monitor/config/ziyang_model.yaml
 
 bench: setup ## throughput benchmarks (print figures; nothing asserts on speed)
 	$(PY) -m benchmarks.classify

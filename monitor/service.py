@@ -8,6 +8,7 @@ import msgspec
 
 from monitor.config.gazetteer import build_gazetteer
 from monitor.config.lexicon import event_lexicon
+from monitor.config.model import LearnedModel, load_model
 from monitor.config.schema import CityConfig
 from monitor.domain.classify import KeywordModel
 from monitor.domain.detect import Detection, Detector, EventLexicon
@@ -21,10 +22,19 @@ from monitor.nlp.scanners import AhoScanner, JiebaScanner, Scanner
 Engine = Literal["fast", "jieba"]
 
 
-def keyword_model(cfg: CityConfig) -> KeywordModel:
-    terms = {key: dict(m.terms) for key, m in cfg.categories.items()}
-    phrases = {key: [(p.all, p.weight) for p in m.phrases] for key, m in cfg.categories.items()}
-    return KeywordModel.build(terms, phrases, cfg.classifier.min_score, cfg.classifier.top_keywords)
+def keyword_model(cfg: CityConfig, learned: LearnedModel | None = None) -> KeywordModel:
+    """The city's keyword model: the learned model file it names (or `learned`, a model in
+    memory, as `monitor learn` and `monitor eval` pass), else its categories' own terms."""
+    settings = cfg.classifier
+    if learned is None and settings.model is not None:
+        learned = load_model(settings.model, set(cfg.categories))
+    if learned is not None:
+        cats, min_score = learned.categories, learned.min_score
+    else:
+        cats, min_score = cfg.categories, settings.min_score  # type: ignore[assignment]
+    terms = {key: dict(m.terms) for key, m in cats.items()}
+    phrases = {key: [(p.all, p.weight) for p in m.phrases] for key, m in cats.items()}
+    return KeywordModel.build(terms, phrases, min_score, settings.top_keywords)
 
 
 def routing_table(cfg: CityConfig) -> RoutingTable:
@@ -38,8 +48,11 @@ def routing_table(cfg: CityConfig) -> RoutingTable:
 
 
 class Classifier:
-    def __init__(self, cfg: CityConfig, gazetteer: Gazetteer, engine: Engine = "fast") -> None:
-        self.model = keyword_model(cfg)
+    def __init__(
+        self, cfg: CityConfig, gazetteer: Gazetteer, engine: Engine = "fast",
+        learned: LearnedModel | None = None,
+    ) -> None:  # fmt: skip
+        self.model = keyword_model(cfg, learned)
         self.lexicon: EventLexicon = event_lexicon(cfg)
         self.detector = Detector(self.model, self.lexicon)
         self.labels = {key: m.label for key, m in cfg.categories.items()}
@@ -59,8 +72,10 @@ class Classifier:
         )
 
     @classmethod
-    def from_config(cls, cfg: CityConfig, engine: Engine = "fast") -> Classifier:
-        return cls(cfg, build_gazetteer(cfg), engine)
+    def from_config(
+        cls, cfg: CityConfig, engine: Engine = "fast", learned: LearnedModel | None = None
+    ) -> Classifier:
+        return cls(cfg, build_gazetteer(cfg), engine, learned)
 
     def classify(self, post: Post) -> Classification:
         return self.classify_text(post.id, post.full_text)

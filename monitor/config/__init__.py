@@ -81,18 +81,40 @@ def config_from(data: Any, lines: LineMap, file: Path) -> CityConfig:
     cfg = _resolved_triggers(_resolved(cfg, file), file)
     problems.extend(_ladder_issues(cfg, file, lines))
     problems.extend(lexicon_issues(cfg))
+    problems.extend(_model_issues(cfg, file, lines))
     if problems:
         raise ConfigError(problems)
     return cfg
 
 
 def _resolved(cfg: CityConfig, file: Path) -> CityConfig:
-    """The escalation file named relative to the city file lives beside it."""
-    ladder = cfg.escalation.ladder
-    if ladder is None or Path(ladder).is_absolute():
-        return cfg
-    escalation = cfg.escalation.model_copy(update={"ladder": str(file.resolve().parent / ladder)})
-    return cfg.model_copy(update={"escalation": escalation})
+    """The escalation and model files named relative to the city file live beside it."""
+    here = file.resolve().parent
+    ladder, model = cfg.escalation.ladder, cfg.classifier.model
+    if ladder is not None and not Path(ladder).is_absolute():
+        escalation = cfg.escalation.model_copy(update={"ladder": str(here / ladder)})
+        cfg = cfg.model_copy(update={"escalation": escalation})
+    if model is not None and not Path(model).is_absolute():
+        classifier = cfg.classifier.model_copy(update={"model": str(here / model)})
+        cfg = cfg.model_copy(update={"classifier": classifier})
+    return cfg
+
+
+def _model_issues(cfg: CityConfig, file: Path, lines: LineMap) -> list[ConfigIssue]:
+    from monitor.config.model import load_model
+
+    if cfg.classifier.model is None:
+        return []
+    path = Path(cfg.classifier.model)
+    if not path.exists():
+        where = ("classifier", "model")
+        return [ConfigIssue(str(file), lines.line_of(where), format_path(where),
+                            f"no model file at {path}")]  # fmt: skip
+    try:
+        load_model(path, set(cfg.categories))
+    except ConfigError as exc:
+        return exc.issues
+    return []
 
 
 def _resolved_triggers(cfg: CityConfig, file: Path) -> CityConfig:

@@ -105,13 +105,16 @@ class Grading(Strict):
 
 
 class ClassifierSettings(Strict):
-    """`min_score`: the weight a category needs to call a post an incident."""
+    """`min_score`: the weight a category needs to call a post an incident (hand-set terms).
+    `model`: a learned keyword model file (monitor/config/model.py), relative to the city file;
+    with it, the terms and the incident decision are the model's, not the categories'."""
 
     min_score: float = Field(default=3.0, gt=0)
     top_keywords: int = Field(default=5, ge=1, le=50)
     # event triggers, not-incident context and not_terms (monitor/config/lexicon.py); relative
     # to the city file; default the packaged monitor/config/triggers.yaml
     triggers: str | None = None
+    model: Name | None = None
 
 
 class CityConfig(Strict):
@@ -169,10 +172,19 @@ def _category_issues(cfg: CityConfig) -> Issues:
         for i, other in enumerate(model.with_):
             if other not in known:
                 yield (*here, "with", i), f"department {other!r} is not declared"
-        if not model.terms:
+        if cfg.classifier.model is not None:
+            if model.terms or model.phrases:
+                yield (*here, "terms"), (
+                    f"terms come from the model file {cfg.classifier.model}; keep them there"
+                )
+        elif not model.terms:
             yield (*here, "terms"), "a category needs at least one term"
     if NONE_KEY not in cfg.categories:
         yield ("categories",), "the `none` category (what is not an incident) is required"
+    if cfg.classifier.model is not None and "min_score" in cfg.classifier.model_fields_set:
+        yield ("classifier", "min_score"), (
+            f"min_score comes from the model file {cfg.classifier.model}; keep it there"
+        )
 
 
 def _town_issues(cfg: CityConfig) -> Issues:

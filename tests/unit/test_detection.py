@@ -80,8 +80,12 @@ def test_fast_path_does_not_fire_on_a_term_straddling_two_words(
 
 
 def test_a_term_at_real_word_boundaries_still_fires(classifier: Classifier) -> None:
-    for text, term in [("山火蔓延", "山火"), ("人质获救", "人质"), ("学生中毒", "中毒")]:
-        assert term in [t for t, _ in classifier.scanner.hits(text)], text
+    # the terms are given here: the learned model's vocabulary need not hold them all
+    cases = [("山火蔓延", "山火"), ("人质获救", "人质"), ("学生中毒", "中毒")]
+    vocabulary = classifier.model.vocabulary | {term for _, term in cases}
+    scanner = AhoScanner.with_boundaries(vocabulary, classifier.lexicon.not_terms)
+    for text, term in cases:
+        assert term in [t for t, _ in scanner.hits(text)], text
 
 
 def test_casualties_alone_do_not_make_history_an_incident(classifier: Classifier) -> None:
