@@ -6,6 +6,7 @@ its testing.py) so that every test suite uses one copy:
     wait_for(lambda: store.incidents(), 30, "an incident", procs=[worker])
     with pg_schema(url) as schema_url: ...          # a throw-away PostgreSQL schema
     sent = MemorySender(); pipe = bootstrap(settings, config, send=sent)
+    (tmp / "city.yaml").write_text(city_config_text().replace(...))  # a variant of Ziyang's
 
 Nothing here uses pytest; fixtures that wrap these live in the tests' conftest files.
 """
@@ -14,17 +15,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
 from prometheus_client import CollectorRegistry
 
 from monitor.topics import Topic
+
+_FILE_KEYS = re.compile(r"(?m)^(\s+(?:model|triggers|ladder):\s*)([^\s#]+)")
+
+
+def city_config_text() -> str:
+    """The packaged city config's text, with the files it names beside itself (the learned
+    model, the trigger lexicon, the escalation ladder) made absolute: a copy written anywhere
+    else still reads the packaged ones."""
+    from monitor.config import DEFAULT_CONFIG
+
+    here = DEFAULT_CONFIG.parent
+
+    def absolute(m: re.Match[str]) -> str:
+        value = m[2]
+        return m[0] if Path(value).is_absolute() else f"{m[1]}{here / value}"
+
+    return _FILE_KEYS.sub(absolute, DEFAULT_CONFIG.read_text("utf-8"))
+
 
 START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 10:00 in Ziyang: outside quiet hours
 

@@ -4,10 +4,12 @@
     alt = load_rules("other.yaml", base_path) # a whole city file, or only what changes
 
 A `--rules` file with a `jurisdiction` is a whole city config. Anything else is an overlay on
-the base config: mappings merge key by key (a term added to one category's keyword model, one
-clock's `after`), anything else (a list, a number) replaces. Either way it is validated as
+the base config: mappings merge key by key (one clock's `after`; a keyword model is changed
+by naming another model file, `classifier: {model: FILE}`), anything else (a list, a number)
+replaces. Either way it is validated as
 `monitor run` validates a city file, every problem named at its line in the rules file, before
-anything runs. A relative escalation file is looked for beside the file that names it.
+anything runs. A relative file (escalation ladder, learned model, trigger lexicon) is looked
+for beside the file that names it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ def load_rules(path: str | Path, base: str | Path | None = None) -> CityConfig:
         return load_config(rules)
     base_file = Path(base) if base is not None else DEFAULT_CONFIG
     base_data, _ = read_yaml(base_file)
-    ladder = (base_data.get("escalation") or {}).get("ladder")
-    if ladder and not Path(ladder).is_absolute():
-        base_data["escalation"]["ladder"] = str(base_file.resolve().parent / ladder)
+    # the base's own files (ladder, learned model, trigger lexicon) stay the ones beside it;
+    # files the overlay names are looked for beside the overlay
+    for section, key in (("escalation", "ladder"), ("classifier", "model"),
+                         ("classifier", "triggers")):  # fmt: skip
+        value = (base_data.get(section) or {}).get(key)
+        if value and not Path(value).is_absolute():
+            base_data[section][key] = str(base_file.resolve().parent / value)
     return config_from(merged(base_data, data), lines, rules)

@@ -27,9 +27,9 @@ from connectors.checkpoint import CheckpointStore
 from connectors.http import HttpFetcher, make_client
 from connectors.metrics import ConnectorMetrics
 from connectors.sink import MemorySink
-from monitor.config import DEFAULT_CONFIG, load_config
+from monitor.config import load_config
 from monitor.config.sections import OfficialAccount
-from monitor.testing import FakeClock, metric
+from monitor.testing import FakeClock, city_config_text, metric
 
 __all__ = ["FakeClock", "metric"]
 
@@ -211,7 +211,7 @@ def need_program(path: str | None, what: str) -> str:
 def city_config(directory: Path, accounts: str) -> Path:
     """The packaged city config with these `official_accounts` (a YAML flow list), written to
     `directory`: the one place that says which accounts are a department's own."""
-    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    text = city_config_text()
     empty = "\nofficial_accounts: []\n"
     assert empty in text, "the packaged city config no longer has an empty official_accounts"
     path = directory / "city.yaml"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import DEFAULT_CONFIG
 from monitor.runtime.broker import free_port
 from monitor.store import Store
+from monitor.testing import city_config_text
 from tests.integration.helpers import (
     BLAST,
     SCHOOL,
@@ -37,7 +37,7 @@ clocks:
 
 
 def short_config(tmp: Path) -> Path:
-    text = DEFAULT_CONFIG.read_text("utf-8")
+    text = city_config_text()
     head, _, tail = text.partition("\nclocks:\n")
     # keep everything after the clocks block (it ends at the next top-level key)
     rest = [ln for ln in tail.splitlines() if ln and not ln.startswith((" ", "#"))]
@@ -166,7 +166,7 @@ def test_no_archived_input_stops_a_data_directory_from_starting(tmp_path: Path) 
     data = tmp_path / "data"
     data.mkdir()
     config = tmp_path / "city.yaml"
-    text = DEFAULT_CONFIG.read_text("utf-8")
+    text = city_config_text()
     config.write_text(text.replace("    near_duplicate: 0.75\n",
                                    "    near_duplicate: 0.75\n    max_members: 2\n"), "utf-8")  # fmt: skip
     params = incident_params(load_config(config))

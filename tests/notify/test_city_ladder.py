@@ -9,9 +9,10 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from monitor.config import DEFAULT_CONFIG, ladder_path, load_config
+from monitor.config import ladder_path, load_config
 from monitor.domain.escalation import Step, Trigger, plan
 from monitor.domain.model import Grade
+from monitor.testing import city_config_text
 
 LADDER = """
 version: city-test
@@ -29,7 +30,7 @@ def test_the_city_names_its_ladder_and_public_url(tmp_path: Path) -> None:
     (tmp_path / "ladders").mkdir()
     (tmp_path / "ladders" / "city.yaml").write_text(LADDER, encoding="utf-8")
     city = tmp_path / "city.yaml"
-    text = DEFAULT_CONFIG.read_text("utf-8").replace(
+    text = city_config_text().replace(
         "escalation: {}",
         "escalation: {ladder: ladders/city.yaml, public_url: https://yuqing.ziyang.example}",
     )

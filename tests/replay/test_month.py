@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from monitor.config import DEFAULT_CONFIG
 from monitor.notify.config import DEFAULT_LADDER
 from monitor.replay.timeline import iso
+from monitor.testing import city_config_text
 from tests.integration.helpers import BLAST, FIRE
 from tests.replay.conftest import incidents, monitor, write_jsonl
 
@@ -57,7 +57,7 @@ def city_with_ladder_to(tmp: Path, port: int) -> Path:
     ladder = DEFAULT_LADDER.read_text("utf-8").replace("127.0.0.1:9", f"127.0.0.1:{port}")
     assert f"127.0.0.1:{port}" in ladder
     (tmp / "ladder.yaml").write_text(ladder, "utf-8")
-    city = DEFAULT_CONFIG.read_text("utf-8").replace(
+    city = city_config_text().replace(
         "escalation: {}", "escalation: {ladder: ladder.yaml}"
     )
     path = tmp / "city.yaml"

@@ -8,10 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from monitor.config import DEFAULT_CONFIG
 from monitor.replay.timeline import iso
 from tests.replay.conftest import incidents, monitor, write_jsonl
 
 T0 = datetime(2026, 5, 1, 0, 0, tzinfo=UTC)  # 08:00 in Ziyang
+MODEL = DEFAULT_CONFIG.parent / "ziyang_model.yaml"
 
 
 def post(pid: str, text: str, minutes: float) -> dict[str, Any]:
@@ -34,8 +38,12 @@ def test_a_keyword_added_detects_the_incident_earlier_by_the_seeded_minutes(
         post("x2", "雁江区宝台镇一厂区传出巨响后确认为化工厂爆炸，已造成12人死亡，多人受伤。", 45),
         post("end", "资阳今日天气晴好。", 6 * 60),
     ])  # fmt: skip
+    # an analyst's edit of the learned model: one term added to a category, in a copy of it
+    model = yaml.safe_load(MODEL.read_text("utf-8"))
+    model["categories"]["work_safety"]["terms"]["巨响"] = model["min_score"]
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model, allow_unicode=True), "utf-8")
     rules = tmp_path / "rules.yaml"
-    rules.write_text("categories:\n  work_safety:\n    terms: {巨响: 5}\n", "utf-8")
+    rules.write_text("classifier:\n  model: model.yaml\n", "utf-8")
     base = monitor("replay", history, "--report", tmp_path / "base", "--quiet")
     done = monitor("replay", history, "--report", tmp_path / "out", "--rules", rules, "--quiet")
     assert base.returncode == 0 and done.returncode == 0, done.stderr

@@ -13,6 +13,7 @@ from monitor.domain.evidence import EvidencePolicy, OfficialAccounts
 from monitor.domain.model import Post
 from monitor.runtime.auto_confirm import auto_confirm_pass
 from monitor.runtime.evidence import candidates
+from monitor.testing import city_config_text
 from tests.web.conftest import BLAST, World
 
 ACCOUNTS = OfficialAccounts(weibo={"2000000001": "市应急管理局"})  # 资阳应急's Weibo uid
@@ -60,9 +61,8 @@ async def test_nothing_is_confirmed_unless_the_config_allows_it(tmp_path: Path) 
 
 
 def test_policy_from_config_section(tmp_path: Path) -> None:
-    from monitor.config import DEFAULT_CONFIG
 
-    text = DEFAULT_CONFIG.read_text("utf-8")
+    text = city_config_text()
     city = tmp_path / "city.yaml"
     city.write_text(text.replace("  auto_confirm: false\n  auto_confirm_at: 0.6\n",
                                  "  auto_confirm: true\n  auto_confirm_at: 0.7\n  window: 1h\n"),
