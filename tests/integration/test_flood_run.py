@@ -10,14 +10,17 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from benchmarks.dashboard import start_monitor
 from benchmarks.flood import feed
-from benchmarks.flood_posts import flood_stories
+from benchmarks.flood_posts import flood_posts, flood_stories
+from monitor.config import load_config
 from monitor.runtime.broker import free_port
+from monitor.service import Classifier
 from monitor.store import Store
 from tests.integration.helpers import metrics_value, wait_for
 
@@ -26,17 +29,29 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 POSTS, STORIES = 3000, 40
 
 
+def flagged(n: int, seed: int) -> int:
+    """How many of the flood's posts the shipped classifier calls incidents (the rest are
+    ignored by design): what the pipeline must apply, whatever the model's accuracy."""
+    classifier = Classifier.from_config(load_config(), engine="fast")
+    posts = flood_posts(flood_stories(STORIES), n, datetime.now(UTC), seed)
+    return sum(classifier.classify_text(p.id, p.text).is_incident for p in posts)
+
+
 def test_every_flood_post_sent_is_applied(tmp_path: Path) -> None:
     run = start_monitor(tmp_path / "data")
     store = Store(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
     try:
         sent = int(asyncio.run(feed(run.broker, POSTS, STORIES, seed=3))["sent"])
         assert sent == POSTS
+        incident_posts = flagged(POSTS, seed=3)
 
         def held() -> int:
             return sum(r.state.heat.posts for r in store.incidents())
 
-        wait_for(lambda: held() >= sent, 300, "every flood post in the store", [run.proc])
+        wait_for(lambda: held() >= incident_posts, 300, "every incident post in the store",
+                 [run.proc])  # fmt: skip
+        wait_for(lambda: metrics_value(run.worker_metrics, "monitor_posts_ignored_total")
+                 >= sent - incident_posts, 60, "every other post ignored", [run.proc])  # fmt: skip
         rows = store.incidents()
         applied = metrics_value(run.worker_metrics, "monitor_inputs_total", kind="post")
         dead = metrics_value(run.worker_metrics, "monitor_dead_letters_total")
@@ -48,11 +63,12 @@ def test_every_flood_post_sent_is_applied(tmp_path: Path) -> None:
             run.proc.wait(60)
         except subprocess.TimeoutExpired:
             run.proc.kill()
-    assert sum(r.state.heat.posts for r in rows) == sent  # none twice
-    assert applied == sent
-    assert (dead, ignored) == (0, 0)
-    # one incident per story: the stories of a kind do not read as near duplicates
-    assert len(rows) == STORIES
+    assert sum(r.state.heat.posts for r in rows) == incident_posts  # none lost, none twice
+    assert applied == incident_posts  # the incident stage's inputs: the posts it was given
+    assert (dead, ignored) == (0, sent - incident_posts)
+    # every story has its incident, in its own town; a story whose voices the model files
+    # under two category families makes one incident per family (they are different keys)
+    assert STORIES <= len(rows) <= 2 * STORIES
     towns = {r.state.location.town for r in rows}
     assert towns == {s.town for s in flood_stories(STORIES)}
 
@@ -64,6 +80,8 @@ def test_sigterm_mid_flood_stops_the_monitor_and_a_restart_applies_the_rest(tmp_
     again: subprocess.Popen[bytes] | None = None
     try:
         sent = int(asyncio.run(feed(run.broker, n, STORIES, seed=4))["sent"])
+        assert sent == n
+        incident_posts = flagged(n, seed=4)
 
         def applied() -> float:
             return metrics_value(run.worker_metrics, "monitor_inputs_total", kind="post")
@@ -74,7 +92,7 @@ def test_sigterm_mid_flood_stops_the_monitor_and_a_restart_applies_the_rest(tmp_
         # its agents had taken but not acknowledged)
         assert run.proc.wait(10) == 0
         held = sum(r.state.heat.posts for r in store.incidents())
-        assert held < sent, "stopped mid-flood: the restart has posts left to apply"
+        assert held < incident_posts, "stopped mid-flood: the restart has posts left to apply"
 
         again = subprocess.Popen(
             [sys.executable, "-m", "monitor", "run", "--data-dir", str(tmp_path / "data"),
@@ -83,7 +101,7 @@ def test_sigterm_mid_flood_stops_the_monitor_and_a_restart_applies_the_rest(tmp_
             env=dict(os.environ),
         )  # fmt: skip
         wait_for(
-            lambda: sum(r.state.heat.posts for r in store.incidents()) >= sent, 300,
+            lambda: sum(r.state.heat.posts for r in store.incidents()) >= incident_posts, 300,
             "every flood post in the store after the restart", [again],
         )  # fmt: skip
         rows = store.incidents()
@@ -98,4 +116,4 @@ def test_sigterm_mid_flood_stops_the_monitor_and_a_restart_applies_the_rest(tmp_
                     proc.kill()
     # none lost, none twice (how many incidents the stories make depends on the order posts
     # arrive in, which a restart changes: the first test checks the grouping)
-    assert sum(r.state.heat.posts for r in rows) == sent
+    assert sum(r.state.heat.posts for r in rows) == incident_posts
