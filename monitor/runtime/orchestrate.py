@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -64,7 +65,14 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _stop_cleanly(signum: int, _frame: object) -> None:
+    # Until the worker installs its own handlers, SIGTERM would end the process on the spot:
+    # no web process stopped, no WAL checkpoint, a stale runtime.json. Unwind instead.
+    raise SystemExit(0)
+
+
 def run_embedded(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _stop_cleanly)
     directory = data_dir(args.data_dir)
     db = args.db or default_db_url(directory)
     existing = Runtime.read(directory)
