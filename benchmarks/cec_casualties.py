@@ -2,20 +2,8 @@
 
     .venv/bin/python -m benchmarks.cec_casualties [--errors N]
 
-The gold and the scoring live in monitor/learning/casualties.py (`monitor eval` reports the same
-figures). Gold per report comes from `casualty_event_mentions`: a mention whose trigger
-(denoter) names a field and whose participant spans hold a number. Numbers in the spans are
-read with cn2an, not with the extractor's own numeral reader, so the two do not share mistakes.
-Per field the gold
-is the largest mention (a rising toll), except injuries: CEC annotates 3人重伤，14人轻微伤 as
-two mentions, so gold injured is max(plain 受伤, 重伤 + 轻伤 + 轻微伤), which is what
-"injured = all injured" means. A denied 伤亡/死亡/被困 (polarity negative, 无人员伤亡) with no
-numbered mention of the field gives a gold 0.
-
-Scored on title + text, per field, over the reports whose gold has a number:
-recall = a number was extracted, precision = of those, the share equal to gold, exact = equal
-to gold over all of them. `extra` counts reports with no gold number where a positive number
-was extracted; CEC annotates only some mentions, so these are not all wrong.
+The gold and the scoring, and how they are defined, live in monitor/learning/casualties.py
+(`monitor eval` reports the same figures).
 """
 
 from __future__ import annotations
