@@ -96,7 +96,7 @@ class Processor:
             ids: set[str] = set()
             for s in bucket.incidents:
                 ids.update(s.recent_ids)
-                ids.update(member_ids(s.members))
+                ids.update(member_ids(s.id, s.members))
             held = self._held[bucket.key] = _Held(bucket.incidents, ids, 2 * len(ids) + 256)
         return post_id in held.ids and any(s.holds(post_id) for s in bucket.incidents)
 

@@ -96,21 +96,21 @@ class Member(msgspec.Struct, frozen=True, array_like=True):
 
 
 _POST_ID = attrgetter("post_id")
-# Keyed by the members tuple's identity, which survives msgspec.structs.replace of any other
-# field and every clock firing, so a full incident (max_members) builds its set once. The entry
-# holds the tuple, so its id cannot be reused while cached.
-_MEMBER_IDS: dict[int, tuple[tuple[Member, ...], frozenset[str]]] = {}
+# One entry per incident: its members tuple and that tuple's ids. Keyed by incident id, not by
+# the tuple, because every post added below max_members makes a new tuple: a cache keyed by
+# tuple kept thousands of stale sets (33 MB of a worker's peak in a 60,000-post flood).
+_MEMBER_IDS: dict[str, tuple[tuple[Member, ...], frozenset[str]]] = {}
 _MEMBER_IDS_MAX = 4096
 
 
-def member_ids(members: tuple[Member, ...]) -> frozenset[str]:
-    hit = _MEMBER_IDS.get(id(members))
+def member_ids(incident_id: str, members: tuple[Member, ...]) -> frozenset[str]:
+    hit = _MEMBER_IDS.get(incident_id)
     if hit is not None and hit[0] is members:
         return hit[1]
     ids = frozenset(map(_POST_ID, members))
-    if len(_MEMBER_IDS) >= _MEMBER_IDS_MAX:
+    if hit is None and len(_MEMBER_IDS) >= _MEMBER_IDS_MAX:
         del _MEMBER_IDS[next(iter(_MEMBER_IDS))]  # the oldest entry
-    _MEMBER_IDS[id(members)] = (members, ids)
+    _MEMBER_IDS[incident_id] = (members, ids)
     return ids
 
 
@@ -203,11 +203,11 @@ class IncidentState(msgspec.Struct, frozen=True, kw_only=True):
         """Every post of its bucket asks every incident whether it holds the post (redelivery)
         or its original (repost): a scan of up to max_members ids each time was most of a
         worker's CPU."""
-        return member_ids(self.members)
+        return member_ids(self.id, self.members)
 
     def holds(self, post_id: str) -> bool:
         """A member, or among the newest ids (which go on past max_members)."""
-        return post_id in self.recent_ids or post_id in member_ids(self.members)
+        return post_id in self.recent_ids or post_id in member_ids(self.id, self.members)
 
     @property
     def watch_only(self) -> bool:
