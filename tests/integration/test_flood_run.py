@@ -17,10 +17,8 @@ import pytest
 
 from benchmarks.dashboard import start_monitor
 from benchmarks.flood import feed
-from benchmarks.flood_posts import flood_posts, flood_stories
-from monitor.config import load_config
+from benchmarks.flood_posts import flagged_ids, flood_posts, flood_stories
 from monitor.runtime.broker import free_port
-from monitor.service import Classifier
 from monitor.store import Store
 from tests.integration.helpers import metrics_value, wait_for
 
@@ -30,11 +28,7 @@ POSTS, STORIES = 3000, 40
 
 
 def flagged(n: int, seed: int) -> set[str]:
-    """The ids of the flood's posts the shipped classifier calls incidents (the rest are
-    ignored by design): what the pipeline must apply, whatever the model's accuracy."""
-    classifier = Classifier.from_config(load_config(), engine="fast")
-    posts = flood_posts(flood_stories(STORIES), n, datetime.now(UTC), seed)
-    return {p.id for p in posts if classifier.classify_text(p.id, p.text).is_incident}
+    return flagged_ids(flood_posts(flood_stories(STORIES), n, datetime.now(UTC), seed))
 
 
 def test_every_flood_post_sent_is_applied(tmp_path: Path) -> None:
