@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from prometheus_client import CollectorRegistry
+from tenacity import RetryCallState
 
 from connectors.base import Schedule, Source, SourceRunner
 from connectors.checkpoint import CheckpointStore
@@ -197,6 +198,20 @@ async def make_runner(
     yield build  # type: ignore[misc]
     for c in clients:
         await c.aclose()
+
+
+async def fail_then_stop(runner: SourceRunner, failures: int = 1) -> None:
+    """`poll_with_retry` until `failures` consecutive failures are recorded, then stop the
+    runner (on its own it retries for ever)."""
+    original = runner._record_failure
+
+    async def record_then_stop(state: RetryCallState) -> None:
+        await original(state)
+        if runner.health.consecutive_failures >= failures:
+            runner.stop()
+
+    runner._record_failure = record_then_stop  # type: ignore[method-assign,assignment]
+    await runner.poll_with_retry()
 
 
 def need_program(path: str | None, what: str) -> str:
