@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, screenshot
-from tests.replay.conftest import monitor, write_jsonl
+from tests.replay.conftest import replay_under, write_jsonl
 from tests.replay.test_month import month
 
 pytestmark = pytest.mark.slow
@@ -22,10 +22,8 @@ from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
 def test_the_replay_report_opens_offline_with_its_charts(tmp_path: Path, driver: WebDriver) -> None:
     history = write_jsonl(tmp_path / "march-2025.jsonl", month())
-    rules = tmp_path / "2h.yaml"
-    rules.write_text("clocks:\n  release: {after: 2h, warnings: [1h, 30m]}\n", "utf-8")
-    done = monitor("replay", history, "--report", tmp_path / "out", "--rules", rules, "--quiet")
-    assert done.returncode == 0, done.stderr
+    rules = "clocks:\n  release: {after: 2h, warnings: [1h, 30m]}\n"
+    replay_under(rules, history, tmp_path / "out")
     driver.get((tmp_path / "out" / "report.html").as_uri())
     assert driver.title == "舆情回放报告"
     h1 = driver.find_element(By.TAG_NAME, "h1").text
