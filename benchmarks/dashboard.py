@@ -36,6 +36,7 @@ from benchmarks.webload import LoadResult, add_load_arguments, web_load
 from monitor.config import load_config
 from monitor.domain.model import Post
 from monitor.runtime.producer import bootstrap
+from monitor.testing import web_child
 
 enc = msgspec.json.Encoder()
 SENTINEL_EVERY = 3.0  # seconds
@@ -136,12 +137,10 @@ def rss_mb(pid: int) -> float:
 
 
 def web_pid(run_pid: int) -> int:
-    for task in Path(f"/proc/{run_pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            if b"web" in argv and b"monitor" in argv:
-                return int(child)
-    raise SystemExit("no `monitor web` child found")
+    web = web_child(run_pid)
+    if web is None:
+        raise SystemExit("no `monitor web` child found")
+    return web
 
 
 def applied_posts(worker_metrics: str) -> float:

@@ -40,6 +40,7 @@ from benchmarks.flood_posts import flood_posts, flood_stories
 from benchmarks.webload import LoadResult, add_load_arguments, web_load
 from monitor.runtime.producer import bootstrap
 from monitor.store import Store
+from monitor.testing import children, is_monitor_web
 from monitor.topics import Topic, topic
 
 STALL_S = 120  # no post applied for this long after the feed ended: report what was applied
@@ -78,19 +79,12 @@ async def feed(
 # --- the monitor's processes -----------------------------------------------------------------
 
 
-def children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        out.extend(int(c) for c in (task / "children").read_text().split())
-    return out
-
-
 def processes(run_pid: int) -> dict[str, int]:
     """`run` (the worker runs in it), `web` and `broker`: name → pid."""
     found = {"run (worker)": run_pid}
     for child in children(run_pid):
         argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        if b"web" in argv and b"monitor" in argv:
+        if is_monitor_web(child):
             found["web"] = child
         elif any(b"tansu" in a for a in argv):
             found["broker"] = child

@@ -25,6 +25,7 @@ import pytest
 from monitor.runtime.broker import free_port
 from monitor.store import Store
 from monitor.store.users import Accounts
+from monitor.testing import web_child
 from tests.conftest import PAGE_WAIT, ROOT, page_wait, screenshot
 from tests.web.conftest import TOKENS, USERS
 
@@ -346,19 +347,12 @@ def test_without_a_token_the_page_asks_for_one(monitor: Monitor, driver: WebDriv
     page_wait(driver, lambda d: "令牌无效" in d.find_element(By.ID, "error").text, "a refusal")
 
 
-def web_child(pid: int) -> int:
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            if b"monitor" in argv and b"web" in argv:
-                return int(child)
-    raise AssertionError("no `monitor web` child")
-
-
 def test_the_page_reconnects_by_itself_and_resumes(monitor: Monitor, driver: WebDriver) -> None:
     login(driver, monitor, "duty")
     before = page_wait(driver, lambda d: len(rows(d)), "the list")
-    os.kill(web_child(monitor.proc.pid), signal.SIGKILL)  # `monitor run` starts another
+    web = web_child(monitor.proc.pid)
+    assert web is not None, "no `monitor web` child"
+    os.kill(web, signal.SIGKILL)  # `monitor run` starts another
     page_wait(driver, lambda d: "正在重连" in d.find_element(By.ID, "live").text, "the page to notice")
     # posted while the page is cut off: it must arrive when the page reconnects by itself
     monitor.post(post("b-reconnect", "乐至县回澜镇发生一起交通事故，一辆客车坠崖，已造成11人死亡。"))
