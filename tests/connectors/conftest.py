@@ -8,8 +8,6 @@ so tests can check the headers a connector sent (conditional GET, cookies).
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -212,15 +210,6 @@ async def fail_then_stop(runner: SourceRunner, failures: int = 1) -> None:
 
     runner._record_failure = record_then_stop  # type: ignore[method-assign,assignment]
     await runner.poll_with_retry()
-
-
-def need_program(path: str | None, what: str) -> str:
-    """A program a test needs: skip if missing, but never under CI=true."""
-    if path and (os.path.exists(path) or shutil.which(path)):
-        return path
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is required under CI=true but was not found")
-    pytest.skip(f"{what} not available")
 
 
 def city_config(directory: Path, accounts: str) -> Path:

@@ -1,12 +1,11 @@
 """Shared helpers for the dashboards tests: paths, the metric names the code defines, the
 Prometheus programs (Debian `prometheus`), and a real Prometheus scraping a registry served on
-127.0.0.1. A missing program skips, except under CI=true, where
-a skip would hide a broken environment, so it fails instead."""
+127.0.0.1. A missing program skips, except under CI=true, where it fails (tests/conftest.py's
+skip_or_fail)."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 import time
@@ -25,12 +24,13 @@ from monitor.metrics import Metrics
 from monitor.notify.delivery import NotifyMetrics
 from monitor.reports.metrics import ComplianceMetrics
 from monitor.runtime.broker import free_port
+from tests.conftest import ROOT, skip_or_fail
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["ROOT", "skip_or_fail"]
+
 DASHBOARDS = ROOT / "dashboards"
 PROM_DIR = DASHBOARDS / "prometheus"
 GRAFANA_DIR = DASHBOARDS / "grafana"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 DEADLINE_S = 20.0
 
 # The names a scrape exposes for each collector type (prometheus_client text format).
@@ -41,16 +41,11 @@ EXPOSED_SUFFIXES = {
 }
 
 
-def skip_or_fail(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI=true and {reason} (scripts/install-system-deps.sh installs it)")
-    pytest.skip(reason)
-
-
 def program(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        skip_or_fail(f"{name} is not on PATH (Debian package prometheus)")
+        skip_or_fail(f"{name} is not on PATH (Debian package prometheus: "
+                     "scripts/install-system-deps.sh installs it)")  # fmt: skip
         raise AssertionError("unreachable")
     return path
 
