@@ -21,13 +21,8 @@ import asyncio
 import os
 import random
 import re
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,15 +30,13 @@ import httpx
 import msgspec
 from aiokafka import AIOKafkaProducer
 
+from benchmarks._monitor import Running, running_monitor
 from benchmarks.pipeline import PLACES, TEMPLATES
-from benchmarks.webload import LoadResult, web_load
+from benchmarks.webload import LoadResult, add_load_arguments, web_load
 from monitor.config import load_config
 from monitor.domain.model import Post
-from monitor.runtime.broker import free_port
-from monitor.runtime.datadir import Runtime
 from monitor.runtime.producer import bootstrap
-from monitor.store import Store
-from monitor.store.users import Accounts
+from monitor.testing import web_child
 
 enc = msgspec.json.Encoder()
 SENTINEL_EVERY = 3.0  # seconds
@@ -54,46 +47,6 @@ SENTINEL_TEXTS = [
     "暴雨引发洪涝，{k}百户房屋进水。", "一养老院发生火情，{k}名老人被疏散。",
     "一企业拖欠{k}十名工人工资，工人聚集讨薪。", "一男子持刀伤人，{k}人受伤，嫌疑人已被控制。",
 ]
-
-@dataclass
-class Running:
-    proc: subprocess.Popen[bytes]
-    base: str
-    worker_metrics: str
-    token: str
-    broker: str
-    data: Path
-
-
-def start_monitor(data: Path) -> Running:
-    data.mkdir(parents=True)
-    store = Store(f"sqlite:///{data / 'monitor.db'}")
-    token = Accounts(store).add("压测值班员", "duty", None, datetime.now(UTC))
-    store.close()
-    port, worker_port = free_port(), free_port()
-    log = (data.parent / "run.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "--data-dir", str(data), "--port", str(port),
-         "--worker-port", str(worker_port), "--no-demo"],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"monitor run exited: see {data.parent / 'run.log'}")
-        try:
-            if httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {token}"}).is_success:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit("monitor run did not start in 180 s")
-        time.sleep(0.5)
-    rt = Runtime.read(data)
-    assert rt is not None
-    return Running(proc, base, f"http://127.0.0.1:{worker_port}", token, rt.broker, data)
-
 
 def stories(n: int) -> list[str]:
     return [
@@ -184,12 +137,10 @@ def rss_mb(pid: int) -> float:
 
 
 def web_pid(run_pid: int) -> int:
-    for task in Path(f"/proc/{run_pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            if b"web" in argv and b"monitor" in argv:
-                return int(child)
-    raise SystemExit("no `monitor web` child found")
+    web = web_child(run_pid)
+    if web is None:
+        raise SystemExit("no `monitor web` child found")
+    return web
 
 
 def applied_posts(worker_metrics: str) -> float:
@@ -266,14 +217,11 @@ def print_phase(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--rate", type=float, default=100, help="API requests per second")
-    parser.add_argument("--clients", type=int, default=50, help="live dashboards (SSE)")
+    add_load_arguments(parser)
     parser.add_argument("--ingest", type=float, default=500, help="incident posts per second")
     parser.add_argument("--stories", type=int, default=40, help="incidents the flood is about")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
-    run = start_monitor(tmp / "data")
-    try:
+    with running_monitor("bench-dashboard-") as run:
         web = web_pid(run.proc.pid)
         print(f"monitor run pid {run.proc.pid} (worker), monitor web pid {web}; {args.clients} "
               f"live clients, {args.rate:g} requests/s, {args.seconds:g} s a phase")  # fmt: skip
@@ -309,13 +257,6 @@ def main() -> int:
         idle, busy = results
         print(f"API p99: {busy.percentile(0.99) * 1000:.0f} ms while ingesting against "
               f"{idle.percentile(0.99) * 1000:.0f} ms idle (goal ≤ 200 ms)")  # fmt: skip
-    finally:
-        run.proc.send_signal(signal.SIGTERM)
-        try:
-            run.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            run.proc.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

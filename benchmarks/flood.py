@@ -24,11 +24,7 @@ import argparse
 import asyncio
 import json
 import re
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,18 +34,13 @@ import httpx
 import msgspec
 from aiokafka import AIOKafkaProducer
 
-from benchmarks.dashboard import (
-    Running,
-    applied_posts,
-    bucket_quantile,
-    histogram,
-    start_monitor,
-    web_metrics,
-)
+from benchmarks._monitor import Running, running_monitor
+from benchmarks.dashboard import applied_posts, bucket_quantile, histogram, web_metrics
 from benchmarks.flood_posts import flagged_ids, flood_posts, flood_stories
-from benchmarks.webload import LoadResult, web_load
+from benchmarks.webload import LoadResult, add_load_arguments, web_load
 from monitor.runtime.producer import bootstrap
 from monitor.store import Store
+from monitor.testing import children, is_monitor_web
 from monitor.topics import Topic, topic
 
 STALL_S = 120  # no post applied for this long after the feed ended: report what was applied
@@ -90,19 +81,12 @@ async def feed(
 # --- the monitor's processes -----------------------------------------------------------------
 
 
-def children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        out.extend(int(c) for c in (task / "children").read_text().split())
-    return out
-
-
 def processes(run_pid: int) -> dict[str, int]:
     """`run` (the worker runs in it), `web` and `broker`: name → pid."""
     found = {"run (worker)": run_pid}
     for child in children(run_pid):
         argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        if b"web" in argv and b"monitor" in argv:
+        if is_monitor_web(child):
             found["web"] = child
         elif any(b"tansu" in a for a in argv):
             found["broker"] = child
@@ -251,8 +235,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=200_000)
     parser.add_argument("--stories", type=int, default=40, help="incidents the posts are about")
-    parser.add_argument("--rate", type=float, default=100, help="API requests per second")
-    parser.add_argument("--clients", type=int, default=50, help="live dashboards (SSE)")
+    add_load_arguments(parser)
     parser.add_argument("--sample", type=float, default=5, help="seconds between samples")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--feed", nargs=4, metavar=("BROKER", "POSTS", "STORIES", "SEED"),
@@ -262,28 +245,22 @@ def main() -> int:
         broker, n, stories, seed = args.feed
         print(json.dumps(asyncio.run(feed(broker, int(n), int(stories), int(seed)))))
         return 0
-    tmp = Path(tempfile.mkdtemp(prefix="bench-flood-"))
     print(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
-    run = start_monitor(tmp / "data")
-    try:
-        pids = processes(run.proc.pid)
-        print(f"processes: {pids}; {args.posts:,} posts about {args.stories} incidents; "
-              f"{args.clients} live clients, {args.rate:g} API requests/s")  # fmt: skip
-        served0 = histogram(web_metrics(run.base), "monitor_web_request_seconds")
-        flood, load = asyncio.run(run_flood(run, args))
-        served = histogram(web_metrics(run.base), "monitor_web_request_seconds")
-        quantiles = (bucket_quantile(served0, served, 0.5), bucket_quantile(served0, served, 0.99))
-        report(run, pids, flood, load, quantiles)
-        print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
-    except httpx.TransportError as exc:
-        raise SystemExit(f"the monitor stopped answering: {exc}; see {tmp / 'run.log'}") from None
-    finally:
-        run.proc.send_signal(signal.SIGTERM)
+    with running_monitor("bench-flood-") as run:
         try:
-            run.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            run.proc.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+            pids = processes(run.proc.pid)
+            print(f"processes: {pids}; {args.posts:,} posts about {args.stories} incidents; "
+                  f"{args.clients} live clients, {args.rate:g} API requests/s")  # fmt: skip
+            served0 = histogram(web_metrics(run.base), "monitor_web_request_seconds")
+            flood, load = asyncio.run(run_flood(run, args))
+            served = histogram(web_metrics(run.base), "monitor_web_request_seconds")
+            quantiles = (bucket_quantile(served0, served, 0.5),
+                         bucket_quantile(served0, served, 0.99))  # fmt: skip
+            report(run, pids, flood, load, quantiles)
+            print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
+        except httpx.TransportError as exc:
+            log = run.data.parent / "run.log"
+            raise SystemExit(f"the monitor stopped answering: {exc}; see {log}") from None
     return 0
 
 

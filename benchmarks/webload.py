@@ -18,6 +18,7 @@ server it measures).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -32,6 +33,13 @@ import aiohttp
 
 Pick = Callable[[random.Random, list[str]], str]
 NO_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=None)
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The load's knobs, `--rate` and `--clients`, defaulting to the issue's duty room: 50
+    dashboards open, 100 API requests/s."""
+    parser.add_argument("--rate", type=float, default=100, help="API requests per second")
+    parser.add_argument("--clients", type=int, default=50, help="live dashboards (SSE)")
 
 
 def dashboard_mix(rng: random.Random, ids: list[str]) -> str:

@@ -50,12 +50,7 @@ def build_source(src: SourceConfig, env: Mapping[str, str]) -> Source:
     """A polled source from its config; MissingCredential if a named variable is unset."""
     headers = resolve_credentials(src, env)
     if isinstance(src, RssConfig):
-        return RssSource(
-            src.name,
-            src.url,
-            headers=headers,
-            allow_invalid_xml=src.allow_invalid_xml,
-        )
+        return _rss(src, headers)
     if isinstance(src, WeiboConfig):
         return WeiboSource(
             src.name,
@@ -81,15 +76,16 @@ def build_source(src: SourceConfig, env: Mapping[str, str]) -> Source:
     raise ValueError(f"source {src.name!r} of type {getattr(src, 'type', '?')} is not polled")
 
 
+def _rss(src: RssConfig | WechatConfig, headers: dict[str, str], kind: str = "rss") -> Source:
+    """A feed: an RSS/Atom source, or an official account read through a WeRSS/RSSHub bridge."""
+    return RssSource(
+        src.name, src.url, kind=kind, headers=headers, allow_invalid_xml=src.allow_invalid_xml
+    )
+
+
 def _wechat(src: WechatConfig, headers: dict[str, str], env: Mapping[str, str]) -> Source:
     if src.format == "rss":
-        return RssSource(
-            src.name,
-            src.url,
-            kind="wechat",
-            headers=headers,
-            allow_invalid_xml=src.allow_invalid_xml,
-        )
+        return _rss(src, headers, kind="wechat")
     params = dict(src.params)
     token = env_value(src, src.token_env, env, "the token parameter")
     if token:

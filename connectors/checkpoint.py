@@ -29,7 +29,8 @@ from sqlalchemy import (
     delete,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+
+from monitor.store import dialect_insert
 
 DEFAULT_URL = "sqlite:///connectors.db"
 _ID_CHUNK = 500  # stays under SQLite's bound-parameter limit
@@ -106,23 +107,15 @@ class CheckpointStore:
             result = conn.execute(delete(seen_table).where(seen_table.c.seen_at < older_than))
         return int(result.rowcount or 0)
 
-    def _dialect_insert(self, table: Table) -> Any:
-        name = self.engine.dialect.name
-        if name == "postgresql":
-            return postgresql.insert(table)
-        if name == "sqlite":
-            return sqlite.insert(table)
-        raise NotImplementedError(f"checkpoint store supports SQLite and PostgreSQL, not {name}")
-
     def _upsert_seen(self) -> Any:
-        stmt = self._dialect_insert(seen_table)
+        stmt = dialect_insert(self.engine, seen_table)
         return stmt.on_conflict_do_update(
             index_elements=[seen_table.c.source, seen_table.c.post_id],
             set_={"seen_at": stmt.excluded.seen_at},
         )
 
     def _upsert_checkpoint(self) -> Any:
-        stmt = self._dialect_insert(checkpoint_table)
+        stmt = dialect_insert(self.engine, checkpoint_table)
         return stmt.on_conflict_do_update(
             index_elements=[checkpoint_table.c.source],
             set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},

@@ -39,10 +39,10 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.sink import DeadLetter, SinkUnavailable
 from monitor.domain.model import Post, checked
+from monitor.store import dialect_insert
 from monitor.topics import excerpt
 
 log = logging.getLogger(__name__)
@@ -96,8 +96,9 @@ class Unsent:
         rows = [{"post_id": i, "body": b.decode(), "archived_at": now} for i, b in bodies]
         if not rows:
             return
-        ins = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)
-        stmt = ins(unsent_table).on_conflict_do_nothing(index_elements=["post_id"])
+        stmt = dialect_insert(self.engine, unsent_table).on_conflict_do_nothing(
+            index_elements=["post_id"]
+        )
         with self.engine.begin() as conn:
             conn.execute(stmt, rows)
 

@@ -5,6 +5,7 @@ its testing.py) so that every test suite uses one copy:
     metric(registry, "monitor_dead_letters_total", topic="posts.raw", reason="bad post")
     wait_for(lambda: store.incidents(), 30, "an incident", procs=[worker])
     with pg_schema(url) as schema_url: ...          # a throw-away PostgreSQL schema
+    web = web_child(run.pid)                        # the `monitor web` of a `monitor run`
     sent = MemorySender(); pipe = bootstrap(settings, config, send=sent)
     (tmp / "city.yaml").write_text(city_config_text().replace(...))  # a variant of Ziyang's
 
@@ -113,6 +114,29 @@ def pg_schema(url: str, prefix: str = "t") -> Iterator[str]:
         with contextlib.suppress(sa.exc.OperationalError), engine.begin() as conn:
             conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
         engine.dispose()
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def is_monitor_web(pid: int) -> bool:
+    """Whether `pid` runs `monitor web`; False once it is gone."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return False
+    return b"monitor" in argv and b"web" in argv
+
+
+def web_child(pid: int) -> int | None:
+    """The `monitor web` process the `monitor run` `pid` started; None while there is none (not
+    started yet, or being restarted)."""
+    return next((c for c in children(pid) if is_monitor_web(c)), None)
 
 
 class MemorySender:

@@ -12,10 +12,14 @@ import getpass
 import json
 import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.runtime.datadir import Runtime, data_dir, default_db_url
+
+if TYPE_CHECKING:
+    from monitor.store.users import Accounts
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,6 +79,31 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _audit(store: Any, verb: str, now: datetime, **fields: str | None) -> None:
+    """The audit row of `monitor users VERB`: what changed, who ran it and from where."""
+    store.audit(_who(), f"users:{verb}", None, {**fields, "source": _source()}, now=now)
+
+
+def _change_user(
+    args: argparse.Namespace, verb: str, change: Callable[[Accounts, datetime], list[str]]
+) -> int:
+    """`change` made to the account `args.name` and audited; prints the lines it returns, or
+    an error when there is no such user."""
+    from monitor.store.users import Accounts, NoSuchUser
+
+    store = _store(args)
+    now = datetime.now(UTC)
+    try:
+        said = change(Accounts(store), now)
+        _audit(store, verb, now, name=args.name)
+    except NoSuchUser:
+        return _fail(f"没有用户 {args.name}（monitor users list 列出全部用户）")
+    finally:
+        store.close()
+    print("\n".join(said))
+    return 0
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     from monitor.config import ConfigError
     from monitor.runtime.accounts import UsersError
@@ -93,9 +122,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     try:
         token = Accounts(store).add(args.name, role.value, args.body, now)
-        store.audit(_who(), "users:add", None,
-                    {"name": args.name, "role": role.value, "body": args.body,
-                     "source": _source()}, now=now)  # fmt: skip
+        _audit(store, "add", now, name=args.name, role=role.value, body=args.body)
     except UserExists:
         return _fail(f"用户 {args.name} 已存在（换令牌用 monitor users rotate {args.name}）")
     finally:
@@ -125,35 +152,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    from monitor.store.users import Accounts, NoSuchUser
+    def revoke(accounts: Accounts, now: datetime) -> list[str]:
+        accounts.revoke(args.name)
+        return [f"已吊销用户 {args.name}：其令牌立即失效"]
 
-    store = _store(args)
-    now = datetime.now(UTC)
-    try:
-        Accounts(store).revoke(args.name)
-        store.audit(_who(), "users:revoke", None, {"name": args.name, "source": _source()},
-                    now=now)  # fmt: skip
-    except NoSuchUser:
-        return _fail(f"没有用户 {args.name}（monitor users list 列出全部用户）")
-    finally:
-        store.close()
-    print(f"已吊销用户 {args.name}：其令牌立即失效")
-    return 0
+    return _change_user(args, "revoke", revoke)
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
-    from monitor.store.users import Accounts, NoSuchUser
+    def rotate(accounts: Accounts, now: datetime) -> list[str]:
+        token = accounts.rotate(args.name, now)
+        return [f"已为 {args.name} 更换令牌，旧令牌立即失效",
+                f"新令牌（只显示这一次，请妥善转交）：{token}"]  # fmt: skip
 
-    store = _store(args)
-    now = datetime.now(UTC)
-    try:
-        token = Accounts(store).rotate(args.name, now)
-        store.audit(_who(), "users:rotate", None, {"name": args.name, "source": _source()},
-                    now=now)  # fmt: skip
-    except NoSuchUser:
-        return _fail(f"没有用户 {args.name}（monitor users list 列出全部用户）")
-    finally:
-        store.close()
-    print(f"已为 {args.name} 更换令牌，旧令牌立即失效")
-    print(f"新令牌（只显示这一次，请妥善转交）：{token}")
-    return 0
+    return _change_user(args, "rotate", rotate)

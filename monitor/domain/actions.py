@@ -249,6 +249,11 @@ def _recorded(
     if action.post_ids:
         data["post_ids"] = list(action.post_ids)
     data |= rec.stamp(action) | dict(extra)
+    return _recorded_event(state, action, data)
+
+
+def _recorded_event(state: IncidentState, action: Action, data: dict[str, object]) -> Event:
+    """The `action_recorded` event: one per action and incident, so its id is theirs."""
     return Event(
         id=f"{state.id}:action:{action.id}",
         kind=EventKind.ACTION_RECORDED,
@@ -423,13 +428,7 @@ def absorb(
     state = _absorbed(caught_up.state, source, action)
     sources = _merged_sources(state.grades, source.grades)
     data = {"action_id": action.id, "action": "merge", "by": action.by, "from": source.id}
-    recorded = Event(
-        id=f"{state.id}:action:{action.id}",
-        kind=EventKind.ACTION_RECORDED,
-        incident_id=state.id,
-        at=action.at,
-        data=data | rec.stamp(action),
-    )
+    recorded = _recorded_event(state, action, data | rec.stamp(action))
     out = caught_up.then(Outcome(state=clocks.refresh(state), events=(recorded,)))
     return out.then(
         set_grade(out.state, sources, action.at, rec.recorded, None, f"merge {source.id}")

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor.runtime.supervise import parent_death_signal
+from monitor.runtime.supervise import parent_death_signal, terminate
 
 LOCALHOST = "127.0.0.1"
 
@@ -129,14 +129,8 @@ class BundledBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+        if proc is not None:
+            terminate(proc, timeout)
 
     def __enter__(self) -> BundledBroker:
         return self.start()

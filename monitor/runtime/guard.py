@@ -155,15 +155,7 @@ def check_store(directory: Path, url: str, role: str, *, start: bool = False) ->
     """The same checks for a store someone else opens (the notifier's outbox)."""
     kept = read_manifest(directory).get(role)
     _check_file(directory, url, role, kept, deep=start)
-    engine = sa.create_engine(url)
-    try:
-        _check_identity(directory, engine, url, role, kept, adopt=start)
-    except StoreFault:
-        raise
-    except Exception as exc:
-        raise _opening_fault(exc, directory, url, role, kept) from None
-    finally:
-        engine.dispose()
+    _check_identity_at(directory, url, role, kept, adopt=start)
 
 
 def diagnose(directory: Path, url: str, role: str) -> StoreFault | None:
@@ -175,18 +167,25 @@ def diagnose(directory: Path, url: str, role: str) -> StoreFault | None:
         _check_file(directory, url, role, kept, deep=True)
         if path is not None and not path.exists():
             return None
-        engine = sa.create_engine(url)
-        try:
-            _check_identity(directory, engine, url, role, kept, adopt=False)
-        except StoreFault:
-            raise
-        except Exception as exc:
-            raise _opening_fault(exc, directory, url, role, kept) from None
-        finally:
-            engine.dispose()
+        _check_identity_at(directory, url, role, kept, adopt=False)
     except StoreFault as fault:
         return fault
     return None
+
+
+def _check_identity_at(
+    directory: Path, url: str, role: str, kept: Remembered | None, *, adopt: bool
+) -> None:
+    """`_check_identity` on an engine of its own; a database that will not open is a fault."""
+    engine = sa.create_engine(url)
+    try:
+        _check_identity(directory, engine, url, role, kept, adopt=adopt)
+    except StoreFault:
+        raise
+    except Exception as exc:
+        raise _opening_fault(exc, directory, url, role, kept) from None
+    finally:
+        engine.dispose()
 
 
 def _check_file(

@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 HEALTHY_AFTER_S = 30.0
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within `timeout` s; reaped either way."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
 def parent_death_signal() -> None:
     """prctl(PR_SET_PDEATHSIG, SIGKILL) in the child: it dies with the thread that spawned it.
     Used as `preexec_fn`; a no-op where there is no glibc (the normal shutdown path stops it)."""
@@ -133,12 +145,7 @@ class Supervised:
         with self._lock:
             self._stopping.set()
             proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
+        if proc is not None:
+            terminate(proc, timeout)
         if self._thread.is_alive():
             self._thread.join(timeout)

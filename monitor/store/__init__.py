@@ -3,6 +3,6 @@ and the audit log. SQLAlchemy 2 Core; SQLite by default, PostgreSQL by URL. Ever
 idempotent by id, so a redelivered record or a replay changes nothing. Notifications have their
 own persisted outbox (monitor/notify/outbox.py), fed from the `notifications` topic."""
 
-from monitor.store.db import ArchiveRow, IncidentRow, Store, sqlite_url
+from monitor.store.db import ArchiveRow, IncidentRow, Store, dialect_insert, sqlite_url
 
-__all__ = ["ArchiveRow", "IncidentRow", "Store", "sqlite_url"]
+__all__ = ["ArchiveRow", "IncidentRow", "Store", "dialect_insert", "sqlite_url"]

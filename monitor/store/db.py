@@ -26,6 +26,17 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def dialect_insert(engine: sa.Engine, table: sa.Table) -> Any:
+    """An INSERT into `table` for `engine`'s database that can take ON CONFLICT (the store's
+    and the connectors' writes are idempotent by id); SQLite and PostgreSQL only."""
+    name = engine.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise ValueError(f"unsupported database {name!r}: use SQLite or PostgreSQL")
+
+
 def iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat()
 
@@ -73,12 +84,7 @@ class Store:
     # --- inserts that ignore a row already there -----------------------------------------
 
     def _insert(self, table: sa.Table) -> Any:
-        if self.engine.dialect.name == "postgresql":
-            return postgresql.insert(table)
-        if self.engine.dialect.name == "sqlite":
-            return sqlite.insert(table)
-        name = self.engine.dialect.name
-        raise ValueError(f"unsupported database {name!r}: use SQLite or PostgreSQL")
+        return dialect_insert(self.engine, table)
 
     def archive(
         self, kind: str, ident: str, body: bytes, key: str | None = None,

@@ -8,8 +8,6 @@ so tests can check the headers a connector sent (conditional GET, cookies).
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from prometheus_client import CollectorRegistry
+from tenacity import RetryCallState
 
 from connectors.base import Schedule, Source, SourceRunner
 from connectors.checkpoint import CheckpointStore
@@ -199,13 +198,18 @@ async def make_runner(
         await c.aclose()
 
 
-def need_program(path: str | None, what: str) -> str:
-    """A program a test needs: skip if missing, but never under CI=true."""
-    if path and (os.path.exists(path) or shutil.which(path)):
-        return path
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is required under CI=true but was not found")
-    pytest.skip(f"{what} not available")
+async def fail_then_stop(runner: SourceRunner, failures: int = 1) -> None:
+    """`poll_with_retry` until `failures` consecutive failures are recorded, then stop the
+    runner (on its own it retries for ever)."""
+    original = runner._record_failure
+
+    async def record_then_stop(state: RetryCallState) -> None:
+        await original(state)
+        if runner.health.consecutive_failures >= failures:
+            runner.stop()
+
+    runner._record_failure = record_then_stop  # type: ignore[method-assign,assignment]
+    await runner.poll_with_retry()
 
 
 def city_config(directory: Path, accounts: str) -> Path:

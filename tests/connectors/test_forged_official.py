@@ -22,6 +22,7 @@ from connectors.official import OfficialAccounts as Marker
 from connectors.push import PushEndpoint, PushService
 from monitor.config.sections import OfficialAccount, accounts_table
 from monitor.domain.evidence import EvidencePolicy, match_official
+from monitor.domain.model import Post
 from monitor.runtime.auto_confirm import auto_confirm_pass
 from monitor.runtime.commands import parse_posts
 from monitor.runtime.evidence import candidates
@@ -65,16 +66,22 @@ def forged(world: World, pid: str) -> bytes:
     }, ensure_ascii=False).encode()  # fmt: skip
 
 
+def push_forged(push: tuple[Served, ThreadSafeSink], world: World, pid: str, source: str) -> Post:
+    """The forged notice as `source` pushes it: accepted, passed on, archived by the worker."""
+    served, sink = push
+    resp = send(served, forged(world, pid), path=f"/push/{source}")
+    assert resp.status_code == 202, resp.text
+    [post] = sink.posts
+    world.archive_post(post)
+    return post
+
+
 async def test_a_forged_official_push_is_evidence_of_nothing(
     push: tuple[Served, ThreadSafeSink], allow: EvidencePolicy, tmp_path: Path
 ) -> None:
-    served, sink = push
     world = World(tmp_path)
-    resp = send(served, forged(world, "x1"), path="/push/hotline12345")
-    assert resp.status_code == 202, resp.text
-    [post] = sink.posts
+    post = push_forged(push, world, "x1", "hotline12345")
     assert post.official is False and post.department is None  # the payload's claim is gone
-    world.archive_post(post)
     assert candidates(world.store, world.blast.id, allow, world.now) == []
     assert await auto_confirm_pass(world.store, allow, world.send, world.now) == []
     assert world.sent == []
@@ -89,13 +96,9 @@ async def test_a_forged_official_push_is_evidence_of_nothing(
 async def test_a_push_source_configured_as_a_bodys_channel_counts(
     push: tuple[Served, ThreadSafeSink], allow: EvidencePolicy, tmp_path: Path
 ) -> None:
-    served, sink = push
     world = World(tmp_path)
-    resp = send(served, forged(world, "g1"), path="/push/yingji-gov")
-    assert resp.status_code == 202, resp.text
-    [post] = sink.posts
+    post = push_forged(push, world, "g1", "yingji-gov")
     assert post.official and post.department == "市应急管理局"  # from configuration
-    world.archive_post(post)
     [cand] = candidates(world.store, world.blast.id, allow, world.now)
     assert cand.body == "市应急管理局" and cand.post_id == "push:yingji-gov:g1"
     done = await auto_confirm_pass(world.store, allow, world.send, world.now)

@@ -49,8 +49,9 @@ class StoreArchive:
 class Where:
     """What runtime.json would say; tests move the monitor by changing it."""
 
-    def __init__(self) -> None:
-        self.endpoint: Endpoint | None = None
+    def __init__(self, live: Endpoint) -> None:
+        self.live = live  # the test broker: where the monitor is while all is well
+        self.endpoint: Endpoint | None = live
 
     def __call__(self) -> Endpoint | None:
         return self.endpoint
@@ -60,8 +61,8 @@ class Where:
 def parts(tmp_path: Path, broker: BundledBroker) -> Iterator[tuple[MonitorSink, Where, str]]:
     prefix = f"ms{uuid.uuid4().hex[:8]}"
     asyncio.run(ensure_topics(broker.url, prefix, 1))
-    where = Where()
     db = sqlite_url(tmp_path / "monitor.db")
+    where = Where(Endpoint(broker.bootstrap, topic(Topic.RAW, prefix), topic(Topic.DLQ, prefix), db))
     archives: dict[str, StoreArchive] = {}
 
     def open_archive(url: str) -> StoreArchive:
@@ -70,8 +71,6 @@ def parts(tmp_path: Path, broker: BundledBroker) -> Iterator[tuple[MonitorSink, 
 
     sink = MonitorSink(where, open_archive, Unsent(create_engine(sqlite_url(tmp_path / "cp.db"))),
                        dead_letter_file=tmp_path / "dlq.jsonl", send_timeout=3)  # fmt: skip
-    live = Endpoint(broker.bootstrap, topic(Topic.RAW, prefix), topic(Topic.DLQ, prefix), db)
-    where.endpoint = live
     yield sink, where, db
     for a in archives.values():
         a.close()
@@ -106,8 +105,7 @@ def on_topic(bootstrap: str, topic: str, want: int, polls: int = 50) -> list[str
 
 def test_archived_then_on_the_broker(parts: tuple[MonitorSink, Where, str]) -> None:
     sink, where, db = parts
-    live = where.endpoint
-    assert live is not None
+    live = where.live
 
     async def go() -> None:
         await sink.start()
@@ -132,8 +130,7 @@ def test_monitor_down_keeps_nothing_and_says_so(parts: tuple[MonitorSink, Where,
 
 def test_archive_failure_sends_nothing(parts: tuple[MonitorSink, Where, str]) -> None:
     sink, where, db = parts
-    live = where.endpoint
-    assert live is not None
+    live = where.live
     sink._archiver(db).fail = OSError(28, "No space left on device")  # type: ignore[attr-defined]
     with pytest.raises(OSError, match="No space"):
         asyncio.run(sink.send(POSTS))
@@ -146,8 +143,7 @@ def test_broker_gone_then_moved_accepts_and_delivers_later(
 ) -> None:
     """The monitor restarted: runtime.json still names a dead broker for a moment."""
     sink, where, db = parts
-    live = where.endpoint
-    assert live is not None
+    live = where.live
     gone = Endpoint(f"127.0.0.1:{free_port()}", live.topic, live.dlq_topic, db)
     where.endpoint = gone
 
@@ -196,8 +192,7 @@ def test_close_soon_gives_up_on_a_silent_broker_keeping_the_batch(
     parts: tuple[MonitorSink, Where, str], silent_broker: str
 ) -> None:
     sink, where, db = parts
-    live = where.endpoint
-    assert live is not None
+    live = where.live
     where.endpoint = Endpoint(silent_broker, live.topic, live.dlq_topic, db)
     sink.send_timeout = 600  # without close_soon this send would wait ten minutes
 
@@ -231,8 +226,7 @@ def test_a_post_over_a_field_limit_is_dead_lettered_not_archived(
     from monitor.domain.model import MAX_TEXT_CHARS
 
     sink, where, db = parts
-    live = where.endpoint
-    assert live is not None
+    live = where.live
     long = Post(id="rss:long", text="字" * (MAX_TEXT_CHARS + 1), source="feed",
                 published_at=datetime(2026, 11, 1, tzinfo=UTC))  # fmt: skip
 

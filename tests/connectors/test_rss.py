@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from connectors.rss import RssSource
-from tests.connectors.conftest import FIXTURES, Reply, metric
+from tests.connectors.conftest import FIXTURES, Reply, fail_then_stop, metric
 
 BJ = timezone(timedelta(hours=8))
 
@@ -109,7 +109,7 @@ async def test_invalid_xml_refused_with_health_and_dead_letter(
 ) -> None:
     url = http_server.route("/bad.xml", feed("invalid.xml"))
     runner = make_runner(RssSource("bad", url))
-    await _one_failed_attempt(runner)
+    await fail_then_stop(runner)
     assert runner.health.ok is False
     assert runner.health.last_error_kind == "invalid_xml"
     assert "not well-formed XML at line" in runner.health.last_error
@@ -121,7 +121,7 @@ async def test_invalid_xml_refused_with_health_and_dead_letter(
 async def test_entity_bomb_refused_before_parsing(http_server, make_runner, sink, registry) -> None:
     url = http_server.route("/bomb.xml", feed("entity_bomb.xml"))
     runner = make_runner(RssSource("bomb", url))
-    await _one_failed_attempt(runner)
+    await fail_then_stop(runner)
     assert runner.health.last_error_kind == "entity_bomb"
     assert "declares XML entities" in runner.health.last_error
     assert metric(registry, "connector_errors_total", source="bomb", kind="entity_bomb") == 1
@@ -131,7 +131,7 @@ async def test_entity_bomb_refused_before_parsing(http_server, make_runner, sink
 async def test_twenty_megabytes_refused_while_streaming(http_server, make_runner, registry) -> None:
     url = http_server.route("/huge.xml", Reply(stream_bytes=20_000_000))
     runner = make_runner(RssSource("huge", url), max_bytes=1_000_000)
-    await _one_failed_attempt(runner)
+    await fail_then_stop(runner)
     assert runner.health.last_error_kind == "too_large"
     assert "1,000,000 byte limit; stopped reading" in runner.health.last_error
     assert metric(registry, "connector_errors_total", source="huge", kind="too_large") == 1
@@ -140,26 +140,15 @@ async def test_twenty_megabytes_refused_while_streaming(http_server, make_runner
 async def test_declared_length_over_limit_refused_without_reading(http_server, make_runner) -> None:
     url = http_server.route("/big.xml", Reply(body=b"x" * 2_000_000))
     runner = make_runner(RssSource("big", url), max_bytes=1_000_000)
-    await _one_failed_attempt(runner)
+    await fail_then_stop(runner)
     assert "announced 2,000,000 bytes" in runner.health.last_error
 
 
 async def test_slow_server_times_out(http_server, make_runner, registry) -> None:
     url = http_server.route("/slow.xml", Reply(body=b"<rss/>", delay=1.5))
     runner = make_runner(RssSource("slow", url), timeout=0.3)
-    await _one_failed_attempt(runner)
+    await fail_then_stop(runner)
     assert runner.health.last_error_kind == "timeout"
     assert "no complete answer" in runner.health.last_error
     assert metric(registry, "connector_up", source="slow") == 0
 
-
-async def _one_failed_attempt(runner) -> None:
-    """Poll with retry until the first failure is recorded, then stop the runner."""
-    original = runner._record_failure
-
-    async def record_then_stop(state):
-        await original(state)
-        runner.stop()
-
-    runner._record_failure = record_then_stop
-    await runner.poll_with_retry()

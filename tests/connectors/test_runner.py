@@ -14,7 +14,7 @@ from connectors.official import OfficialAccounts
 from connectors.rss import RssSource
 from connectors.sink import MemorySink
 from connectors.weibo import WeiboSource
-from tests.connectors.conftest import Reply, city_accounts, metric
+from tests.connectors.conftest import Reply, city_accounts, fail_then_stop, metric
 
 
 def rss(*items: tuple[str, str]) -> Reply:
@@ -108,16 +108,8 @@ async def test_backoff_grows_between_consecutive_failures(http_server, make_runn
     runner = make_runner(
         RssSource("f", url), schedule=Schedule(backoff_initial=10, backoff_max=10_000)
     )
-    original = runner._record_failure
-
-    async def stop_after_six(state):
-        await original(state)
-        if runner.health.consecutive_failures >= 6:
-            runner.stop()
-
-    runner._record_failure = stop_after_six
     random.seed(20260419)  # tenacity's full jitter draws from the global generator
-    await runner.poll_with_retry()
+    await fail_then_stop(runner, failures=6)
     assert runner.health.consecutive_failures == 6
     # Full jitter: wait n is drawn from [0, 10 s * 2^n], so the ceiling doubles each time.
     assert all(0 <= s <= 10 * 2 ** (n + 1) for n, s in enumerate(clock.slept))

@@ -9,7 +9,7 @@ from pathlib import Path
 from connectors.base import Schedule
 from connectors.rss import RssSource
 from connectors.wechat import WechatSource
-from tests.connectors.conftest import FIXTURES, Reply, metric
+from tests.connectors.conftest import FIXTURES, Reply, fail_then_stop, metric
 
 BJ = timezone(timedelta(hours=8))
 
@@ -95,14 +95,7 @@ async def test_freq_control_health_message(http_server, make_runner) -> None:
         "/cgi-bin/appmsg", Reply(body=(FIXTURES / "wechat_freq_control.json").read_bytes())
     )
     runner = make_runner(WechatSource("acc", url, freq_control_wait=600))
-    original = runner._record_failure
-
-    async def stop_after(state):
-        await original(state)
-        runner.stop()
-
-    runner._record_failure = stop_after
-    await runner.poll_with_retry()
+    await fail_then_stop(runner)
     assert runner.health.last_error_kind == "freq_control"
     assert (
         "WeChat freq control (ret 200013), backing off at least 600 s" in runner.health.last_error
@@ -146,14 +139,7 @@ async def test_token_never_appears_in_health_or_dead_letters(
     )
     source = WechatSource("acc", url, params={"token": "tok-SECRET-42", "fakeid": "QkJC"})
     runner = make_runner(source)
-    original = runner._record_failure
-
-    async def stop_after(state):
-        await original(state)
-        runner.stop()
-
-    runner._record_failure = stop_after
-    await runner.poll_with_retry()
+    await fail_then_stop(runner)
     assert http_server.hits("/cgi-bin/appmsg")[0].query["token"] == "tok-SECRET-42"
     assert runner.health.last_error_kind == "bad_payload"
     assert "token=REDACTED" in runner.health.last_error

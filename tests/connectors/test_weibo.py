@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.weibo import WeiboSource
-from tests.connectors.conftest import FIXTURES, Reply, metric
+from tests.connectors.conftest import FIXTURES, Reply, fail_then_stop, metric
 
 BJ = timezone(timedelta(hours=8))
 
@@ -220,7 +220,7 @@ async def test_refusals_give_clear_health(
 ) -> None:
     url = http_server.route("/api/container/getIndex", reply)
     runner = make_runner(WeiboSource("w", url))
-    await _one_failed_attempt(runner)
+    await fail_then_stop(runner)
     assert runner.health.ok is False
     assert runner.health.last_error_kind == kind
     assert words in runner.health.last_error
@@ -232,7 +232,7 @@ async def test_redirect_to_passport_is_a_login_wall(http_server, make_runner) ->
     login = http_server.route("/passport/visitor", Reply(200, b"<html>visitor</html>"))
     url = http_server.route("/api/container/getIndex", Reply(302, headers={"Location": login}))
     runner = make_runner(WeiboSource("w", url))
-    await _one_failed_attempt(runner)
+    await fail_then_stop(runner)
     assert runner.health.last_error_kind == "login_wall"
     assert "redirected to a login page" in runner.health.last_error
 
@@ -260,16 +260,6 @@ async def test_bad_status_goes_to_dead_letter_rest_delivered(
     assert sink.dead[0].where.endswith("status 2")
     assert metric(registry, "connector_dead_letters_total", source="w", reason="bad_item") == 1
 
-
-async def _one_failed_attempt(runner) -> None:
-    original = runner._record_failure
-
-    async def record_then_stop(state):
-        await original(state)
-        runner.stop()
-
-    runner._record_failure = record_then_stop
-    await runner.poll_with_retry()
 
 
 async def test_long_text_calls_are_paced_and_capped(http_server, make_runner, sink, clock) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,14 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from monitor.domain.events import EventKind
 from monitor.reports.metrics import ComplianceMetrics
-from tests.dashboards.conftest import GRAFANA_DIR
+from tests.dashboards.conftest import (
+    GRAFANA_DIR,
+    query,
+    running_prometheus,
+    serving_registry,
+    wait_for,
+)
 from tests.dashboards.test_metric_names import GRAFANA_VARIABLES
-from tests.dashboards.test_prometheus_scrape import free_port, query, wait_for
 from tests.reports.fixture import T0, build
 
 NOW = T0 + timedelta(days=60)
@@ -51,39 +54,16 @@ def prometheus(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) ->
     registry = CollectorRegistry()
     states = list(built.states.values())
     registry.register(ComplianceMetrics(lambda: (states, breaches), lambda: NOW, BODIES))
-    target = free_port()
-    server, thread = start_http_server(target, addr="127.0.0.1", registry=registry)
     tmp: Path = tmp_path_factory.mktemp("prom")
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [
-            {"job_name": "web", "static_configs": [{"targets": [f"127.0.0.1:{target}"]}]}
-        ],
-    }
-    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = (tmp / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [prometheus_bin, f"--config.file={tmp / 'prometheus.yml'}",
-         f"--storage.tsdb.path={tmp / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_for("Prometheus", lambda: httpx.get(f"{base}/-/ready", timeout=2).is_success)
-        wait_for("the compliance series", lambda: query(base, "monitor_compliance_ratio"))
-        yield base
+        with (
+            serving_registry(registry) as target,
+            running_prometheus(prometheus_bin, tmp, "web", target) as base,
+        ):
+            wait_for("Prometheus", lambda: httpx.get(f"{base}/-/ready", timeout=2).is_success)
+            wait_for("the compliance series", lambda: query(base, "monitor_compliance_ratio"))
+            yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         shutil.rmtree(tmp / "data", ignore_errors=True)
 
 

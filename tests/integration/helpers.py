@@ -24,6 +24,24 @@ def post(pid: str, text: str, minutes: float = 0, **kw: object) -> Post:
     return Post(id=pid, text=text, source="weibo", published_at=at, observed_at=at, **kw)  # type: ignore[arg-type]
 
 
+# Three incidents at once: a blast (reposted, and reported again), a school poisoning (reported
+# twice) and a fire, and one post that is no incident. (id, text, minutes after the start,
+# other fields); `repost_of` names an id of this list.
+THREE_INCIDENTS: list[tuple[str, str, int, dict[str, object]]] = [
+    ("b1", BLAST, 0, {"author_followers": 50_000}),
+    ("s1", SCHOOL, 3, {}),
+    ("f1", FIRE, 5, {}),
+    ("b2", "转发：" + BLAST, 10, {"repost_of": "b1"}),
+    ("b3", "资阳雁江区宝台镇化工厂爆炸事故已造成12人死亡，救援仍在进行。", 20, {}),
+    ("s2", "安岳县石羊镇中心小学多名学生疑似食物中毒送医，家长很着急。", 25, {}),
+    ("n1", "今天资阳天气不错，适合出门散步。", 30, {}),
+]
+
+
+def three_incidents() -> list[Post]:
+    return [post(pid, text, minutes, **kw) for pid, text, minutes, kw in THREE_INCIDENTS]
+
+
 @cache
 def classifier() -> Classifier:
     return Classifier.from_config(load_config())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.dashboard import start_monitor
+from benchmarks._monitor import start_monitor
 from benchmarks.flood import feed
 from benchmarks.flood_posts import flagged_ids, flood_posts, flood_stories
 from monitor.runtime.broker import free_port
@@ -52,11 +52,7 @@ def test_every_flood_post_sent_is_applied(tmp_path: Path) -> None:
         ignored = metrics_value(run.worker_metrics, "monitor_posts_ignored_total")
     finally:
         store.close()
-        run.proc.send_signal(signal.SIGTERM)
-        try:
-            run.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            run.proc.kill()
+        run.stop()
     assert sum(r.state.heat.posts for r in rows) == incident_posts  # none lost, none twice
     assert applied == incident_posts  # the incident stage's inputs: the posts it was given
     assert (dead, ignored) == (0, sent - incident_posts)

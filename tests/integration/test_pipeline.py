@@ -17,7 +17,6 @@ from monitor.topics import Topic, topic
 from streams.records import encoder
 from tests.integration.helpers import (
     BLAST,
-    FIRE,
     SCHOOL,
     T0,
     feed,
@@ -25,24 +24,12 @@ from tests.integration.helpers import (
     read_topic,
     start_worker,
     stop,
+    three_incidents,
     tick,
     wait_for,
 )  # fmt: skip
 
 pytestmark = pytest.mark.broker
-
-
-def three_incidents() -> list:
-    posts = [
-        post("b1", BLAST, 0, author_followers=50_000),
-        post("s1", SCHOOL, 3),
-        post("f1", FIRE, 5),
-        post("b2", "转发：" + BLAST, 10, repost_of="b1"),
-        post("b3", "资阳雁江区宝台镇化工厂爆炸事故已造成12人死亡，救援仍在进行。", 20),
-        post("s2", "安岳县石羊镇中心小学多名学生疑似食物中毒送医，家长很着急。", 25),
-        post("n1", "今天资阳天气不错，适合出门散步。", 30),
-    ]
-    return posts
 
 
 def test_three_concurrent_incidents(broker: BundledBroker, prefix: str, tmp_path: Path) -> None:

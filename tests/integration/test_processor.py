@@ -82,11 +82,16 @@ def _two_keys(proc: Processor) -> tuple[Bucket, Bucket]:
     return school, blast
 
 
+def _merge(src: str, dst: str) -> Action:
+    """The duty desk merges `src` into `dst`, 10 minutes in."""
+    return Action(id="m1", incident_id=src, kind="merge", target=dst, by="值班员",
+                  at=T0 + timedelta(minutes=10), reason="同一事件")  # fmt: skip
+
+
 def test_a_merge_across_keys_is_handed_to_the_target_and_applied_once(proc: Processor) -> None:
     school, blast = _two_keys(proc)
     src, dst = school.incidents[0].id, blast.incidents[0].id
-    merge = Action(id="m1", incident_id=src, kind="merge", target=dst, by="值班员",
-                   at=T0 + timedelta(minutes=10), reason="同一事件")  # fmt: skip
+    merge = _merge(src, dst)
     out = proc.on_action(school, merge, merge.at, target_key=blast.key)
     assert out.changed[src].status == "merged" and out.changed[src].merged_into == dst
     [absorb] = out.forward
@@ -107,8 +112,7 @@ def test_a_merge_across_keys_is_handed_to_the_target_and_applied_once(proc: Proc
 def test_a_post_for_a_merged_away_incident_follows_it(proc: Processor) -> None:
     school, blast = _two_keys(proc)
     src, dst = school.incidents[0].id, blast.incidents[0].id
-    merge = Action(id="m1", incident_id=src, kind="merge", target=dst, by="值班员",
-                   at=T0 + timedelta(minutes=10), reason="同一事件")  # fmt: skip
+    merge = _merge(src, dst)
     out = proc.on_action(school, merge, merge.at, target_key=blast.key)
     blast = proc.on_absorb(blast, out.forward[0]).bucket  # type: ignore[arg-type]
 
@@ -125,8 +129,7 @@ def test_a_post_for_a_merged_away_incident_follows_it(proc: Processor) -> None:
 def test_absorb_into_an_unknown_or_closed_target_is_refused(proc: Processor) -> None:
     school, blast = _two_keys(proc)
     src, dst = school.incidents[0].id, blast.incidents[0].id
-    merge = Action(id="m1", incident_id=src, kind="merge", target=dst, by="值班员",
-                   at=T0 + timedelta(minutes=10), reason="同一事件")  # fmt: skip
+    merge = _merge(src, dst)
     [absorb] = proc.on_action(school, merge, merge.at, target_key=blast.key).forward
     with pytest.raises(UnknownIncident, match=dst):
         proc.on_absorb(Bucket(key=blast.key, partition=1), absorb)  # type: ignore[arg-type]

@@ -22,10 +22,10 @@ from tests.integration.helpers import (
     read_topic,
     start_worker,
     stop,
+    three_incidents,
     tick,
     wait_for,
 )
-from tests.integration.test_pipeline import three_incidents
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

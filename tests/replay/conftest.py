@@ -25,3 +25,17 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def incidents(report: Path) -> list[dict[str, Any]]:
     return json.loads((report / "incidents.json").read_text("utf-8"))
+
+
+def replay_under(rules: str, history: Path, report: Path) -> subprocess.CompletedProcess[str]:
+    """`monitor replay` of `history` into `report` under `rules` (YAML text, written beside the
+    history as rules.yaml, so a file it names is found there too); it must succeed."""
+    path = history.parent / "rules.yaml"
+    path.write_text(rules, "utf-8")
+    done = monitor("replay", history, "--report", report, "--rules", path, "--quiet")
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def whatif(report: Path) -> list[dict[str, Any]]:
+    return json.loads((report / "whatif.json").read_text("utf-8"))

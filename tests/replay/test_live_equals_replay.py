@@ -28,7 +28,7 @@ from streams.bootstrap import build_stages
 from streams.buckets import Buckets
 from streams.records import ActionIn, Tick, encoder
 from streams.stages import Inbound, Record
-from tests.integration.helpers import BLAST, FIRE, SCHOOL
+from tests.integration.helpers import THREE_INCIDENTS
 from tests.replay.conftest import incidents, monitor, write_jsonl
 
 T0 = datetime(2026, 5, 1, 0, 0, tzinfo=UTC)  # 08:00 in Ziyang
@@ -42,18 +42,12 @@ def story() -> list[tuple[int, dict[str, Any]]]:
 
     def p(pid: str, text: str, minute: int, **kw: Any) -> tuple[int, dict[str, Any]]:
         at = iso(T0 + minute * MINUTE)
+        if "repost_of" in kw:
+            kw["repost_of"] = f"file:{kw['repost_of']}"
         return minute, {"id": f"file:{pid}", "text": text, "source": "weibo",
                         "published_at": at, "observed_at": at, **kw}  # fmt: skip
 
-    return [
-        p("b1", BLAST, 0, author_followers=50_000),
-        p("s1", SCHOOL, 3),
-        p("f1", FIRE, 5),
-        p("b2", "转发：" + BLAST, 10, repost_of="file:b1"),
-        p("b3", "资阳雁江区宝台镇化工厂爆炸事故已造成12人死亡，救援仍在进行。", 20),
-        p("s2", "安岳县石羊镇中心小学多名学生疑似食物中毒送医，家长很着急。", 25),
-        p("n1", "今天资阳天气不错，适合出门散步。", 30),
-    ]
+    return [p(pid, text, minute, **kw) for pid, text, minute, kw in THREE_INCIDENTS]
 
 
 # (minute recorded, post whose incident it answers, fields): the school acknowledged within

@@ -4,48 +4,26 @@ under test-artifacts/replay/."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, skip_or_fail
-from tests.replay.conftest import monitor, write_jsonl
+from tests.conftest import ROOT, screenshot
+from tests.replay.conftest import replay_under, write_jsonl
 from tests.replay.test_month import month
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "test-artifacts" / "replay"
 
 selenium = pytest.importorskip("selenium")
-from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def driver() -> Iterator[WebDriver]:
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        skip_or_fail("chromium and chromedriver are not installed (Debian chromium, "
-                     "chromium-driver: scripts/install-system-deps.sh)")  # fmt: skip
-    assert chromium and chromedriver
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600",
-                 "--disable-dev-shm-usage", "--lang=zh-CN"):  # fmt: skip
-        opts.add_argument(flag)
-    d = webdriver.Chrome(options=opts, service=webdriver.ChromeService(chromedriver))
-    yield d
-    d.quit()
-
-
 def test_the_replay_report_opens_offline_with_its_charts(tmp_path: Path, driver: WebDriver) -> None:
     history = write_jsonl(tmp_path / "march-2025.jsonl", month())
-    rules = tmp_path / "2h.yaml"
-    rules.write_text("clocks:\n  release: {after: 2h, warnings: [1h, 30m]}\n", "utf-8")
-    done = monitor("replay", history, "--report", tmp_path / "out", "--rules", rules, "--quiet")
-    assert done.returncode == 0, done.stderr
+    rules = "clocks:\n  release: {after: 2h, warnings: [1h, 30m]}\n"
+    replay_under(rules, history, tmp_path / "out")
     driver.get((tmp_path / "out" / "report.html").as_uri())
     assert driver.title == "舆情回放报告"
     h1 = driver.find_element(By.TAG_NAME, "h1").text
@@ -67,9 +45,5 @@ def test_the_replay_report_opens_offline_with_its_charts(tmp_path: Path, driver:
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "规则对比" in body and "新增超时：权威信息发布" in body
     assert "超时未回应" in body and "逾时完成" in body  # the mine, and the blast under 2 h
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    height = driver.execute_script("return document.body.scrollHeight")
-    driver.set_window_size(1280, min(max(int(height) + 40, 900), 5000))
-    path = ARTIFACTS / "report.png"
-    assert driver.save_screenshot(str(path))
+    path = screenshot(driver, ARTIFACTS / "report.png")
     assert path.stat().st_size > 20_000

@@ -12,7 +12,7 @@ import yaml
 
 from monitor.config import DEFAULT_CONFIG
 from monitor.replay.timeline import iso
-from tests.replay.conftest import incidents, monitor, write_jsonl
+from tests.replay.conftest import incidents, monitor, replay_under, whatif, write_jsonl
 
 T0 = datetime(2026, 5, 1, 0, 0, tzinfo=UTC)  # 08:00 in Ziyang
 MODEL = DEFAULT_CONFIG.parent / "ziyang_model.yaml"
@@ -42,18 +42,16 @@ def test_a_keyword_added_detects_the_incident_earlier_by_the_seeded_minutes(
     model = yaml.safe_load(MODEL.read_text("utf-8"))
     model["categories"]["work_safety"]["terms"]["巨响"] = model["min_score"]
     (tmp_path / "model.yaml").write_text(yaml.safe_dump(model, allow_unicode=True), "utf-8")
-    rules = tmp_path / "rules.yaml"
-    rules.write_text("classifier:\n  model: model.yaml\n", "utf-8")
     base = monitor("replay", history, "--report", tmp_path / "base", "--quiet")
-    done = monitor("replay", history, "--report", tmp_path / "out", "--rules", rules, "--quiet")
-    assert base.returncode == 0 and done.returncode == 0, done.stderr
+    assert base.returncode == 0, base.stderr
+    done = replay_under("classifier:\n  model: model.yaml\n", history, tmp_path / "out")
 
     [before] = incidents(tmp_path / "base")
     [after] = incidents(tmp_path / "out")
     assert before["first_post"]["id"] == "file:x2" and after["first_post"]["id"] == "file:x1"
     assert set(before["post_ids"]) < set(after["post_ids"])
     assert "发现时间提前 45 分钟" in done.stdout, done.stdout
-    [change] = json.loads((tmp_path / "out" / "whatif.json").read_text("utf-8"))
+    [change] = whatif(tmp_path / "out")
     assert change["changes"]["detection_shift_s"] == -45 * 60
     # the base run's files are kept beside it
     assert json.loads((tmp_path / "out" / "base-incidents.json").read_text("utf-8")) == [before]
@@ -67,10 +65,8 @@ def test_a_3h_release_rule_turns_on_time_releases_into_breaches(tmp_path: Path) 
         release("a1", 4), release("c1", 4.5), release("d1", 2),
         post("end", "资阳今日天气晴好。", 8 * 60),
     ])  # fmt: skip
-    rules = tmp_path / "3h.yaml"
-    rules.write_text("clocks:\n  release: {after: 3h, warnings: [1h, 30m]}\n", "utf-8")
-    done = monitor("replay", history, "--report", tmp_path / "out", "--rules", rules, "--quiet")
-    assert done.returncode == 0, done.stderr
+    rules = "clocks:\n  release: {after: 3h, warnings: [1h, 30m]}\n"
+    done = replay_under(rules, history, tmp_path / "out")
 
     base = {i["first_post"]["id"]: i for i in
             json.loads((tmp_path / "out" / "base-incidents.json").read_text("utf-8"))}  # fmt: skip
@@ -83,8 +79,7 @@ def test_a_3h_release_rule_turns_on_time_releases_into_breaches(tmp_path: Path) 
     assert {k: release_status(v) for k, v in base.items()} == dict.fromkeys(base, "met")
     assert release_status(alt["file:a1"]) == release_status(alt["file:c1"]) == "late"
     assert release_status(alt["file:d1"]) == "met"
-    changes = {c["alt"]: c["changes"] for c in
-               json.loads((tmp_path / "out" / "whatif.json").read_text("utf-8"))}  # fmt: skip
+    changes = {c["alt"]: c["changes"] for c in whatif(tmp_path / "out")}
     for pid, hours in (("file:a1", 3), ("file:c1", 3 + 10 / 60)):
         ident = alt[pid]["id"]
         [added] = changes[ident]["breaches_added"]
@@ -102,11 +97,9 @@ def test_a_higher_grade_threshold_regrades_reroutes_and_avoids_the_5h_breach(
         post("a1", "资阳市雁江区宝台镇一化工厂发生爆炸，已造成12人死亡，多人受伤。", 0),
         post("end", "资阳今日天气晴好。", 6 * 60),
     ])  # fmt: skip
-    rules = tmp_path / "grading.yaml"
-    rules.write_text("grading:\n  thresholds:\n    II: {deaths: 15}\n", "utf-8")
-    done = monitor("replay", history, "--report", tmp_path / "out", "--rules", rules, "--quiet")
-    assert done.returncode == 0, done.stderr
-    [change] = json.loads((tmp_path / "out" / "whatif.json").read_text("utf-8"))
+    rules = "grading:\n  thresholds:\n    II: {deaths: 15}\n"
+    done = replay_under(rules, history, tmp_path / "out")
+    [change] = whatif(tmp_path / "out")
     ch = change["changes"]
     assert ch["grade"] == ["II", "III"]
     assert ch["lead"] == ["市应急管理局", "雁江区人民政府"]  # III/IV: the county leads

@@ -6,31 +6,25 @@ pinned 60 days after the fixture's start. A screenshot goes to test-artifacts/da
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.store import Store
 from monitor.web.status import create_app
-from tests.conftest import ROOT, skip_or_fail
+from tests.conftest import ROOT, page_wait, screenshot
 from tests.reports.fixture import T0, build, write
 from tests.web.conftest import TOKENS, add_users, serving
 
 selenium = pytest.importorskip("selenium")
-from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 NOW = T0 + timedelta(days=60)
-WAIT = 60
 WRITES = "#leaders-view form, #leaders-view input, #leaders-view select, #leaders-view textarea, "
 WRITES += "#leaders-view button"
 
@@ -46,28 +40,6 @@ def ids(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[st
     store.close()
 
 
-@pytest.fixture(scope="module")
-def driver() -> Iterator[WebDriver]:
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        skip_or_fail("chromium and chromedriver are not installed (scripts/install-system-deps.sh)")
-    assert chromium and chromedriver
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1440,1600",
-                 "--disable-dev-shm-usage", "--lang=zh-CN"):  # fmt: skip
-        opts.add_argument(flag)
-    d = webdriver.Chrome(options=opts, service=webdriver.ChromeService(chromedriver))
-    yield d
-    d.quit()
-
-
-def wait_for(d: WebDriver, check: Callable[[WebDriver], Any], what: str) -> Any:
-    wait = WebDriverWait(d, WAIT, poll_frequency=0.1,
-                         ignored_exceptions=(StaleElementReferenceException,))  # fmt: skip
-    return wait.until(check, f"waiting for {what}")
-
-
 def text(d: WebDriver, css: str) -> str:
     return str(d.find_element(By.CSS_SELECTOR, css).text)
 
@@ -79,9 +51,9 @@ def test_a_leader_sees_the_figures_and_nothing_that_writes(
     downloads.mkdir()
     base, incident = ids
     driver.get(f"{base}/?token={TOKENS['leader']}")
-    wait_for(driver, lambda d: d.find_element(By.ID, "nav-leaders").is_displayed(), "login")
+    page_wait(driver, lambda d: d.find_element(By.ID, "nav-leaders").is_displayed(), "login")
     driver.find_element(By.ID, "nav-leaders").click()
-    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#l-departments tbody tr"),
+    page_wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#l-departments tbody tr"),
              "the leaders' view")  # fmt: skip
     assert driver.execute_script("return location.hash") == "#leaders"
     assert "只读" in text(driver, "#who")
@@ -108,24 +80,20 @@ def test_a_leader_sees_the_figures_and_nothing_that_writes(
     assert opened == [incident["J"]]
     assert "已超时" in text(driver, "#l-open li")
     assert driver.find_elements(By.CSS_SELECTOR, WRITES) == []
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    height = driver.execute_script("return document.body.scrollHeight")
-    driver.set_window_size(1440, min(max(int(height) + 40, 900), 5000))
-    assert driver.save_screenshot(str(ARTIFACTS / "leaders.png"))
-    driver.set_window_size(1440, 1600)
+    screenshot(driver, ARTIFACTS / "leaders.png")
 
     # the same report as a file: fetched with the token, saved by the browser
     driver.execute_cdp_cmd("Browser.setDownloadBehavior",
                            {"behavior": "allow", "downloadPath": str(downloads)})  # fmt: skip
     driver.find_element(By.LINK_TEXT, "近30天报告（HTML）").click()
     saved = downloads / "舆情回应情况报告-近30天.html"
-    wait_for(driver, lambda d: saved.is_file() and "</html>" in saved.read_text("utf-8"),
+    page_wait(driver, lambda d: saved.is_file() and "</html>" in saved.read_text("utf-8"),
              "the downloaded report")  # fmt: skip
     assert 'id="total-incidents">6<' in saved.read_text("utf-8")
 
     # from the view to an open grade II incident: no action form, split box or confirm button
     driver.find_element(By.CSS_SELECTOR, "#l-open li a").click()
-    wait_for(driver, lambda d: incident["J"] in d.find_element(By.ID, "d-meta").text, "incident")
+    page_wait(driver, lambda d: incident["J"] in d.find_element(By.ID, "d-meta").text, "incident")
     for css in ("#act-card", "#act-form", "#split-box"):
         assert not driver.find_element(By.CSS_SELECTOR, css).is_displayed(), css
     assert not [b for b in driver.find_elements(By.CSS_SELECTOR, "#detail-view button")

@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import math
-import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from monitor.store import Store
-from tests.conftest import ROOT, skip_or_fail
+from tests.conftest import ROOT, chromium, screenshot
 from tests.reports.fixture import SPECS, build, write
 
 H = 3600.0
@@ -199,19 +198,9 @@ def test_html_report_in_chromium(data: Path, tmp_path: Path, october: dict[str, 
     # self-contained: no script, stylesheet or image fetched from anywhere
     assert "<script" not in html and "src=" not in html and "<link" not in html
     assert html.count("<svg") >= 3
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        skip_or_fail("chromium and chromedriver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.common.by import By
+    with chromium(window=(1400, 1800)) as d:
+        from selenium.webdriver.common.by import By
 
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium  # type: ignore[assignment]
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1800",
-                 "--disable-dev-shm-usage", "--lang=zh-CN"):  # fmt: skip
-        opts.add_argument(flag)
-    d = webdriver.Chrome(options=opts, service=webdriver.ChromeService(chromedriver))
-    try:
         d.get(out.as_uri())
         assert d.find_element(By.ID, "total-incidents").text == "6"
         assert "已并入他案 1 起，辖区外 1 起" in d.find_element(By.ID, "excluded").text
@@ -223,12 +212,7 @@ def test_html_report_in_chromium(data: Path, tmp_path: Path, october: dict[str, 
         cells = d.find_elements(By.CSS_SELECTOR, "table.open-severe tbody td:first-child")
         assert [c.text for c in cells] == [j]
         assert d.find_elements(By.CSS_SELECTOR, "svg rect")  # the charts drew
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        height = d.execute_script("return document.body.scrollHeight")
-        d.set_window_size(1400, min(int(height) + 60, 6000))
-        assert d.save_screenshot(str(ARTIFACTS / "report-2026-10.png"))
-    finally:
-        d.quit()
+        screenshot(d, ARTIFACTS / "report-2026-10.png")
 
 
 def test_release_times_match_the_audit_rows(data: Path, october: dict[str, Any]) -> None:

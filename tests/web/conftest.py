@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 import uvicorn
@@ -26,6 +27,7 @@ from monitor.service import Classifier
 from monitor.store import Store
 from monitor.store.users import Accounts
 from monitor.web.auth import Users
+from monitor.web.status import create_app
 from streams.records import ActionRequest, encoder
 from tests.conftest import IN_CI, skip_or_fail
 
@@ -119,6 +121,22 @@ def registry() -> CollectorRegistry:
 def auth(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[who]}"}
 
+
+@contextlib.asynccontextmanager
+async def api_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` called in-process (ASGI): no server, no port."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web") as c:
+        yield c
+
+
+@pytest.fixture
+async def client(
+    world: World, users: Users, registry: CollectorRegistry
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over the world's store, its clock the world's, its answers sent to the world."""
+    app = create_app(world.store, registry, users=users, send=world.send, clock=lambda: world.now)
+    async with api_client(app) as c:
+        yield c
 
 
 @contextlib.contextmanager

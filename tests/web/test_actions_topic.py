@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
@@ -16,7 +15,7 @@ from monitor.topics import Topic, topic
 from monitor.web.auth import Users
 from monitor.web.status import create_app
 from streams.records import action_request_decoder
-from tests.web.conftest import World, auth
+from tests.web.conftest import World, api_client, auth
 
 pytestmark = pytest.mark.broker
 
@@ -26,7 +25,7 @@ async def test_answer_reaches_the_actions_topic(broker: Any, world: World, users
     await ensure_topics(broker.url, prefix, 2)
     send = topic_sender(broker.url, topic(Topic.ACTIONS, prefix))
     app = create_app(world.store, CollectorRegistry(), users=users, send=send)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as c:
+    async with api_client(app) as c:
         body = {"id": "ack-topic", "kind": "acknowledge"}
         resp = await c.post(f"/api/incidents/{world.blast.id}/actions", json=body,
                             headers=auth("duty"))  # fmt: skip

@@ -3,31 +3,17 @@ real SQLite store, with the worker's side played by the streams Processor the wo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 
 from monitor.domain.policy import IncidentParams
 from monitor.domain.state import IncidentState
-from monitor.web.auth import Users
-from monitor.web.status import create_app
 from streams.processor import Bucket, Processor
 from tests.web.conftest import World, auth
 
 URL = "https://www.ziyang.gov.cn/xw/1.html"
-
-
-@pytest.fixture
-async def client(
-    world: World, users: Users, registry: CollectorRegistry
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(world.store, registry, users=users, send=world.send, clock=lambda: world.now)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://web") as c:
-        yield c
 
 
 def actions_url(state: IncidentState) -> str:

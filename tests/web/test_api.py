@@ -17,7 +17,7 @@ from monitor.domain.policy import IncidentParams
 from monitor.web.auth import Users
 from monitor.web.status import create_app
 from streams.processor import Bucket, Processor, Result
-from tests.web.conftest import World, auth
+from tests.web.conftest import World, api_client, auth
 
 
 @pytest.fixture
@@ -26,8 +26,7 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(world.store, registry, users=users, send=world.send, clock=lambda: world.now,
                      evidence=EVIDENCE)  # fmt: skip
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://web") as c:
+    async with api_client(app) as c:
         yield c
 
 

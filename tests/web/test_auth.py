@@ -7,14 +7,12 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 
 from monitor.domain.permissions import UserRole
 from monitor.runtime.accounts import (
@@ -27,7 +25,6 @@ from monitor.store import Store
 from monitor.store.users import Accounts
 from monitor.web.auth import Users, check_new_user
 from monitor.web.meta import Meta
-from monitor.web.status import create_app
 from tests.web.conftest import World, auth
 
 
@@ -40,16 +37,6 @@ def token_in(out: str) -> str:
     found = re.search(r"令牌[^：]*：(\S+)", out)
     assert found, out
     return found.group(1)
-
-
-@pytest.fixture
-async def client(
-    world: World, users: Users, registry: CollectorRegistry
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(world.store, registry, users=users, send=world.send, clock=lambda: world.now)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://web") as c:
-        yield c
 
 
 def test_users_cli_add_list_rotate_revoke(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,20 +25,19 @@ import pytest
 from monitor.runtime.broker import free_port
 from monitor.store import Store
 from monitor.store.users import Accounts
-from tests.conftest import ROOT
-from tests.web.conftest import TOKENS, USERS, skip_or_fail
+from monitor.testing import web_child
+from tests.conftest import PAGE_WAIT, ROOT, page_wait, screenshot
+from tests.web.conftest import TOKENS, USERS
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
-WAIT = 90  # seconds a condition may take on a loaded 2-core machine; never a fixed sleep
 
 selenium = pytest.importorskip("selenium")
-from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 
 class Monitor:
@@ -67,7 +65,7 @@ class Monitor:
         return until(found, f"an incident holding {post_id}")
 
 
-def until(check: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+def until(check: Callable[[], Any], what: str, timeout: float = PAGE_WAIT) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -122,45 +120,14 @@ def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitor]:
     m.store.close()
 
 
-@pytest.fixture(scope="module")
-def driver() -> Iterator[WebDriver]:
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        skip_or_fail("chromium and chromedriver are not installed (Debian chromium, "
-                     "chromium-driver: scripts/install-system-deps.sh)")  # fmt: skip
-    assert chromium and chromedriver
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1440,1600",
-                 "--disable-dev-shm-usage", "--lang=zh-CN", "--autoplay-policy="
-                 "no-user-gesture-required"):  # fmt: skip
-        opts.add_argument(flag)
-    d = webdriver.Chrome(options=opts, service=webdriver.ChromeService(chromedriver))
-    yield d
-    d.quit()
-
-
 def login(driver: WebDriver, m: Monitor, who: str, fragment: str = "") -> None:
     driver.get(f"{m.base}/?token={TOKENS[who]}{fragment}")
-    wait_for(driver, lambda d: "当前用户" in d.find_element(By.ID, "who").text, "login")
-    wait_for(driver, lambda d: "已连接" in d.find_element(By.ID, "live").text, "live push")
-
-
-def wait_for(driver: WebDriver, check: Callable[[WebDriver], Any], what: str,
-             timeout: float = WAIT) -> Any:  # fmt: skip
-    wait = WebDriverWait(driver, timeout, poll_frequency=0.1,
-                         ignored_exceptions=(StaleElementReferenceException,))  # fmt: skip
-    return wait.until(check, f"waiting for {what}")
+    page_wait(driver, lambda d: "当前用户" in d.find_element(By.ID, "who").text, "login")
+    page_wait(driver, lambda d: "已连接" in d.find_element(By.ID, "live").text, "live push")
 
 
 def shot(driver: WebDriver, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    height = driver.execute_script("return document.body.scrollHeight")
-    driver.set_window_size(1440, min(max(int(height) + 40, 900), 5000))
-    assert driver.save_screenshot(str(path))
-    driver.set_window_size(1440, 1600)
-    return path
+    return screenshot(driver, ARTIFACTS / f"{name}.png")
 
 
 def retry(driver: WebDriver, act: Callable[[], Any], what: str) -> Any:
@@ -173,7 +140,7 @@ def retry(driver: WebDriver, act: Callable[[], Any], what: str) -> Any:
         except StaleElementReferenceException:
             return False
 
-    return wait_for(driver, attempt, what)
+    return page_wait(driver, attempt, what)
 
 
 def choose(driver: WebDriver, name: str, value: str) -> None:
@@ -187,7 +154,7 @@ def rows(driver: WebDriver) -> list[Any]:
 
 def open_incident(driver: WebDriver, incident: str) -> None:
     driver.execute_script("location.hash = arguments[0]", f"#incident/{incident}")
-    wait_for(driver, lambda d: incident in d.find_element(By.ID, "d-meta").text, "incident view")
+    page_wait(driver, lambda d: incident in d.find_element(By.ID, "d-meta").text, "incident view")
 
 
 BLAST = "资阳市雁江区宝台镇一化工厂发生爆炸，已造成12人死亡，多人受伤，现场浓烟滚滚。"
@@ -199,12 +166,12 @@ def test_a_grade_ii_incident_is_pushed_to_the_top_with_an_urgent_countdown(
     # an earlier, minor incident: its 48 h clock is far away
     monitor.post(post("b-fire", "乐至县天池街道一居民楼发生火灾，1人受伤，消防正在扑救。"))
     login(driver, monitor, "duty")
-    wait_for(driver, lambda d: len(rows(d)) == 1, "the first incident")
+    page_wait(driver, lambda d: len(rows(d)) == 1, "the first incident")
     # published 4 h 10 min ago: 50 minutes of its 5-hour release clock are left
     fed = time.monotonic()
     monitor.post(post("b-blast", BLAST, minutes_ago=250))
     sent = time.monotonic()
-    wait_for(driver, lambda d: len(rows(d)) == 2, "the grade II incident, without a reload")
+    page_wait(driver, lambda d: len(rows(d)) == 2, "the grade II incident, without a reload")
     seen = time.monotonic()
     def top_row(d: WebDriver) -> tuple[str, str, str, str]:
         top = rows(d)[0]
@@ -212,7 +179,7 @@ def test_a_grade_ii_incident_is_pushed_to_the_top_with_an_urgent_countdown(
         return (top.text, str(top.get_attribute("class")), countdown.text,
                 str(countdown.get_attribute("class")))  # fmt: skip
 
-    text, row_class, countdown, countdown_class = wait_for(driver, top_row, "the top row")
+    text, row_class, countdown, countdown_class = page_wait(driver, top_row, "the top row")
     assert "II级" in text and "宝台镇" in text
     assert row_class in ("urgency-amber", "urgency-red")
     assert re.search(r"权威信息发布：剩余 \d+分\d\d秒", countdown), countdown
@@ -227,29 +194,29 @@ def test_a_grade_ii_incident_is_pushed_to_the_top_with_an_urgent_countdown(
     shot(driver, "list-duty")
     # filters: by grade, then cleared
     Select(driver.find_element(By.ID, "f-grade")).select_by_value("IV")
-    wait_for(driver, lambda d: len(rows(d)) == 1 and "火灾" in rows(d)[0].text, "grade filter")
+    page_wait(driver, lambda d: len(rows(d)) == 1 and "火灾" in rows(d)[0].text, "grade filter")
     driver.find_element(By.ID, "f-clear").click()
-    wait_for(driver, lambda d: len(rows(d)) == 2, "filters cleared")
+    page_wait(driver, lambda d: len(rows(d)) == 2, "filters cleared")
 
 
 def test_out_of_area_incidents_are_kept_apart_and_alerts_can_be_muted(
     monitor: Monitor, driver: WebDriver
 ) -> None:
     login(driver, monitor, "duty")
-    wait_for(driver, lambda d: len(rows(d)) == 2, "the list")
+    page_wait(driver, lambda d: len(rows(d)) == 2, "the list")
     driver.find_element(By.ID, "mute").click()
     assert driver.find_element(By.ID, "mute").text == "声音提醒：关"
     monitor.post(post("b-chengdu", "四川省成都市武侯区一化工厂发生爆炸，已造成15人死亡。"),
                  post("b-anyue", "安岳县石羊镇一烟花爆竹厂发生爆炸，已造成10人死亡。"))  # fmt: skip
-    wait_for(driver, lambda d: len(rows(d)) == 3, "the new local incident")
-    outside = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#outside tr"),
-                       "the out-of-area incident")  # fmt: skip
+    page_wait(driver, lambda d: len(rows(d)) == 3, "the new local incident")
+    outside = page_wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#outside tr"),
+                        "the out-of-area incident")  # fmt: skip
     assert len(outside) == 1 and not outside[0].is_displayed()  # collapsed
     assert "辖区外事件（1）" in driver.find_element(By.ID, "outside-summary").text
     assert all("成都" not in r.text for r in rows(driver))
-    wait_for(driver, lambda d: any("安岳县" in b.text for b in d.find_elements(
+    page_wait(driver, lambda d: any("安岳县" in b.text for b in d.find_elements(
         By.CSS_SELECTOR, "#banners .banner")), "the banner for the new grade II")  # fmt: skip
-    wait_for(driver, lambda d: any("辖区外II级" in b.text for b in d.find_elements(
+    page_wait(driver, lambda d: any("辖区外II级" in b.text for b in d.find_elements(
         By.CSS_SELECTOR, "#banners .banner.amber")), "a quieter banner for 成都")  # fmt: skip
     assert driver.execute_script("return document.body.dataset.sounds || '0'") == "0"  # muted
     driver.find_element(By.ID, "outside-summary").click()
@@ -263,15 +230,15 @@ def test_a_department_acknowledges_and_records_a_release(
 ) -> None:
     incident = monitor.incident_of("b-blast")
     login(driver, monitor, "emergency", f"#incident/{incident}")  # 市应急管理局
-    wait_for(driver, lambda d: incident in d.find_element(By.ID, "d-meta").text, "incident view")
+    page_wait(driver, lambda d: incident in d.find_element(By.ID, "d-meta").text, "incident view")
     assert "死亡 12 人" in driver.find_element(By.ID, "d-facts").text
     form = driver.find_element(By.ID, "act-form")
     choose(driver, "kind", "acknowledge")
     form.find_element(By.ID, "act-submit").click()
-    wait_for(driver, lambda d: "已登记：确认收到" in d.find_element(By.ID, "act-result").text,
-             "acknowledged")  # fmt: skip
-    wait_for(driver, lambda d: "尚未确认" not in d.find_element(By.ID, "d-facts").text,
-             "the acknowledgement applied")  # fmt: skip
+    page_wait(driver, lambda d: "已登记：确认收到" in d.find_element(By.ID, "act-result").text,
+              "acknowledged")  # fmt: skip
+    page_wait(driver, lambda d: "尚未确认" not in d.find_element(By.ID, "d-facts").text,
+              "the acknowledgement applied")  # fmt: skip
 
     choose(driver, "kind", "release")
     form.find_element(By.ID, "act-submit").click()  # no URL yet: refused on the page
@@ -286,7 +253,7 @@ def test_a_department_acknowledges_and_records_a_release(
                 return str(c.text)
         return None
 
-    text = wait_for(driver, released, "the release clock to show 已发布")
+    text = page_wait(driver, released, "the release clock to show 已发布")
     assert re.search(r"用时 4小时1\d分", text), text
     assert "登记处置：权威信息发布 · 应急局联络员" in driver.find_element(By.ID, "timeline").text
     shot(driver, "incident-department")
@@ -300,15 +267,15 @@ def test_duty_staff_split_two_posts_off_and_merge_them_back(
     incident = monitor.incident_of("b-bus-0")
     until(lambda: monitor.incident_of("b-bus-2") == incident, "all three posts on one incident")
     login(driver, monitor, "duty", f"#incident/{incident}")
-    wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#d-posts li")) == 3,
-             "three posts")  # fmt: skip
+    page_wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#d-posts li")) == 3,
+              "three posts")  # fmt: skip
     for pid in ("b-bus-1", "b-bus-2"):
         box = f'#d-posts li[data-post="{pid}"] input.pick'
         retry(driver, lambda box=box: driver.find_element(By.CSS_SELECTOR, box).click(), pid)
     assert "勾选的 2 条" in driver.find_element(By.ID, "split-btn").text
     driver.find_element(By.ID, "split-btn").click()
-    wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#d-posts li")) == 1,
-             "two posts split off")  # fmt: skip
+    page_wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#d-posts li")) == 1,
+              "two posts split off")  # fmt: skip
     new = monitor.incident_of("b-bus-1")
     assert new != incident
 
@@ -318,10 +285,10 @@ def test_duty_staff_split_two_posts_off_and_merge_them_back(
     choose(driver, "target", incident)
     form.find_element(By.NAME, "reason").send_keys("同一起事故")
     form.find_element(By.ID, "act-submit").click()
-    wait_for(driver, lambda d: "已合并" in d.find_element(By.ID, "d-meta").text, "merged")
+    page_wait(driver, lambda d: "已合并" in d.find_element(By.ID, "d-meta").text, "merged")
     open_incident(driver, incident)
-    wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#d-posts li")) == 3,
-             "the posts back on the original")  # fmt: skip
+    page_wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#d-posts li")) == 3,
+              "the posts back on the original")  # fmt: skip
     assert "拆出 2 条帖子" in driver.find_element(By.ID, "timeline").text
 
 
@@ -331,16 +298,16 @@ def test_markup_in_a_post_is_shown_as_text(monitor: Monitor, driver: WebDriver) 
     monitor.post(post("b-xss", hostile, author="<b>围观者</b>"))
     incident = monitor.incident_of("b-xss")
     login(driver, monitor, "duty", f"#incident/{incident}")
-    item = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#d-posts li[data-post="b-xss"]'),
-                    "the post")[0]  # fmt: skip
+    item = page_wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#d-posts li[data-post="b-xss"]'),
+                     "the post")[0]  # fmt: skip
     shown = item.find_element(By.CSS_SELECTOR, ".post-text").text
     assert "<script>window.__pwned = 1</script>" in shown and 'onerror="window.__pwned = 2"' in shown
     assert "<b>围观者</b>" in item.text
     assert item.find_elements(By.TAG_NAME, "img") == [] and item.find_elements(By.TAG_NAME, "b") == []
     assert driver.execute_script("return window.__pwned") is None
     driver.execute_script("location.hash = ''")
-    wait_for(driver, lambda d: any(incident == r.get_attribute("data-incident") for r in rows(d)),
-             "the list")  # fmt: skip
+    page_wait(driver, lambda d: any(incident == r.get_attribute("data-incident") for r in rows(d)),
+              "the list")  # fmt: skip
     assert driver.execute_script("return window.__pwned") is None
     open_incident(driver, incident)
     shot(driver, "incident-duty")
@@ -349,7 +316,7 @@ def test_markup_in_a_post_is_shown_as_text(monitor: Monitor, driver: WebDriver) 
 def test_a_leader_reads_without_forms(monitor: Monitor, driver: WebDriver) -> None:
     incident = monitor.incident_of("b-blast")
     login(driver, monitor, "leader")
-    wait_for(driver, lambda d: len(rows(d)) >= 2, "the list")
+    page_wait(driver, lambda d: len(rows(d)) >= 2, "the list")
     assert "只读" in driver.find_element(By.ID, "who").text
     shot(driver, "list-leader")
     open_incident(driver, incident)
@@ -360,7 +327,7 @@ def test_a_leader_reads_without_forms(monitor: Monitor, driver: WebDriver) -> No
 
 def test_a_department_sees_only_its_incidents(monitor: Monitor, driver: WebDriver) -> None:
     login(driver, monitor, "emergency")
-    wait_for(driver, lambda d: len(rows(d)) >= 1, "the list")
+    page_wait(driver, lambda d: len(rows(d)) >= 1, "the list")
     titles = " ".join(r.text for r in rows(driver))
     assert "宝台镇" in titles and "客车" not in titles  # the bus crash is the police's
     shot(driver, "list-department")
@@ -372,33 +339,26 @@ def test_without_a_token_the_page_asks_for_one(monitor: Monitor, driver: WebDriv
     driver.get(f"{monitor.base}/api/me")
     driver.execute_script("localStorage.clear()")
     driver.get(f"{monitor.base}/")
-    wait_for(driver, lambda d: d.find_element(By.ID, "login").is_displayed(), "the login form")
+    page_wait(driver, lambda d: d.find_element(By.ID, "login").is_displayed(), "the login form")
     assert not driver.find_element(By.ID, "list-view").is_displayed()
     assert rows(driver) == []
     driver.find_element(By.ID, "token").send_keys("not-a-token-0123456789")
     driver.find_element(By.CSS_SELECTOR, "#login button").click()
-    wait_for(driver, lambda d: "令牌无效" in d.find_element(By.ID, "error").text, "a refusal")
-
-
-def web_child(pid: int) -> int:
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            if b"monitor" in argv and b"web" in argv:
-                return int(child)
-    raise AssertionError("no `monitor web` child")
+    page_wait(driver, lambda d: "令牌无效" in d.find_element(By.ID, "error").text, "a refusal")
 
 
 def test_the_page_reconnects_by_itself_and_resumes(monitor: Monitor, driver: WebDriver) -> None:
     login(driver, monitor, "duty")
-    before = wait_for(driver, lambda d: len(rows(d)), "the list")
-    os.kill(web_child(monitor.proc.pid), signal.SIGKILL)  # `monitor run` starts another
-    wait_for(driver, lambda d: "正在重连" in d.find_element(By.ID, "live").text, "the page to notice")
+    before = page_wait(driver, lambda d: len(rows(d)), "the list")
+    web = web_child(monitor.proc.pid)
+    assert web is not None, "no `monitor web` child"
+    os.kill(web, signal.SIGKILL)  # `monitor run` starts another
+    page_wait(driver, lambda d: "正在重连" in d.find_element(By.ID, "live").text, "the page to notice")
     # posted while the page is cut off: it must arrive when the page reconnects by itself
     monitor.post(post("b-reconnect", "乐至县回澜镇发生一起交通事故，一辆客车坠崖，已造成11人死亡。"))
-    wait_for(driver, lambda d: "已连接" in d.find_element(By.ID, "live").text, "a reconnect")
-    wait_for(driver, lambda d: len(rows(d)) == before + 1, "the incident posted meanwhile")
-    wait_for(driver, lambda d: any("回澜镇" in b.text for b in d.find_elements(
+    page_wait(driver, lambda d: "已连接" in d.find_element(By.ID, "live").text, "a reconnect")
+    page_wait(driver, lambda d: len(rows(d)) == before + 1, "the incident posted meanwhile")
+    page_wait(driver, lambda d: any("回澜镇" in b.text for b in d.find_elements(
         By.CSS_SELECTOR, "#banners .banner")), "its banner (replayed from the last event id, or live)")  # fmt: skip
 
 
@@ -413,9 +373,9 @@ def test_the_page_offers_each_role_its_own_actions_and_shows_each_notice(
                 d.find_elements(By.CSS_SELECTOR, '#act-form [name="kind"] option')}  # fmt: skip
 
     # the answers are the department's; closing, regrading and merging are duty staff's
-    wait_for(driver, lambda d: kinds(d) == {"acknowledge", "release", "press_conference",
+    page_wait(driver, lambda d: kinds(d) == {"acknowledge", "release", "press_conference",
                                             "follow_up"}, "a department's actions")  # fmt: skip
-    sent = wait_for(driver, lambda d: next((li.text for li in d.find_elements(
+    sent = page_wait(driver, lambda d: next((li.text for li in d.find_elements(
         By.CSS_SELECTOR, "#d-notifications li.n-sent") if "新舆情事件通知" in li.text), None),
         "the opening notice, listed as sent")  # fmt: skip
     assert "已发送" in sent and "发出" in sent and "→" in sent, sent
@@ -423,13 +383,13 @@ def test_the_page_offers_each_role_its_own_actions_and_shows_each_notice(
     monitor.post(post("b-close", "雁江区临江镇一民房发生火灾，1人受伤。"))
     closing = monitor.incident_of("b-close")
     login(driver, monitor, "duty", f"#incident/{closing}")
-    wait_for(driver, lambda d: {"close", "regrade", "merge"} <= kinds(d), "duty staff's actions")
+    page_wait(driver, lambda d: {"close", "regrade", "merge"} <= kinds(d), "duty staff's actions")
     choose(driver, "kind", "close")
     form = driver.find_element(By.ID, "act-form")
     form.find_element(By.NAME, "reason").send_keys("误报")
     form.find_element(By.ID, "act-submit").click()
     # a clock stopped by closing, with no answer, is not met and has no countdown
-    wait_for(driver, lambda d: "关闭时未完成" in d.find_element(By.ID, "d-clocks").text,
-             "the unanswered clock shown as not done")  # fmt: skip
+    page_wait(driver, lambda d: "关闭时未完成" in d.find_element(By.ID, "d-clocks").text,
+              "the unanswered clock shown as not done")  # fmt: skip
     assert "剩余" not in driver.find_element(By.ID, "d-clocks").text
     shot(driver, "incident-closed-not-done")

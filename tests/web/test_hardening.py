@@ -13,20 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from monitor.web.auth import Users
 from monitor.web.guard import CSP, MAX_BODY_BYTES, json_depth
-from monitor.web.status import create_app
 from tests.web.conftest import World, auth
-
-
-@pytest.fixture
-async def client(
-    world: World, users: Users, registry: CollectorRegistry
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(world.store, registry, users=users, send=world.send, clock=lambda: world.now)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://web") as c:
-        yield c
 
 
 def actions(world: World) -> str:

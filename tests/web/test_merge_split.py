@@ -4,13 +4,11 @@ changed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import msgspec
 import pytest
-from prometheus_client import CollectorRegistry
 
 from monitor.config import load_config
 from monitor.domain import incidents
@@ -18,18 +16,7 @@ from monitor.domain.model import Post
 from monitor.domain.policy import IncidentParams
 from monitor.domain.state import Status
 from monitor.service import Classifier
-from monitor.web.auth import Users
-from monitor.web.status import create_app
 from tests.web.conftest import BLAST, World, auth, open_incident
-
-
-@pytest.fixture
-async def client(
-    world: World, users: Users, registry: CollectorRegistry
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(world.store, registry, users=users, send=world.send, clock=lambda: world.now)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as c:
-        yield c
 
 
 def second_blast(world: World) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from prometheus_client import CollectorRegistry
 
 from monitor.domain.outbox import intents_for
@@ -14,7 +13,7 @@ from monitor.notify.bootstrap import create_notifier
 from monitor.notify.message import from_intent
 from monitor.web.auth import Users
 from monitor.web.status import create_app
-from tests.web.conftest import SCHOOL, World, auth, open_incident
+from tests.web.conftest import SCHOOL, World, api_client, auth, open_incident
 
 NIGHT = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # 23:00 in Ziyang
 
@@ -32,7 +31,7 @@ async def test_the_incident_page_shows_sent_and_held_notifications(
     await notifier.run_once()
     app = create_app(world.store, registry, users=users,
                      clock=lambda: NIGHT + timedelta(minutes=1), outbox=notifier.outbox)  # fmt: skip
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as c:
+    async with api_client(app) as c:
         detail = (await c.get(f"/api/incidents/{state.id}", headers=auth("duty"))).json()
     notes = detail["notifications"]
     assert {n["state"] for n in notes} == {"sent", "held"}
@@ -48,6 +47,6 @@ async def test_without_an_outbox_the_list_is_empty(
     world: World, users: Users, registry: CollectorRegistry
 ) -> None:
     app = create_app(world.store, registry, users=users, clock=lambda: world.now)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as c:
+    async with api_client(app) as c:
         detail = (await c.get(f"/api/incidents/{world.blast.id}", headers=auth("duty"))).json()
     assert detail["notifications"] == []

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from monitor.runtime.broker import free_port
+from monitor.testing import web_child
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -25,25 +26,6 @@ def wait(check: Callable[[], bool], timeout: float, what: str) -> None:
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found += [int(c) for c in text]
-    return found
-
-
-def web_child(pid: int) -> int | None:
-    for child in children(pid):
-        try:
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:
-            continue
-        if b"monitor" in argv and b"web" in argv:
-            return child
-    return None
 
 
 def alive(pid: int) -> bool:
