@@ -72,16 +72,18 @@ def start_monitor(data: Path) -> Running:
     return Running(proc, base, f"http://127.0.0.1:{worker_port}", token, rt.broker, data)
 
 
-
-
 @contextlib.contextmanager
 def running_monitor(prefix: str) -> Iterator[Running]:
-    """`monitor run` on a fresh temporary directory (named `prefix`…), stopped and removed on
-    exit; its log is run.log beside the data directory."""
+    """`monitor run` on a fresh temporary directory (named `prefix`…), stopped on exit; its
+    log is run.log beside the data directory. Removed after a clean exit, kept after an error
+    so that the log an error message points to is still there."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     run = start_monitor(tmp / "data")
     try:
         yield run
-    finally:
+    except BaseException:
         run.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        print(f"kept {tmp} (data directory and run.log) for inspection", file=sys.stderr)
+        raise
+    run.stop()
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -67,10 +67,11 @@ class Store:
         connect_args: dict[str, Any] = {}
         if url.startswith("sqlite"):
             # the worker writes from a helper thread; SQLite serialises writers itself
-            connect_args = {"check_same_thread": False, "timeout": 30}
+            connect_args = {"check_same_thread": False, "timeout": 30, "cached_statements": 32}
         # Each batch length of a multi-row INSERT is a statement of its own, and sqlite3 keeps
-        # up to 128 prepared per connection: at SQLAlchemy's 1,000 rows a statement is ~0.7 MB,
-        # which made SQLite half of a flooded worker's memory. 100 rows keeps them ~70 kB.
+        # up to 128 prepared per connection (one per writer thread): at SQLAlchemy's 1,000 rows
+        # a statement is ~0.7 MB, which made SQLite half of a flooded worker's memory. Pages of
+        # 100 rows keep them ~70 kB, and 32 cached statements a connection bound the rest.
         self.engine = sa.create_engine(
             url, connect_args=connect_args, future=True, insertmanyvalues_page_size=INSERT_PAGE
         )
