@@ -193,6 +193,7 @@ class Notifier:
                 message=body,
                 recipients=msgspec.json.encode(d.recipients).decode(),
                 not_before=d.not_before,
+                clock_id=msg.clock_id,
             )
             for d in decided.deliveries
             if d.channel != skip
@@ -287,7 +288,7 @@ class Notifier:
             return None
         if msg.deadline is not None and msg.deadline <= now:
             return f"deadline {msg.deadline.isoformat()} passed before it could be sent"
-        for row in self.outbox.for_incident(msg.incident_id):
+        for row in self.outbox.for_clock(msg.incident_id, msg.clock_id):
             other = self._notice(row)
             later = other.step is Step.BREACH or (other.step is Step.WARNING and other.at > msg.at)
             if other.clock_id == msg.clock_id and later:

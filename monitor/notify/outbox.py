@@ -95,6 +95,9 @@ class NewRow:
     message: str
     recipients: str
     not_before: datetime
+    # the clock a warning or breach is about (in `message` too): an outbox may index rows by
+    # it for `for_clock`; the database keeps no column of it
+    clock_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,54 @@ class OutboxRow:
 _FIELDS = [f for f in OutboxRow.__dataclass_fields__]
 
 
-class Outbox:
+class _OneMore:
+    """`attempts` counted up by one, each store its own way (the database in its UPDATE)."""
+
+
+ONE_MORE: Any = _OneMore()
+
+
+class Transitions:
+    """A row's transitions once it is stored, written once for the database (`Outbox`) and
+    the replay sandbox's memory (`monitor.replay.memory_outbox`): each store's `_set` applies
+    the values to the rows named, ONE_MORE counting `attempts` up."""
+
+    def _set(self, ids: Sequence[int], **values: Any) -> None:
+        raise NotImplementedError
+
+    def for_incident(self, incident_id: str) -> list[OutboxRow]:
+        raise NotImplementedError
+
+    def for_clock(self, incident_id: str, clock_id: str) -> list[OutboxRow]:
+        """At least every row of `incident_id` about the clock `clock_id`, oldest first (the
+        stale-warning check filters them again). A store without an index of clocks gives
+        every row of the incident."""
+        return self.for_incident(incident_id)
+
+    def mark_sent(self, ids: Sequence[int], now: datetime, answer: str) -> None:
+        self._set(ids, status=SENT, sent_at=now, last_answer=answer, attempts=ONE_MORE)
+
+    def mark_retry(self, ids: Sequence[int], at: datetime, error: str, counted: bool) -> None:
+        extra: dict[str, Any] = {"attempts": ONE_MORE} if counted else {}
+        self._set(ids, status=PENDING, next_attempt_at=at, last_error=error, claim_id=None, **extra)
+
+    def defer(self, ids: Sequence[int], at: datetime) -> None:
+        self._set(ids, next_attempt_at=at)
+
+    def mark_failed(self, ids: Sequence[int], error: str) -> None:
+        self._set(ids, status=FAILED, last_error=error, attempts=ONE_MORE)
+
+    def mark_uncertain(self, ids: Sequence[int], error: str) -> None:
+        self._set(ids, status=UNCERTAIN, last_error=error)
+
+    def mark_alerted(self, ids: Sequence[int]) -> None:
+        self._set(ids, alerted=True)
+
+    def mark_superseded(self, ids: Sequence[int], why: str) -> None:
+        self._set(ids, status=SUPERSEDED, last_error=why)
+
+
+class Outbox(Transitions):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -161,30 +211,6 @@ class Outbox:
         q = select(*(t.c[f] for f in _FIELDS)).where(t.c.id.in_(ids), t.c.claim_id == claim_id)
         return self._rows(q)
 
-    def mark_sent(self, ids: Sequence[int], now: datetime, answer: str) -> None:
-        self._set(
-            ids, status=SENT, sent_at=now, last_answer=answer, attempts=outbox_table.c.attempts + 1
-        )
-
-    def mark_retry(self, ids: Sequence[int], at: datetime, error: str, counted: bool) -> None:
-        extra: dict[str, Any] = {"attempts": outbox_table.c.attempts + 1} if counted else {}
-        self._set(ids, status=PENDING, next_attempt_at=at, last_error=error, claim_id=None, **extra)
-
-    def defer(self, ids: Sequence[int], at: datetime) -> None:
-        self._set(ids, next_attempt_at=at)
-
-    def mark_failed(self, ids: Sequence[int], error: str) -> None:
-        self._set(ids, status=FAILED, last_error=error, attempts=outbox_table.c.attempts + 1)
-
-    def mark_uncertain(self, ids: Sequence[int], error: str) -> None:
-        self._set(ids, status=UNCERTAIN, last_error=error)
-
-    def mark_alerted(self, ids: Sequence[int]) -> None:
-        self._set(ids, alerted=True)
-
-    def mark_superseded(self, ids: Sequence[int], why: str) -> None:
-        self._set(ids, status=SUPERSEDED, last_error=why)
-
     def for_incident(self, incident_id: str) -> list[OutboxRow]:
         """Every row about one incident, oldest first (the incident page's notifications)."""
         t = outbox_table
@@ -217,6 +243,8 @@ class Outbox:
             return [v for (v,) in conn.execute(q).all()]
 
     def _set(self, ids: Sequence[int], **values: Any) -> None:
+        if values.get("attempts") is ONE_MORE:
+            values["attempts"] = outbox_table.c.attempts + 1
         with self.engine.begin() as conn:
             conn.execute(update(outbox_table).where(outbox_table.c.id.in_(ids)).values(**values))
 
