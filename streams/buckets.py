@@ -23,6 +23,7 @@ import logging
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 import msgspec
 
@@ -56,6 +57,9 @@ class Write:
 _head_decoder = msgspec.json.Decoder(Head)
 _state_decoder = msgspec.json.Decoder(IncidentState)
 _encoder = msgspec.json.Encoder()
+
+
+_id = attrgetter("id")
 
 
 def head_key(key: str) -> bytes:
@@ -116,22 +120,26 @@ class Buckets:
         """Write `after` over `before`: changed incidents, dropped ones (deleted), then the
         head. `encoded`: incident id → (state, its encoding), used when the state is the same
         object and filled with what this encodes, so each state is encoded once."""
-        old = {s.id: s for s in before.incidents} if before is not None else {}
+        old = before.incidents if before is not None else ()
+        # the incidents of `after` that are not the very objects `before` held, by identity: a
+        # bucket keeps hundreds of incidents and a batch changes a few, so no dict of them is
+        # built per write (incident ids are unique in a bucket)
+        unchanged = set(map(id, old))
         writes: list[Write] = []
-        for s in after.incidents:
-            if old.get(s.id) is s:
-                continue
+        for s in [s for s in after.incidents if id(s) not in unchanged]:
             hit = encoded.get(s.id)
             if hit is None or hit[0] is not s:
                 hit = (s, encode_state(s))
                 encoded[s.id] = hit
             writes.append(Write(incident_key(s.id), hit[1], after.partition))
-        kept = {s.id for s in after.incidents}
-        writes.extend(
-            Write(incident_key(ident), None, after.partition) for ident in old if ident not in kept
-        )
+        ids = tuple(map(_id, after.incidents))
+        if len(old) != len(ids) or writes:  # else the same objects: no incident was dropped
+            kept = set(ids)
+            writes.extend(
+                Write(incident_key(s.id), None, after.partition) for s in old if s.id not in kept
+            )
         head = Head(
-            key=after.key, partition=after.partition, ids=tuple(s.id for s in after.incidents),
+            key=after.key, partition=after.partition, ids=ids,
             watermark=after.watermark, seq=after.seq, moved=after.moved,
         )  # fmt: skip
         raw_head = _encoder.encode(head)
