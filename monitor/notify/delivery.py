@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -84,6 +85,16 @@ class NotifyMetrics:
         self.backlog = Gauge(
             f"{prefix}_outbox", "Outbox rows by status", ["status"], registry=registry
         )
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def of(self, metric: Counter | Gauge, *values: str) -> Any:
+        """`metric.labels(*values)`, looked up once: the library's lookup (a lock, a check of
+        every value) cost more than a dry-run send, at every send and every pass."""
+        key = (id(metric), values)
+        hit = self._children.get(key)
+        if hit is None:
+            hit = self._children[key] = metric.labels(*values)
+        return hit
 
 
 class SlidingWindow:
@@ -238,7 +249,7 @@ class Notifier:
             *(self._drain(name, rows, now) for name, rows in groups.items())
         )
         for status, count in self.outbox.count_by_status().items():
-            self.metrics.backlog.labels(status).set(count)
+            self.metrics.of(self.metrics.backlog, status).set(count)
         return sum(done)
 
     async def run_forever(self, stop: asyncio.Event, interval_s: float = 1.0) -> None:
@@ -280,7 +291,7 @@ class Notifier:
                 keep.append(row)
                 continue
             self.outbox.mark_superseded([row.id], why)
-            self.metrics.superseded.labels(name).inc()
+            self.metrics.of(self.metrics.superseded, name).inc()
         return keep
 
     def _stale_reason(self, msg: OutboxMessage, now: datetime) -> str | None:
@@ -343,7 +354,7 @@ class Notifier:
             channel, note, _recipients(claimed), batch_key or claimed[0].key, now
         )
         window.record(now)
-        self.metrics.requests.labels(channel.name, _outcome(result)).inc()
+        self.metrics.of(self.metrics.requests, channel.name, _outcome(result)).inc()
         return self._settle(channel.name, window, claimed, result, now)
 
     async def _call(
@@ -366,7 +377,7 @@ class Notifier:
         ids = [r.id for r in rows]
         if result.ok:
             self.outbox.mark_sent(ids, now, result.answer)
-            self.metrics.sent.labels(name).inc(len(rows))
+            self.metrics.of(self.metrics.sent, name).inc(len(rows))
             if self.on_sent is not None:
                 self.on_sent(rows, now, result.answer)
             if len(rows) > 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Annotated
 
 import msgspec
@@ -128,9 +129,11 @@ def grade_text(grade: Grade | None) -> str:
     return f"{grade.value}级（{grade.label}）" if grade else "未定级"
 
 
+@lru_cache(maxsize=4096)
 def local(at: datetime) -> str:
+    # cached: a notice shows each of its clocks' deadlines, the same few times over and over
     t = at.astimezone(CST)
-    return f"{t.month}月{t.day}日 {t:%H:%M}"
+    return f"{t.month}月{t.day}日 {t.hour:02d}:{t.minute:02d}"
 
 
 def span(delta: timedelta) -> str:

@@ -62,6 +62,21 @@ _state = msgspec.json.Decoder(IncidentState)
 _letter = msgspec.json.Decoder(DeadLetter)
 
 
+class _SentMessage(msgspec.Struct):
+    """What a Delivery keeps of a sent row's message (decoding only these fields)."""
+
+    step: str
+    clock: str | None = None
+
+
+class _SentTo(msgspec.Struct):
+    name: str = ""
+
+
+_sent_message = msgspec.json.Decoder(_SentMessage)
+_sent_to = msgspec.json.Decoder(list[_SentTo])
+
+
 class ReplayClock:
     """The sandbox's wall clock: the event time being replayed, never moving back."""
 
@@ -410,11 +425,11 @@ class Sandbox:
 
     def _sent(self, rows: Sequence[OutboxRow], when: datetime, answer: str) -> None:
         for row in rows:
-            msg: dict[str, Any] = msgspec.json.decode(row.message)
-            to = tuple(r.get("name", "") for r in msgspec.json.decode(row.recipients))
+            msg = _sent_message.decode(row.message)
+            to = tuple(r.name for r in _sent_to.decode(row.recipients))
             self.result.deliveries.append(Delivery(
-                incident_id=row.incident_id, at=when, channel=row.channel, step=msg["step"],
-                clock=msg.get("clock"), to=to, key=row.key,
+                incident_id=row.incident_id, at=when, channel=row.channel, step=msg.step,
+                clock=msg.clock, to=to, key=row.key,
             ))  # fmt: skip
 
 
