@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import compress, count
+from operator import is_not
 
 import msgspec
 
@@ -81,12 +83,29 @@ class _Held(msgspec.Struct):
     limit: int  # rebuilt past this size: ids that left with trimmed lists or dropped incidents
 
 
+class _Bounds(msgspec.Struct):
+    """Bounds of a bucket's incidents: no clock of theirs falls due before `due`, and none of
+    them leaves the bucket (not live, past the assignment window) before `drop`; None: never.
+    Exact after a pass over every incident, then lowered by the incidents each input replaces
+    or adds (a replaced one's old bound stays counted), so they may be early, never late: an
+    early bound costs one pass over the incidents, which makes them exact again."""
+
+    incidents: tuple[IncidentState, ...]
+    due: datetime | None
+    drop: datetime | None
+
+    def clear(self, wm: datetime) -> bool:
+        """Nothing is due by `wm`, and nothing leaves at it."""
+        return (self.due is None or self.due > wm) and (self.drop is None or self.drop >= wm)
+
+
 class Processor:
     def __init__(self, params: IncidentParams, home: str, router: Router | None = None) -> None:
         self.params = params
         self.home = home
         self.router = router
         self._held: dict[str, _Held] = {}  # bucket key → its held ids (see _Held)
+        self._bounds: dict[str, _Bounds] = {}  # bucket key → bounds of its incidents
 
     def holds(self, bucket: Bucket, post_id: str) -> bool:
         """Whether an incident of `bucket` holds `post_id` (a redelivery): the same answer as
@@ -236,6 +255,12 @@ class Processor:
     def _advance(self, res: Result, states: list[IncidentState], t: datetime) -> Result:
         """Move the bucket's watermark to `t` (never back) and fire what is due by it."""
         wm = max(t, res.bucket.watermark) if res.bucket.watermark else t
+        same = self._nothing_due(res.bucket, states, wm)
+        if same is not None:
+            res.bucket = msgspec.structs.replace(
+                res.bucket, incidents=same, watermark=wm, seq=res.bucket.seq + 1
+            )
+            return res
         # only incidents with something due: a flood's post would otherwise ask dozens of
         # incidents of its key, each with nothing due (evaluate returns those unchanged)
         states = [
@@ -252,7 +277,47 @@ class Processor:
         res.bucket = msgspec.structs.replace(
             res.bucket, incidents=kept, watermark=wm, seq=res.bucket.seq + 1, moved=moved
         )
+        window = timedelta(seconds=self.params.assign.window_s)
+        self._bounds[res.bucket.key] = _Bounds(
+            kept,
+            min((s.next_due_at for s in kept if s.next_due_at is not None), default=None),
+            min((s.last_seen + window for s in kept if not s.status.live), default=None),
+        )
         return res
+
+    def _nothing_due(
+        self, bucket: Bucket, states: list[IncidentState], wm: datetime
+    ) -> tuple[IncidentState, ...] | None:
+        """`states` as the bucket's new incidents when none has a clock due by `wm` or leaves
+        the bucket at `wm` (`_advance` would change none and keep all), else None. Told from
+        the bounds of the bucket's incidents (see _Bounds) and the incidents `states` replaced
+        or added, found by comparing the objects in C: a key gathers thousands of open
+        incidents in a month, and asking each at every input took a tenth of a replay."""
+        bounds = self._bounds.get(bucket.key)
+        old = bucket.incidents
+        if bounds is None or bounds.incidents is not old or bucket.moved or len(states) < len(old):
+            return None
+        if not bounds.clear(wm):
+            return None
+        fresh = [states[i] for i in compress(count(), map(is_not, states, old))]
+        fresh.extend(states[len(old) :])
+        kept = tuple(states)
+        if not fresh:
+            bounds.incidents = kept
+            return kept
+        window = timedelta(seconds=self.params.assign.window_s)
+        due, drop = bounds.due, bounds.drop
+        for s in fresh:
+            if s.next_due_at is not None:
+                due = s.next_due_at if due is None else min(due, s.next_due_at)
+            if not s.status.live:
+                left = s.last_seen + window
+                drop = left if drop is None else min(drop, left)
+        after = _Bounds(kept, due, drop)
+        if not after.clear(wm):
+            return None
+        self._bounds[bucket.key] = after
+        return kept
 
     def _trim(self, res: Result, s: IncidentState) -> IncidentState:
         """A merged incident within the caps a post keeps it in (incidents.trimmed)."""
