@@ -11,6 +11,7 @@ window) are dropped from the bucket; the store keeps them.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,20 +84,48 @@ class _Held(msgspec.Struct):
     limit: int  # rebuilt past this size: ids that left with trimmed lists or dropped incidents
 
 
-class _Bounds(msgspec.Struct):
-    """Bounds of a bucket's incidents: no clock of theirs falls due before `due`, and none of
-    them leaves the bucket (not live, past the assignment window) before `drop`; None: never.
-    Exact after a pass over every incident, then lowered by the incidents each input replaces
-    or adds (a replaced one's old bound stays counted), so they may be early, never late: an
-    early bound costs one pass over the incidents, which makes them exact again."""
+class _Clocks:
+    """Where a bucket's clocks fall due, so an input asks only the incidents with something
+    due rather than every incident of its key (thousands of open ones in a month).
 
-    incidents: tuple[IncidentState, ...]
-    due: datetime | None
-    drop: datetime | None
+    `heap` holds (time, position in `incidents`) entries; every incident with a clock has an
+    entry no later than its `next_due_at` (an entry may be early: the incident changed since,
+    and it is checked against the incident when it comes up). No incident of `incidents`
+    leaves the bucket (not live, past the assignment window) before `drop` (None: none can);
+    an incident that may leave sends the input over every incident, as positions move."""
 
-    def clear(self, wm: datetime) -> bool:
-        """Nothing is due by `wm`, and nothing leaves at it."""
-        return (self.due is None or self.due > wm) and (self.drop is None or self.drop >= wm)
+    def __init__(self, incidents: tuple[IncidentState, ...], window: timedelta) -> None:
+        self.incidents = incidents
+        self.heap = [(s.next_due_at, i) for i, s in enumerate(incidents) if s.next_due_at]
+        heapq.heapify(self.heap)
+        self.drop: datetime | None = None
+        for s in incidents:
+            self.lower_drop(s, window)
+
+    def lower_drop(self, s: IncidentState, window: timedelta) -> None:
+        if not s.status.live:
+            left = s.last_seen + window
+            self.drop = left if self.drop is None else min(self.drop, left)
+
+    def due(self, wm: datetime) -> list[int]:
+        """The positions whose entries are due by `wm` (taken off the heap), in order."""
+        at: set[int] = set()
+        while self.heap and self.heap[0][0] <= wm:
+            at.add(heapq.heappop(self.heap)[1])
+        return sorted(at)
+
+    def earliest(self) -> datetime | None:
+        """The earliest `next_due_at` of the incidents, exactly."""
+        while self.heap:
+            t, i = self.heap[0]
+            actual = self.incidents[i].next_due_at
+            if actual == t:
+                return t
+            if actual is None:
+                heapq.heappop(self.heap)
+            else:
+                heapq.heapreplace(self.heap, (actual, i))
+        return None
 
 
 class Processor:
@@ -105,7 +134,7 @@ class Processor:
         self.home = home
         self.router = router
         self._held: dict[str, _Held] = {}  # bucket key → its held ids (see _Held)
-        self._bounds: dict[str, _Bounds] = {}  # bucket key → bounds of its incidents
+        self._clocks: dict[str, _Clocks] = {}  # bucket key → where its clocks fall due
 
     def holds(self, bucket: Bucket, post_id: str) -> bool:
         """Whether an incident of `bucket` holds `post_id` (a redelivery): the same answer as
@@ -255,18 +284,71 @@ class Processor:
     def _advance(self, res: Result, states: list[IncidentState], t: datetime) -> Result:
         """Move the bucket's watermark to `t` (never back) and fire what is due by it."""
         wm = max(t, res.bucket.watermark) if res.bucket.watermark else t
-        same = self._nothing_due(res.bucket, states, wm)
-        if same is not None:
-            res.bucket = msgspec.structs.replace(
-                res.bucket, incidents=same, watermark=wm, seq=res.bucket.seq + 1
-            )
-            return res
-        # only incidents with something due: a flood's post would otherwise ask dozens of
-        # incidents of its key, each with nothing due (evaluate returns those unchanged)
-        states = [
-            s if s.next_due_at is None or s.next_due_at > wm else res.take(clocks.evaluate(s, wm))
-            for s in states
-        ]
+        key = res.bucket.key
+        window = timedelta(seconds=self.params.assign.window_s)
+        # taken out while in use: an evaluation that raises must not leave it half moved on
+        index = self._clocks.pop(key, None)
+        if not self._follow(index, res.bucket, states, window):
+            return self._advance_all(res, states, wm, window)
+        assert index is not None
+        # only incidents with something due, in bucket order: a flood's post would otherwise
+        # ask every incident of its key, each with nothing due (evaluate returns those unchanged)
+        for i in index.due(wm):
+            s = states[i]
+            if s.next_due_at is not None and s.next_due_at <= wm:
+                states[i] = s = res.take(clocks.evaluate(s, wm))
+                index.lower_drop(s, window)
+            if s.next_due_at is not None:
+                heapq.heappush(index.heap, (s.next_due_at, i))
+        if index.drop is not None and index.drop < wm:  # some may leave: positions move
+            return self._advance_all(res, states, wm, window, evaluated=True)
+        kept = tuple(states)
+        res.bucket = msgspec.structs.replace(
+            res.bucket, incidents=kept, watermark=wm, seq=res.bucket.seq + 1
+        )
+        index.incidents = kept
+        if len(index.heap) > 2 * len(kept) + 64:  # entries of incidents changed since
+            index = _Clocks(kept, window)
+        self._clocks[key] = index
+        return res
+
+    def _follow(
+        self,
+        index: _Clocks | None,
+        bucket: Bucket,
+        states: list[IncidentState],
+        window: timedelta,
+    ) -> bool:
+        """Bring `index` from the bucket's incidents to `states`: the incidents an input
+        replaced or added (found by comparing the objects, in C) get entries. False when it
+        cannot be (none, another bucket's copy, incidents moved, merge targets to forget)."""
+        old = bucket.incidents
+        if index is None or index.incidents is not old or bucket.moved or len(states) < len(old):
+            return False
+        fresh = list(compress(count(), map(is_not, states, old)))
+        fresh.extend(range(len(old), len(states)))
+        for i in fresh:
+            s = states[i]
+            if s.next_due_at is not None:
+                heapq.heappush(index.heap, (s.next_due_at, i))
+            index.lower_drop(s, window)
+        return True
+
+    def _advance_all(
+        self,
+        res: Result,
+        states: list[IncidentState],
+        wm: datetime,
+        window: timedelta,
+        evaluated: bool = False,
+    ) -> Result:
+        """_advance asking every incident (`evaluated`: what was due is fired already)."""
+        if not evaluated:
+            states = [
+                s if s.next_due_at is None or s.next_due_at > wm
+                else res.take(clocks.evaluate(s, wm))
+                for s in states
+            ]  # fmt: skip
         kept = tuple(s for s in states if self._keep(s, wm))
         moved = res.bucket.moved
         if moved:  # forget a target once no incident kept here points at it
@@ -277,47 +359,16 @@ class Processor:
         res.bucket = msgspec.structs.replace(
             res.bucket, incidents=kept, watermark=wm, seq=res.bucket.seq + 1, moved=moved
         )
-        window = timedelta(seconds=self.params.assign.window_s)
-        self._bounds[res.bucket.key] = _Bounds(
-            kept,
-            min((s.next_due_at for s in kept if s.next_due_at is not None), default=None),
-            min((s.last_seen + window for s in kept if not s.status.live), default=None),
-        )
+        self._clocks[res.bucket.key] = _Clocks(kept, window)
         return res
 
-    def _nothing_due(
-        self, bucket: Bucket, states: list[IncidentState], wm: datetime
-    ) -> tuple[IncidentState, ...] | None:
-        """`states` as the bucket's new incidents when none has a clock due by `wm` or leaves
-        the bucket at `wm` (`_advance` would change none and keep all), else None. Told from
-        the bounds of the bucket's incidents (see _Bounds) and the incidents `states` replaced
-        or added, found by comparing the objects in C: a key gathers thousands of open
-        incidents in a month, and asking each at every input took a tenth of a replay."""
-        bounds = self._bounds.get(bucket.key)
-        old = bucket.incidents
-        if bounds is None or bounds.incidents is not old or bucket.moved or len(states) < len(old):
-            return None
-        if not bounds.clear(wm):
-            return None
-        fresh = [states[i] for i in compress(count(), map(is_not, states, old))]
-        fresh.extend(states[len(old) :])
-        kept = tuple(states)
-        if not fresh:
-            bounds.incidents = kept
-            return kept
-        window = timedelta(seconds=self.params.assign.window_s)
-        due, drop = bounds.due, bounds.drop
-        for s in fresh:
-            if s.next_due_at is not None:
-                due = s.next_due_at if due is None else min(due, s.next_due_at)
-            if not s.status.live:
-                left = s.last_seen + window
-                drop = left if drop is None else min(drop, left)
-        after = _Bounds(kept, due, drop)
-        if not after.clear(wm):
-            return None
-        self._bounds[bucket.key] = after
-        return kept
+    def next_due(self, bucket: Bucket) -> datetime | None:
+        """The earliest `next_due_at` of the bucket's incidents (a replay schedules its ticks
+        by it), without asking each when the bucket is the one last advanced here."""
+        index = self._clocks.get(bucket.key)
+        if index is None or index.incidents is not bucket.incidents:
+            return min((s.next_due_at for s in bucket.incidents if s.next_due_at), default=None)
+        return index.earliest()
 
     def _trim(self, res: Result, s: IncidentState) -> IncidentState:
         """A merged incident within the caps a post keeps it in (incidents.trimmed)."""

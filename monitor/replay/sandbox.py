@@ -362,7 +362,7 @@ class Sandbox:
         bucket = self.stages.incidents.current(key)
         if bucket is None:
             return
-        due = min((s.next_due_at for s in bucket.incidents if s.next_due_at), default=None)
+        due = self.stages.incidents.processor.next_due(bucket)
         if due is not None:
             heapq.heappush(self._due, (due, key))
 
@@ -388,10 +388,9 @@ class Sandbox:
                 self._notify()
                 continue
             t, key = heapq.heappop(self._due)
+            processor = self.stages.incidents.processor
             bucket = self.stages.incidents.current(key)
-            current = min(
-                (s.next_due_at for s in bucket.incidents if s.next_due_at), default=None
-            ) if bucket else None  # fmt: skip
+            current = processor.next_due(bucket) if bucket else None
             if current != t:
                 continue  # stale: the bucket moved on (an input fired it, or an answer)
             self.clock.set(t)
@@ -399,10 +398,11 @@ class Sandbox:
             for r in self.stages.incidents.apply([tick]):
                 self._take(r, lambda: None)
             bucket = self.stages.incidents.current(key)
-            later = min(
-                (s.next_due_at for s in bucket.incidents if s.next_due_at and s.next_due_at > t),
-                default=None,
-            ) if bucket else None  # fmt: skip
+            later = processor.next_due(bucket) if bucket else None
+            if later is not None and later <= t and bucket is not None:  # still due: the next
+                later = min(
+                    (d for s in bucket.incidents if (d := s.next_due_at) and d > t), default=None
+                )
             if later is not None:
                 heapq.heappush(self._due, (later, key))
             self._notify()

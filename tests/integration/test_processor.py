@@ -138,3 +138,30 @@ def test_absorb_into_an_unknown_or_closed_target_is_refused(proc: Processor) -> 
     closed = proc.on_action(blast, close, close.at).bucket
     with pytest.raises(ActionError, match="closed"):
         proc.on_absorb(closed, absorb)  # type: ignore[arg-type]
+
+
+def test_a_closed_incident_leaves_once_the_window_passed_and_clocks_fire_in_between(
+    proc: Processor,
+) -> None:
+    """Inputs ask only the incidents with something due (see Processor._advance): a closed
+    incident still leaves at the end of the assignment window, and the others' clocks fire."""
+    b = _post(proc, Bucket(key=_key(BLAST), partition=0), "b1", BLAST)
+    b = _post(proc, b, "f1", FIRE, 1)
+    assert len(b.incidents) == 2, "both in one key"
+    fire = next(s.id for s in b.incidents if "f1" in s.post_ids)
+    close = Action(id="c1", incident_id=fire, kind="close", by="值班员",
+                   at=T0 + timedelta(minutes=2), reason="已处置")  # fmt: skip
+    b = proc.on_action(b, close, close.at).bucket
+    window = timedelta(seconds=proc.params.assign.window_s)
+    left = T0 + timedelta(minutes=1) + window  # the closed one's last post + the window
+
+    for minutes in (10, 60, 4 * 60):
+        b = proc.on_tick(b, T0 + timedelta(minutes=minutes)).bucket
+        assert fire in [s.id for s in b.incidents]
+    res = proc.on_tick(b, T0 + timedelta(hours=5))
+    assert [e.data["rule"] for e in res.events if e.kind == "deadline_breached"] == ["release"]
+    b = proc.on_tick(res.bucket, left).bucket
+    assert fire in [s.id for s in b.incidents], "kept up to the end of the window"
+    b = proc.on_tick(b, left + timedelta(seconds=1)).bucket
+    assert fire not in [s.id for s in b.incidents]
+    assert proc.next_due(b) == min(s.next_due_at for s in b.incidents if s.next_due_at)
