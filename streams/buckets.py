@@ -86,6 +86,11 @@ class Buckets:
         found = {k[len(HEAD) :].decode() for k in list(self.data) if k.startswith(HEAD)}
         return found | set(self._cache)
 
+    def held_in(self, partition: int) -> set[str]:
+        """The keys that may have a head in `partition` (a caller checks each bucket's own):
+        here every key held, as a table's keys carry no partition."""
+        return self.held()
+
     def get(self, key: str) -> Bucket | None:
         raw = self.data.get(head_key(key))
         hit = self._cache.get(key)

@@ -101,6 +101,12 @@ class _Clocks:
         self.drop: datetime | None = None
         for s in incidents:
             self.lower_drop(s, window)
+        self.live = sum(1 for s in incidents if s.status.live)  # the gauge of live incidents
+
+    def replaced(self, old: IncidentState | None, new: IncidentState, window: timedelta) -> None:
+        """`new` took the place of `old` (None: added); its entry is pushed by the caller."""
+        self.live += int(new.status.live) - (int(old.status.live) if old is not None else 0)
+        self.lower_drop(new, window)
 
     def lower_drop(self, s: IncidentState, window: timedelta) -> None:
         if not s.status.live:
@@ -296,8 +302,9 @@ class Processor:
         for i in index.due(wm):
             s = states[i]
             if s.next_due_at is not None and s.next_due_at <= wm:
-                states[i] = s = res.take(clocks.evaluate(s, wm))
-                index.lower_drop(s, window)
+                states[i] = new = res.take(clocks.evaluate(s, wm))
+                index.replaced(s, new, window)
+                s = new
             if s.next_due_at is not None:
                 heapq.heappush(index.heap, (s.next_due_at, i))
         if index.drop is not None and index.drop < wm:  # some may leave: positions move
@@ -331,7 +338,7 @@ class Processor:
             s = states[i]
             if s.next_due_at is not None:
                 heapq.heappush(index.heap, (s.next_due_at, i))
-            index.lower_drop(s, window)
+            index.replaced(old[i] if i < len(old) else None, s, window)
         return True
 
     def _advance_all(
@@ -361,6 +368,13 @@ class Processor:
         )
         self._clocks[res.bucket.key] = _Clocks(kept, window)
         return res
+
+    def live(self, bucket: Bucket) -> int:
+        """How many of the bucket's incidents are live (for the gauge, at every tick)."""
+        index = self._clocks.get(bucket.key)
+        if index is None or index.incidents is not bucket.incidents:
+            return sum(1 for s in bucket.incidents if s.status.live)
+        return index.live
 
     def next_due(self, bucket: Bucket) -> datetime | None:
         """The earliest `next_due_at` of the bucket's incidents (a replay schedules its ticks

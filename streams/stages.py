@@ -358,7 +358,7 @@ class IncidentStage:
         wm = self.processor.trusted(tick.watermark, now)
         out: list[Record] = []
         live = 0
-        for key in self.buckets.held() | self.pending.keys():
+        for key in self.buckets.held_in(partition) | self.pending.keys():
             bucket = self.current(key)
             if bucket is None or bucket.partition != partition:
                 continue
@@ -370,7 +370,7 @@ class IncidentStage:
             if res.changed or _moved_on(bucket, res.bucket):
                 self.pending[key] = res.bucket
             _merge(into, res)
-            live += sum(1 for s in res.bucket.incidents if s.status.live)
+            live += self.processor.live(res.bucket)
         self.metrics.watermark.set(wm.timestamp())
         self._live[partition] = live
         self.metrics.incidents_live.set(sum(self._live.values()))

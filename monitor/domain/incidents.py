@@ -49,6 +49,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from sys import intern
 from typing import Literal
 
@@ -211,6 +212,10 @@ def _town_bonus(a: Location, b: Location) -> float:
     return 0.0
 
 
+# candidates oldest first; a key function in C (every post sorts every incident of its key)
+_AGE = attrgetter("first_seen", "id")
+
+
 def assign(
     candidates: Sequence[IncidentState],
     post: Post,
@@ -222,7 +227,7 @@ def assign(
     if not cls.is_incident or cls.category == "none":
         return Decision(action="ignore", key=key, reason="not an incident")
     t = event_time(post)
-    ordered = sorted(candidates, key=lambda c: (c.first_seen, c.id))
+    ordered = sorted(candidates, key=_AGE)
     joined = _repost_match(ordered, post) or _text_match(ordered, post, cls, t, params)
     if joined is not None:
         state, reason, score = joined
