@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 Path_ = tuple[str | int, ...]
 
@@ -58,23 +59,29 @@ class LineMap:
         return None
 
 
-def _construct(node: yaml.Node, path: Path_, lines: LineMap, file: str) -> Any:
+def _construct(
+    node: yaml.Node, path: Path_, lines: LineMap, file: str, scalars: SafeConstructor
+) -> Any:
     lines.add(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
+            key = scalars.construct_object(key_node, deep=True)
             if key in out:
                 line = key_node.start_mark.line + 1
                 raise ConfigError(
                     [ConfigIssue(file, line, format_path((*path, key)), "duplicate key")]
                 )
             lines.add((*path, key), key_node.start_mark.line + 1)
-            out[key] = _construct(value_node, (*path, key), lines, file)
+            out[key] = _construct(value_node, (*path, key), lines, file, scalars)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), lines, file) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+        return [
+            _construct(item, (*path, i), lines, file, scalars) for i, item in enumerate(node.value)
+        ]
+    # the node as safe_load gives it (its tag was resolved when it was composed); writing it
+    # back out to parse it again took seconds for a learned model's tens of thousands of terms
+    return scalars.construct_object(node, deep=True)
 
 
 def load_yaml(text: str, file: str = "<config>") -> tuple[Any, LineMap]:
@@ -89,7 +96,7 @@ def load_yaml(text: str, file: str = "<config>") -> tuple[Any, LineMap]:
         raise ConfigError([ConfigIssue(file, line, "", reason)]) from exc
     if node is None:
         raise ConfigError([ConfigIssue(file, 1, "", "the file is empty")])
-    return _construct(node, (), lines, file), lines
+    return _construct(node, (), lines, file, SafeConstructor()), lines
 
 
 def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
