@@ -10,6 +10,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 Path_ = tuple[str | int, ...]
+# libyaml's parser where it is built: the learned model took a second to parse in Python
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,20 @@ def _construct(
     return scalars.construct_object(node, deep=True)
 
 
+def _compose(text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        # the Python parser again, for its wording of what is wrong (libyaml words it
+        # otherwise), which users and tests read
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 def load_yaml(text: str, file: str = "<config>") -> tuple[Any, LineMap]:
     """Parse YAML text; return the data and the line of every path in it."""
     lines = LineMap()
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
