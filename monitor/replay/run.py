@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,16 +64,31 @@ def replay_once(
 ) -> Replayed:
     if record_to is not None and record_to.exists():
         record_to.unlink()  # a second run writes the same file, not an appended one
-    box = Sandbox(config, record_to=record_to, anchors=anchors)
-    if quiet:
-        run = box.run(inputs)
-    else:
-        console = Console(file=sys.stderr)
-        columns = (
-            TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-            TextColumn("剩余"), TimeRemainingColumn(),
-        )  # fmt: skip
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task(label, total=len(inputs))
-            run = box.run(inputs, progress=lambda n: bar.advance(task, n))
-    return Replayed(incidents=timelines(run), run=run, refused=list(run.refused))
+    with fewer_collections():
+        box = Sandbox(config, record_to=record_to, anchors=anchors)
+        if quiet:
+            run = box.run(inputs)
+        else:
+            console = Console(file=sys.stderr)
+            columns = (
+                TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+                TextColumn("剩余"), TimeRemainingColumn(),
+            )  # fmt: skip
+            with Progress(*columns, console=console, transient=False) as bar:
+                task = bar.add_task(label, total=len(inputs))
+                run = box.run(inputs, progress=lambda n: bar.advance(task, n))
+        return Replayed(incidents=timelines(run), run=run, refused=list(run.refused))
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Python's cycle collector runs a hundred times less often inside: a replay keeps almost
+    all it makes (incidents, events, deliveries) to the end, and with the default thresholds
+    the collector walked them over and over (1.9 s of 12 s of CPU on 20,000 posts). Cycles are
+    still collected."""
+    old = gc.get_threshold()
+    gc.set_threshold(100 * old[0], *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
