@@ -212,7 +212,7 @@ def _town_bonus(a: Location, b: Location) -> float:
     return 0.0
 
 
-# candidates oldest first; a key function in C (every post sorts every incident of its key)
+# the order candidates are tried in, oldest first (the first of equals wins); a key in C
 _AGE = attrgetter("first_seen", "id")
 
 
@@ -227,8 +227,7 @@ def assign(
     if not cls.is_incident or cls.category == "none":
         return Decision(action="ignore", key=key, reason="not an incident")
     t = event_time(post)
-    ordered = sorted(candidates, key=_AGE)
-    joined = _repost_match(ordered, post) or _text_match(ordered, post, cls, t, params)
+    joined = _repost_match(candidates, post) or _text_match(candidates, post, cls, t, params)
     if joined is not None:
         state, reason, score = joined
         target = state.merged_into or state.id
@@ -239,17 +238,17 @@ def assign(
 Match = tuple[IncidentState, str, float]
 
 
-def _repost_match(ordered: Sequence[IncidentState], post: Post) -> Match | None:
+def _repost_match(candidates: Sequence[IncidentState], post: Post) -> Match | None:
     if not post.repost_of:
         return None
-    for state in ordered:
-        if post.repost_of in state.member_ids:
-            return state, f"repost of {post.repost_of}", 1.0
-    return None
+    holders = [s for s in candidates if post.repost_of in s.member_ids]
+    if not holders:
+        return None
+    return min(holders, key=_AGE), f"repost of {post.repost_of}", 1.0
 
 
 def _text_match(
-    ordered: Sequence[IncidentState],
+    candidates: Sequence[IncidentState],
     post: Post,
     cls: Classification,
     t: datetime,
@@ -264,9 +263,12 @@ def _text_match(
     best: Match | None = None
     window = timedelta(seconds=params.assign.window_s)
     earliest, latest = t - window, t + window
+    # those inside the window, oldest first: sorting only these (a key holds thousands of
+    # incidents over a month, most long out of the window) keeps the order the others had
+    ordered = sorted(
+        (s for s in candidates if s.last_seen >= earliest and s.first_seen <= latest), key=_AGE
+    )
     for state in ordered:
-        if state.last_seen < earliest or state.first_seen > latest:
-            continue  # outside the window
         compatible = (
             state.status in LIVE
             and state.family == family
