@@ -84,6 +84,10 @@ class _Held(msgspec.Struct):
     limit: int  # rebuilt past this size: ids that left with trimmed lists or dropped incidents
 
 
+# up to this many incidents a pass over all of them costs less than keeping a _Clocks
+SMALL_BUCKET = 32
+
+
 class _Clocks:
     """Where a bucket's clocks fall due, so an input asks only the incidents with something
     due rather than every incident of its key (thousands of open ones in a month).
@@ -141,6 +145,7 @@ class Processor:
         self.router = router
         self._held: dict[str, _Held] = {}  # bucket key → its held ids (see _Held)
         self._clocks: dict[str, _Clocks] = {}  # bucket key → where its clocks fall due
+        self._window = timedelta(seconds=params.assign.window_s)
 
     def holds(self, bucket: Bucket, post_id: str) -> bool:
         """Whether an incident of `bucket` holds `post_id` (a redelivery): the same answer as
@@ -291,10 +296,10 @@ class Processor:
         """Move the bucket's watermark to `t` (never back) and fire what is due by it."""
         wm = max(t, res.bucket.watermark) if res.bucket.watermark else t
         key = res.bucket.key
-        window = timedelta(seconds=self.params.assign.window_s)
+        window = self._window
         # taken out while in use: an evaluation that raises must not leave it half moved on
         index = self._clocks.pop(key, None)
-        if not self._follow(index, res.bucket, states, window):
+        if len(states) <= SMALL_BUCKET or not self._follow(index, res.bucket, states, window):
             return self._advance_all(res, states, wm, window)
         assert index is not None
         # only incidents with something due, in bucket order: a flood's post would otherwise
@@ -366,7 +371,8 @@ class Processor:
         res.bucket = msgspec.structs.replace(
             res.bucket, incidents=kept, watermark=wm, seq=res.bucket.seq + 1, moved=moved
         )
-        self._clocks[res.bucket.key] = _Clocks(kept, window)
+        if len(kept) > SMALL_BUCKET:
+            self._clocks[res.bucket.key] = _Clocks(kept, window)
         return res
 
     def live(self, bucket: Bucket) -> int:
@@ -394,7 +400,7 @@ class Processor:
     def _keep(self, s: IncidentState, wm: datetime) -> bool:
         if s.status.live:
             return True
-        return s.last_seen + timedelta(seconds=self.params.assign.window_s) >= wm
+        return s.last_seen + self._window >= wm
 
 
 def _index(states: list[IncidentState], incident_id: str | None) -> int:

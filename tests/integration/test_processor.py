@@ -10,6 +10,7 @@ from monitor.config import incident_params, load_config
 from monitor.domain.actions import ActionError
 from monitor.domain.incidents import incident_key
 from monitor.domain.state import Action
+from streams import processor
 from streams.processor import Bucket, Processor, UnknownIncident, routing_router
 from streams.records import Absorb, Classified
 from tests.integration.helpers import BLAST, FIRE, SCHOOL, T0, classifier, post
@@ -140,11 +141,14 @@ def test_absorb_into_an_unknown_or_closed_target_is_refused(proc: Processor) -> 
         proc.on_absorb(closed, absorb)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("small", [0, 32])
 def test_a_closed_incident_leaves_once_the_window_passed_and_clocks_fire_in_between(
-    proc: Processor,
+    proc: Processor, small: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Inputs ask only the incidents with something due (see Processor._advance): a closed
-    incident still leaves at the end of the assignment window, and the others' clocks fire."""
+    """Inputs ask only the incidents with something due (see Processor._advance; `small` 0:
+    with the index of clocks even for two incidents): a closed incident still leaves at the
+    end of the assignment window, and the others' clocks fire."""
+    monkeypatch.setattr(processor, "SMALL_BUCKET", small)
     b = _post(proc, Bucket(key=_key(BLAST), partition=0), "b1", BLAST)
     b = _post(proc, b, "f1", FIRE, 1)
     assert len(b.incidents) == 2, "both in one key"
