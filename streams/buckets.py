@@ -80,6 +80,7 @@ class Buckets:
         self.data = data
         self._cache: dict[str, tuple[bytes, Bucket]] = {}
         self._ids: dict[str, tuple[tuple[IncidentState, ...], tuple[str, ...]]] = {}  # last put
+        self._written: dict[int, set[str]] = {}  # partition → the keys `put` wrote there
 
     def held(self) -> set[str]:
         """Every key with a head here (in the table or only in the cache)."""
@@ -88,7 +89,8 @@ class Buckets:
 
     def held_in(self, partition: int) -> set[str]:
         """The keys that may have a head in `partition` (a caller checks each bucket's own):
-        here every key held, as a table's keys carry no partition."""
+        here every key held, as changelog recovery also writes the table, and its keys carry
+        no partition (a table only `put` writes can answer from `_written`)."""
         return self.held()
 
     def get(self, key: str) -> Bucket | None:
@@ -160,6 +162,7 @@ class Buckets:
             else:
                 self.data[w.key] = w.value
         self._cache[after.key] = (raw_head, after)
+        self._written.setdefault(after.partition, set()).add(after.key)
         return writes
 
     def _in_place(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import json
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,8 +47,7 @@ from monitor.replay.history import AnswerIn, BadLine, Input, PostIn
 from monitor.replay.memory_outbox import MemoryOutbox
 from monitor.topics import DeadLetter, Topic
 from streams.bootstrap import build_stages
-from streams.buckets import Buckets, Write
-from streams.processor import Bucket
+from streams.buckets import Buckets
 from streams.records import ActionIn, Tick, encoder
 from streams.stages import Inbound, Record
 
@@ -97,26 +96,13 @@ class SandboxBuckets(Buckets):
     """The Table of a sandbox is a dict only `put` writes, so its keys are the cache's: no
     scan of every entry at each tick (a live Table is also written by changelog recovery)."""
 
-    def __init__(self, data: MutableMapping[bytes, bytes]) -> None:
-        super().__init__(data)
-        self._partitions: dict[int, set[str]] = {}  # partition → its keys
-
     def held(self) -> set[str]:
         return set(self._cache)
 
     def held_in(self, partition: int) -> set[str]:
         """A tick of one partition asks its own keys (the sandbox gives each key its own
         partition), not every key of the replay."""
-        return set(self._partitions.get(partition, ()))
-
-    def put(
-        self,
-        before: Bucket | None,
-        after: Bucket,
-        encoded: dict[str, tuple[IncidentState, bytes]],
-    ) -> list[Write]:
-        self._partitions.setdefault(after.partition, set()).add(after.key)
-        return super().put(before, after, encoded)
+        return set(self._written.get(partition, ()))
 
 
 @dataclass(frozen=True)
