@@ -98,19 +98,27 @@ class Member(msgspec.Struct, frozen=True, array_like=True):
 _POST_ID = attrgetter("post_id")
 # One entry per incident: its members tuple and that tuple's ids. Keyed by incident id, not by
 # the tuple, because every post added below max_members makes a new tuple: a cache keyed by
-# tuple kept thousands of stale sets (33 MB of a worker's peak in a 60,000-post flood).
+# tuple kept thousands of stale sets (33 MB of a worker's peak in a 60,000-post flood). Bounded
+# by the ids it holds, not by entries: a month's replay keeps ~7,000 mostly small incidents
+# open, and a cap of 4,096 entries rebuilt their sets over and over.
 _MEMBER_IDS: dict[str, tuple[tuple[Member, ...], frozenset[str]]] = {}
-_MEMBER_IDS_MAX = 4096
+_MEMBER_IDS_BUDGET = 300_000  # ids (about 1,000 incidents at max_members), ~20 MB of sets
+_member_ids_held = 0
 
 
 def member_ids(incident_id: str, members: tuple[Member, ...]) -> frozenset[str]:
-    hit = _MEMBER_IDS.get(incident_id)
+    global _member_ids_held
+    hit = _MEMBER_IDS.pop(incident_id, None)
     if hit is not None and hit[0] is members:
+        _MEMBER_IDS[incident_id] = hit  # to the end: the newest entry
         return hit[1]
     ids = frozenset(map(_POST_ID, members))
-    if hit is None and len(_MEMBER_IDS) >= _MEMBER_IDS_MAX:
-        del _MEMBER_IDS[next(iter(_MEMBER_IDS))]  # the oldest entry
+    if hit is not None:
+        _member_ids_held -= len(hit[1])
+    while _MEMBER_IDS and _member_ids_held + len(ids) > _MEMBER_IDS_BUDGET:
+        _member_ids_held -= len(_MEMBER_IDS.pop(next(iter(_MEMBER_IDS)))[1])  # the oldest
     _MEMBER_IDS[incident_id] = (members, ids)
+    _member_ids_held += len(ids)
     return ids
 
 
