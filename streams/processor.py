@@ -118,11 +118,12 @@ class _Held:
         except incidents.PostTimeError:
             return None, None  # assign raises it, as it would without the index
         since = self.since
+        margin = window / 8  # for posts a little later than others: below it, a rebuild
         if since is None or earliest < since:  # first, or a post older than the others
-            since = self.since = earliest - window
+            since = self.since = earliest - margin
             self.recent = {i for i, s in by_id.items() if s.last_seen >= since}
-        elif earliest - since > 2 * window:  # keep a window's margin for late posts
-            since = self.since = earliest - window
+        elif earliest - since > 2 * margin:
+            since = self.since = earliest - margin
             self.recent = {i for i in self.recent if i in by_id and by_id[i].last_seen >= since}
         near = [by_id[i] for i in self.recent if i in by_id]
         if not post.repost_of:
