@@ -15,8 +15,8 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import compress, count
-from operator import is_not
+from itertools import compress, count, repeat
+from operator import is_, is_not
 
 import msgspec
 
@@ -137,6 +137,14 @@ class _Held:
             self.owners_limit = 2 * len(owners) + 1024
         holders = [by_id[i] for i in owners.get(post.repost_of, ()) if i in by_id]
         return near, holders
+
+    def position(self, incident_id: str | None) -> int | None:
+        """Where the incident `incident_id` is in `self.incidents` (None: not indexed here),
+        found by identity in C rather than comparing every incident's id in Python."""
+        s = self.by_id.get(incident_id or "") if self.by_id is not None else None
+        if s is None:
+            return None
+        return next(compress(count(), map(is_, self.incidents, repeat(s))))
 
     def follow(self, after: tuple[IncidentState, ...], post_id: str | None) -> None:
         """From `self.incidents` to `after`, what on_post (of `post_id`) or on_tick made."""
@@ -275,7 +283,9 @@ class Processor:
             post, claimed = incidents.bound_times(post, accepted_at, self.params.future_skew_s)
         near = holders = None
         held = self._held.get(bucket.key)
-        if held is not None and held.incidents is bucket.incidents and cls.is_incident:
+        if held is not None and held.incidents is not bucket.incidents:
+            held = None
+        if held is not None and cls.is_incident:
             near, holders = held.candidates(post, self._window)
         decision = incidents.assign(
             states, post, cls, self.params, self.home, near=near, holders=holders
@@ -292,7 +302,9 @@ class Processor:
                 res.take(incidents.open_incident(post, cls, self.params, decision, self.router))
             )
         elif decision.action == "join":
-            i = _index(states, decision.incident_id)
+            i = held.position(decision.incident_id) if held is not None else None
+            if i is None:
+                i = _index(states, decision.incident_id)
             out = incidents.add_post(states[i], post, cls, self.params, self.router, decision)
             states[i] = res.take(out)
         if claimed:

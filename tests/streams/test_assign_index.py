@@ -35,11 +35,21 @@ steps = step_lists(st.sampled_from([0, 0, 0, 30, 400, 900]), st.none() | st.inte
 
 
 class Checked:
-    """incidents.assign, checking each decision with the index against all candidates."""
+    """incidents.assign, checking each decision with the index against all candidates; and
+    where the index places a joined incident, against the first of its id."""
 
     def __init__(self) -> None:
         self.plain = incidents.assign
+        self.plain_position = processor_module._Held.position
         self.indexed = 0
+        self.positioned = 0
+
+    def position(self, held: processor_module._Held, incident_id: str | None) -> int | None:
+        got = self.plain_position(held, incident_id)
+        if got is not None:
+            assert got == processor_module._index(list(held.incidents), incident_id)
+            self.positioned += 1
+        return got
 
     def __call__(
         self,
@@ -60,6 +70,11 @@ class Checked:
 def checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Checked]:
     check = Checked()
     monkeypatch.setattr(processor_module.incidents, "assign", check)
+
+    def position(held: processor_module._Held, incident_id: str | None) -> int | None:
+        return check.position(held, incident_id)  # a function, so the incidents' index binds
+
+    monkeypatch.setattr(processor_module._Held, "position", position)
     monkeypatch.setattr(processor_module, "SMALL_BUCKET", 0)  # every bucket indexed
     yield check
 
@@ -103,4 +118,4 @@ def test_the_index_is_used_and_a_repost_finds_its_holder_out_of_the_window(
                   repost_of="a")  # fmt: skip
     out = processor.on_post(bucket, repost, cls)
     assert [s.id for s in out.bucket.incidents if s.holds("c")] == holder
-    assert checked.indexed == 2
+    assert checked.indexed == 2 and checked.positioned == 1
