@@ -113,6 +113,8 @@ class _Held:
             if len(by_id) != len(self.incidents):  # ids not unique: the order of age is not
                 return None, None
             self.by_id = by_id
+            # what follow() did not keep up while there was no by_id
+            self.since, self.recent, self.owners = None, set(), None
         try:
             earliest = incidents.event_time(post) - window
         except incidents.PostTimeError:

@@ -119,3 +119,23 @@ def test_the_index_is_used_and_a_repost_finds_its_holder_out_of_the_window(
     out = processor.on_post(bucket, repost, cls)
     assert [s.id for s in out.bucket.incidents if s.holds("c")] == holder
     assert checked.indexed == 2 and checked.positioned == 1
+
+
+def test_the_index_starts_over_after_ids_were_not_unique(checked: Checked) -> None:
+    """While a bucket's ids are not unique the index is not kept up; once they are again, the
+    incidents added meanwhile are candidates."""
+    classifier, params, home = world()
+    processor = Processor(params, home, routing_router(classifier.routing))
+    posts = [Post(id=f"u{n}", text=STORIES[story], source="weibo",
+                  published_at=T0 + timedelta(minutes=n)) for n, story in enumerate((0, 2, 3))]  # fmt: skip
+    cls = classifier.classify(posts[0])
+    bucket = Bucket(key=incident_key(cls, home, params), partition=0)
+    for p in posts:
+        bucket = processor.on_post(bucket, p, classifier.classify(p)).bucket
+    a, b, c = bucket.incidents
+    held = processor_module._Held((a, b))
+    assert {s.id for s in held.candidates(posts[2], timedelta(hours=6))[0] or ()} == {a.id, b.id}
+    held.follow((a, b, a), None)
+    held.follow((a, b, c), None)
+    near, _ = held.candidates(posts[2], timedelta(hours=6))
+    assert near is not None and {s.id for s in near} == {a.id, b.id, c.id}
