@@ -15,8 +15,8 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import compress, count
-from operator import is_not
+from itertools import compress, count, repeat
+from operator import is_, is_not
 
 import msgspec
 
@@ -71,17 +71,110 @@ class Result:
                 self.events[n] = msgspec.structs.replace(e, data={**e.data, "claimed": claimed})
 
 
-class _Held(msgspec.Struct):
+class _Held:
     """A superset of the post ids a bucket's incidents hold, and the incidents it is for.
 
     Built from the incidents exactly, then carried from a bucket to the one `on_post` or
     `on_tick` makes of it by adding the post's id: neither adds any other id to an incident
     (clocks change no members; incidents only leave). So for the tuple it names, an id not in
-    `ids` is held by no incident, and an id in it is confirmed against the incidents."""
+    `ids` is held by no incident, and an id in it is confirmed against the incidents.
 
-    incidents: tuple[IncidentState, ...]
-    ids: set[str]
-    limit: int  # rebuilt past this size: ids that left with trimmed lists or dropped incidents
+    In a bucket past SMALL_BUCKET it also narrows `assign`'s candidates (a key keeps thousands
+    of incidents over a month, and a pass over all of them per post grew with the run):
+    `by_id` is exactly the bucket's incidents by id; `recent` holds the ids of at least every
+    incident last seen at or after `since`; `owners` maps a post id to at least every incident
+    holding it as a member (ids of incidents an input replaced, as it may have added the post)."""
+
+    __slots__ = ("by_id", "ids", "incidents", "limit", "owners", "owners_limit", "recent", "since")
+
+    def __init__(self, states: tuple[IncidentState, ...]) -> None:
+        ids: set[str] = set()
+        for s in states:
+            ids.update(s.recent_ids)
+            ids.update(member_ids(s.id, s.members))
+        self.incidents = states
+        self.ids = ids
+        self.limit = 2 * len(ids) + 256  # rebuilt past this: ids of trimmed lists or dropped
+        self.by_id: dict[str, IncidentState] | None = None
+        self.recent: set[str] = set()
+        self.since: datetime | None = None
+        self.owners: dict[str, list[str]] | None = None
+        self.owners_limit = 0
+
+    def candidates(
+        self, post: Post, window: timedelta
+    ) -> tuple[list[IncidentState] | None, list[IncidentState] | None]:
+        """`assign`'s `near` and `holders` for `post` (None: ask every incident)."""
+        by_id = self.by_id
+        if by_id is None:
+            if len(self.incidents) <= SMALL_BUCKET:
+                return None, None
+            by_id = {s.id: s for s in self.incidents}
+            if len(by_id) != len(self.incidents):  # ids not unique: the order of age is not
+                return None, None
+            self.by_id = by_id
+            # what follow() did not keep up while there was no by_id
+            self.since, self.recent, self.owners = None, set(), None
+        try:
+            earliest = incidents.event_time(post) - window
+        except incidents.PostTimeError:
+            return None, None  # assign raises it, as it would without the index
+        since = self.since
+        margin = window / 8  # for posts a little later than others: below it, a rebuild
+        if since is None or earliest < since:  # first, or a post older than the others
+            since = self.since = earliest - margin
+            self.recent = {i for i, s in by_id.items() if s.last_seen >= since}
+        elif earliest - since > 2 * margin:
+            since = self.since = earliest - margin
+            self.recent = {i for i in self.recent if i in by_id and by_id[i].last_seen >= since}
+        near = [by_id[i] for i in self.recent if i in by_id]
+        if not post.repost_of:
+            return near, None
+        owners = self.owners
+        if owners is None or len(owners) > self.owners_limit:
+            owners = self.owners = {}
+            for s in by_id.values():
+                for pid in member_ids(s.id, s.members):
+                    owners.setdefault(pid, []).append(s.id)
+            self.owners_limit = 2 * len(owners) + 1024
+        holders = [by_id[i] for i in owners.get(post.repost_of, ()) if i in by_id]
+        return near, holders
+
+    def position(self, incident_id: str | None) -> int | None:
+        """Where the incident `incident_id` is in `self.incidents` (None: not indexed here),
+        found by identity in C rather than comparing every incident's id in Python."""
+        s = self.by_id.get(incident_id or "") if self.by_id is not None else None
+        if s is None:
+            return None
+        return next(compress(count(), map(is_, self.incidents, repeat(s))))
+
+    def follow(self, after: tuple[IncidentState, ...], post_id: str | None) -> None:
+        """From `self.incidents` to `after`, what on_post (of `post_id`) or on_tick made."""
+        before = self.incidents
+        self.incidents = after
+        if post_id is not None:
+            self.ids.add(post_id)
+        by_id = self.by_id
+        if by_id is None:
+            return
+        fresh: Iterable[int] = range(len(after))
+        if len(after) >= len(before):  # positions kept unless some left (found below)
+            fresh = [
+                *compress(count(), map(is_not, after, before)),
+                *range(len(before), len(after)),
+            ]
+        since = self.since
+        owners = self.owners
+        for i in fresh:
+            s = after[i]
+            by_id[s.id] = s
+            if since is not None and s.last_seen >= since:
+                self.recent.add(s.id)
+            if post_id is not None and owners is not None:
+                owners.setdefault(post_id, []).append(s.id)
+        if len(by_id) != len(after):  # some left
+            by_id = {s.id: s for s in after}
+            self.by_id = by_id if len(by_id) == len(after) else None
 
 
 # up to this many incidents a pass over all of them costs less than keeping a _Clocks
@@ -152,21 +245,14 @@ class Processor:
         asking every incident, which a post of a flood's key paid ~40 times over."""
         held = self._held.get(bucket.key)
         if held is None or held.incidents is not bucket.incidents or len(held.ids) > held.limit:
-            ids: set[str] = set()
-            for s in bucket.incidents:
-                ids.update(s.recent_ids)
-                ids.update(member_ids(s.id, s.members))
-            held = self._held[bucket.key] = _Held(bucket.incidents, ids, 2 * len(ids) + 256)
+            held = self._held[bucket.key] = _Held(bucket.incidents)
         return post_id in held.ids and any(s.holds(post_id) for s in bucket.incidents)
 
     def _carry(self, before: Bucket, after: Bucket, post_id: str | None) -> None:
         """Point the held ids of `before` at `after` (plus `post_id`); see _Held."""
         held = self._held.get(before.key)
-        if held is None or held.incidents is not before.incidents:
-            return
-        if post_id is not None:
-            held.ids.add(post_id)
-        held.incidents = after.incidents
+        if held is not None and held.incidents is before.incidents:
+            held.follow(after.incidents, post_id)
 
     # --- posts ---------------------------------------------------------------------------
 
@@ -197,7 +283,15 @@ class Processor:
         claimed: dict[str, str] = {}
         if accepted_at is not None:
             post, claimed = incidents.bound_times(post, accepted_at, self.params.future_skew_s)
-        decision = incidents.assign(states, post, cls, self.params, self.home)
+        near = holders = None
+        held = self._held.get(bucket.key)
+        if held is not None and held.incidents is not bucket.incidents:
+            held = None
+        if held is not None and cls.is_incident:
+            near, holders = held.candidates(post, self._window)
+        decision = incidents.assign(
+            states, post, cls, self.params, self.home, near=near, holders=holders
+        )
         seen = incidents.seen_at(post)
         moved_to = bucket.moved.get(decision.incident_id or "")
         if decision.action == "join" and moved_to is not None:
@@ -210,7 +304,9 @@ class Processor:
                 res.take(incidents.open_incident(post, cls, self.params, decision, self.router))
             )
         elif decision.action == "join":
-            i = _index(states, decision.incident_id)
+            i = held.position(decision.incident_id) if held is not None else None
+            if i is None:
+                i = _index(states, decision.incident_id)
             out = incidents.add_post(states[i], post, cls, self.params, self.router, decision)
             states[i] = res.take(out)
         if claimed:

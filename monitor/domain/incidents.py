@@ -222,12 +222,22 @@ def assign(
     cls: Classification,
     params: IncidentParams,
     home: str = "",
+    *,
+    near: Sequence[IncidentState] | None = None,
+    holders: Sequence[IncidentState] | None = None,
 ) -> Decision:
+    """`near` and `holders` narrow the candidates a caller has indexed (a key keeps thousands
+    of incidents over a month): `near` holds at least every candidate inside the assignment
+    window of the post's event time, `holders` at least every candidate with `post.repost_of`
+    among its members; both only candidates, in any order. None: all candidates. The decision
+    is the one all candidates give, as candidates are tried in order of age (ids are unique)."""
     key = incident_key(cls, home, params)
     if not cls.is_incident or cls.category == "none":
         return Decision(action="ignore", key=key, reason="not an incident")
     t = event_time(post)
-    joined = _repost_match(candidates, post) or _text_match(candidates, post, cls, t, params)
+    joined = _repost_match(candidates if holders is None else holders, post) or _text_match(
+        candidates if near is None else near, post, cls, t, params
+    )
     if joined is not None:
         state, reason, score = joined
         target = state.merged_into or state.id

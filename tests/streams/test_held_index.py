@@ -5,6 +5,7 @@ incidents leave buckets (closed and past the window)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -48,6 +49,8 @@ class PostStep:
     story: int
     minutes: int  # after the previous step
     again: int | None  # redeliver the n-th post sent (modulo) instead of a new one
+    late: int = 0  # minutes the post's time is before the step's
+    repost: int | None = None  # a repost of the n-th post sent (modulo)
 
 
 @dataclass(frozen=True)
@@ -61,29 +64,44 @@ class Reload:
     rebuilt rather than carried."""
 
 
-steps = st.lists(
-    st.one_of(
-        st.builds(
-            PostStep,
-            st.integers(0, len(STORIES) - 1),
-            st.integers(0, 240),
-            st.none() | st.integers(0, 50),
+NEVER_LATE = st.just(0)
+NO_REPOST = st.none()
+
+
+def step_lists(
+    late: st.SearchStrategy[int] = NEVER_LATE,
+    repost: st.SearchStrategy[int | None] = NO_REPOST,
+) -> st.SearchStrategy[list[PostStep | TickStep | Reload]]:
+    return st.lists(
+        st.one_of(
+            st.builds(
+                PostStep,
+                st.integers(0, len(STORIES) - 1),
+                st.integers(0, 240),
+                st.none() | st.integers(0, 50),
+                late,
+                repost,
+            ),
+            st.builds(TickStep, st.integers(0, 48 * 60)),
+            st.just(Reload()),
         ),
-        st.builds(TickStep, st.integers(0, 48 * 60)),
-        st.just(Reload()),
-    ),
-    min_size=1,
-    max_size=60,
-)
+        min_size=1,
+        max_size=60,
+    )
+
+
+steps = step_lists()
 
 
 def exhaustive(bucket: Bucket, post_id: str) -> bool:
     return any(s.holds(post_id) for s in bucket.incidents)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(steps)
-def test_index_agrees_with_asking_every_incident(seq: list[PostStep | TickStep | Reload]) -> None:
+def drive(
+    seq: Sequence[PostStep | TickStep | Reload],
+    check: Callable[[Processor, Bucket, Post], None] = lambda p, b, post: None,
+) -> None:
+    """Run the steps through one processor; `check` sees each post before it goes in."""
     classifier, params, home = world()
     processor = Processor(params, home, routing_router(classifier.routing))
     buckets: dict[str, Bucket] = {}
@@ -101,14 +119,27 @@ def test_index_agrees_with_asking_every_incident(seq: list[PostStep | TickStep |
         if step.again is not None and sent:
             post = sent[step.again % len(sent)]
         else:
-            post = Post(id=f"p{n}", text=STORIES[step.story], source="weibo", published_at=now)
+            repost_of = (
+                None if step.repost is None or not sent else sent[step.repost % len(sent)].id
+            )
+            post = Post(id=f"p{n}", text=STORIES[step.story], source="weibo",
+                        published_at=now - timedelta(minutes=step.late), repost_of=repost_of)  # fmt: skip
             sent.append(post)
         cls = classifier.classify(post)
         key = incident_key(cls, home, params)
         bucket = buckets.get(key) or Bucket(key=key, partition=0)
-        for probe in {post.id, *(p.id for p in sent), "never-sent"}:
-            assert processor.holds(bucket, probe) == exhaustive(bucket, probe), probe
+        check(processor, bucket, post)
         buckets[key] = processor.on_post(bucket, post, cls).bucket
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps)
+def test_index_agrees_with_asking_every_incident(seq: list[PostStep | TickStep | Reload]) -> None:
+    def check(processor: Processor, bucket: Bucket, post: Post) -> None:
+        for probe in {post.id, *(f"p{n}" for n in range(len(seq))), "never-sent"}:
+            assert processor.holds(bucket, probe) == exhaustive(bucket, probe), probe
+
+    drive(seq, check)
 
 
 def test_a_redelivered_post_is_dropped_and_a_trimmed_one_is_not() -> None:
